@@ -1,0 +1,122 @@
+//! The one API error type. Its JSON body is the original's `{"type": ..., "message": ...}`; the
+//! status follows the type. Internal errors keep their cause for the log and show nothing of it.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rjobs_core::list::FieldError;
+use rjobs_store::StoreError;
+
+/// The error kinds of the API, each with its status and `type` string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 400
+    Validation,
+    /// 401
+    Unauthorized,
+    /// 403
+    Forbidden,
+    /// 404
+    NotFound,
+    /// 405
+    MethodNotAllowed,
+    /// 409
+    Conflict,
+    /// 413
+    PayloadTooLarge,
+    /// 500
+    Internal,
+    /// 503
+    Unavailable,
+}
+
+impl ErrorKind {
+    /// HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorKind::Validation => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The `type` field of the body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Validation => "Validation",
+            ErrorKind::Unauthorized => "Unauthorized",
+            ErrorKind::Forbidden => "Forbidden",
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::MethodNotAllowed => "MethodNotAllowed",
+            ErrorKind::Conflict => "Conflict",
+            ErrorKind::PayloadTooLarge => "PayloadTooLarge",
+            ErrorKind::Internal => "InternalError",
+            ErrorKind::Unavailable => "ServiceUnavailable",
+        }
+    }
+}
+
+/// An error response.
+#[derive(Debug)]
+pub struct ApiError {
+    /// Kind (status and type).
+    pub kind: ErrorKind,
+    /// Human-readable message naming the field or thing at fault.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            message: message.into(),
+        }
+    }
+    /// 400 Validation.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Validation, message)
+    }
+    /// 404 `<what> was not found`.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorKind::NotFound, format!("{what} was not found"))
+    }
+    /// 500, logging `cause` (never shown to the client).
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorKind::Internal, "An internal error occurred")
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::validation(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(what) => {
+                ApiError::validation(format!("{what} is already in use"))
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "type": self.kind.as_str(), "message": self.message });
+        (self.kind.status(), Json(body)).into_response()
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

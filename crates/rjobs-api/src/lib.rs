@@ -1,0 +1,19 @@
+//! The HTTP face of rjobs, shaped exactly like the Losant Platform API so its official clients work
+//! unchanged: the same paths (no version prefix), field names, status codes, collection envelope
+//! and `{"type","message"}` error body.
+//!
+//! Handlers are thin: extract ([`extract`]), authorize against the scope table ([`scopes`]), one
+//! call into the store (later: the engine), shape the response. No SQL lives here. Every failure a
+//! client can provoke maps to [`error::ApiError`]; internal errors are logged with their cause and
+//! shown only as a generic `InternalError`.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod scopes;
+pub mod state;
+pub mod views;
+
+pub use routes::router;
+pub use state::{ApiSettings, AppState};

@@ -1,0 +1,202 @@
+//! `/applications/{applicationId}/tokens[/{apiTokenId}]`: application API tokens. The token string
+//! is returned once, by the create call; only its hash is stored.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use rjobs_core::list::{ListParams, ListSpec};
+use rjobs_core::model::{ApiToken, TokenStatus};
+use rjobs_core::secret::{hash_token, new_token, APP_PREFIX};
+use rjobs_core::Timestamp;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::applications::{conflict_to_retry, load_app};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::scopes::{action, grantable};
+use crate::state::AppState;
+use crate::views;
+
+const LIST: ListSpec = ListSpec {
+    sort_fields: &["name", "status", "id", "creationDate"],
+    filter_fields: &["name", "status"],
+    default_per_page: 1000,
+};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/applications/{applicationId}/tokens", get(list).post(create))
+        .route(
+            "/applications/{applicationId}/tokens/{apiTokenId}",
+            get(read).patch(update).delete(remove),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TokenPost {
+    name: String,
+    #[serde(default)]
+    description: String,
+    expiration_date: Option<String>,
+    scope: Option<Vec<String>>,
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct TokenPatch {
+    name: Option<String>,
+    description: Option<String>,
+    status: Option<String>,
+    expiration_date: Option<String>,
+}
+
+fn parse_status(s: &str) -> ApiResult<TokenStatus> {
+    TokenStatus::parse(s)
+        .ok_or_else(|| ApiError::validation("status: must be one of active, inactive"))
+}
+
+fn parse_expiration(s: &str) -> ApiResult<Timestamp> {
+    Timestamp::parse_rfc3339(s).ok_or_else(|| {
+        ApiError::validation(format!(
+            "expirationDate: expected an RFC 3339 date-time, got {s:?}"
+        ))
+    })
+}
+
+fn check_text(name: &str, description: &str) -> ApiResult<()> {
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(ApiError::validation(
+            "name: must be between 1 and 255 characters",
+        ));
+    }
+    if description.chars().count() > 32767 {
+        return Err(ApiError::validation(
+            "description: must be at most 32767 characters",
+        ));
+    }
+    Ok(())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+) -> ApiResult<Json<Value>> {
+    let app = load_app(&state, &who, &action::TOKENS_GET, &path).await?;
+    let p = ListParams::parse(&LIST, &q)?;
+    let page = state.store.list_api_tokens(&app.id, &p).await?;
+    let items = page.items.iter().map(views::api_token).collect();
+    Ok(Json(views::envelope(items, page.total_count, &p, Some(&app.id))))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(body): JsonBody<TokenPost>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let app = load_app(&state, &who, &action::TOKENS_POST, &path).await?;
+    check_text(&body.name, &body.description)?;
+    let scope = body.scope.unwrap_or_else(|| vec!["all.Application".into()]);
+    if scope.is_empty() {
+        return Err(ApiError::validation("scope: must hold at least one scope"));
+    }
+    if let Some((i, bad)) = scope.iter().enumerate().find(|(_, s)| !grantable(s)) {
+        return Err(ApiError::validation(format!(
+            "scope[{i}]: {bad:?} is not a scope an application API token can hold"
+        )));
+    }
+    let status = body.status.as_deref().map(parse_status).transpose()?;
+    let expiration_date = body.expiration_date.as_deref().map(parse_expiration).transpose()?;
+    let now = state.clock.now();
+    let secret = new_token(APP_PREFIX);
+    let token = ApiToken {
+        id: state.ids.next(now),
+        application_id: app.id,
+        name: body.name,
+        description: body.description,
+        scope,
+        status: status.unwrap_or(TokenStatus::Active),
+        expiration_date,
+        token_hash: hash_token(&secret),
+        creation_date: now,
+        last_updated: now,
+        version: 1,
+    };
+    state.store.insert_api_token(&token).await?;
+    let mut v = views::api_token(&token);
+    if let Value::Object(m) = &mut v {
+        m.insert("token".into(), json!(secret));
+    }
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+async fn load_token(
+    state: &AppState,
+    who: &Principal,
+    act: &crate::scopes::Action,
+    path: &PathParams,
+) -> ApiResult<ApiToken> {
+    let app = load_app(state, who, act, path).await?;
+    let id = path.id("apiTokenId")?;
+    state
+        .store
+        .get_api_token(&app.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API token"))
+}
+
+async fn read(State(state): State<AppState>, who: Principal, path: PathParams) -> ApiResult<Json<Value>> {
+    let t = load_token(&state, &who, &action::TOKEN_GET, &path).await?;
+    Ok(Json(views::api_token(&t)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(body): JsonBody<TokenPatch>,
+) -> ApiResult<Json<Value>> {
+    let t = load_token(&state, &who, &action::TOKEN_PATCH, &path).await?;
+    let mut next = t.clone();
+    if let Some(n) = body.name {
+        next.name = n;
+    }
+    if let Some(d) = body.description {
+        next.description = d;
+    }
+    check_text(&next.name, &next.description)?;
+    if let Some(s) = body.status {
+        next.status = parse_status(&s)?;
+    }
+    if let Some(e) = body.expiration_date {
+        next.expiration_date = Some(parse_expiration(&e)?);
+    }
+    next.last_updated = state.clock.now();
+    next.version = t.version + 1;
+    state
+        .store
+        .update_api_token(&next, t.version)
+        .await
+        .map_err(conflict_to_retry)?;
+    Ok(Json(views::api_token(&next)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    _: NoBody,
+) -> ApiResult<Json<Value>> {
+    let t = load_token(&state, &who, &action::TOKEN_DELETE, &path).await?;
+    if !state.store.delete_api_token(&t.application_id, &t.id).await? {
+        return Err(ApiError::not_found("API token"));
+    }
+    Ok(Json(json!({"success": true})))
+}

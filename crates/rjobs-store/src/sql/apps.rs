@@ -1,0 +1,113 @@
+//! Applications.
+
+use rjobs_core::list::ListParams;
+use rjobs_core::model::Application;
+use rjobs_core::Id;
+
+use super::list::{list_sql, Columns};
+use super::row::{id, ts, RowExt};
+use super::{expect_one, with_read, with_write, SqlStore};
+use crate::{Page, StoreError};
+
+const COLUMNS: Columns = &[
+    ("name", "name"),
+    ("id", "id"),
+    ("creationDate", "creation_date"),
+    ("lastUpdated", "last_updated"),
+];
+
+fn from_row(r: &impl RowExt) -> Result<Application, StoreError> {
+    Ok(Application {
+        id: id(r, "id")?,
+        name: r.text("name")?,
+        description: r.text("description")?,
+        creation_date: ts(r, "creation_date")?,
+        last_updated: ts(r, "last_updated")?,
+        version: r.int("version")?,
+    })
+}
+
+impl SqlStore {
+    pub(crate) async fn app_insert(&self, a: &Application) -> Result<(), StoreError> {
+        with_write!(self, pool => {
+            sqlx::query(
+                "INSERT INTO applications (id, name, description, creation_date, last_updated, version)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(a.id.as_str())
+            .bind(&a.name)
+            .bind(&a.description)
+            .bind(a.creation_date.as_millis())
+            .bind(a.last_updated.as_millis())
+            .bind(a.version)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn app_get(&self, app: &Id) -> Result<Option<Application>, StoreError> {
+        with_read!(self, pool => {
+            let row = sqlx::query("SELECT * FROM applications WHERE id = $1")
+                .bind(app.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row).transpose()
+        })
+    }
+
+    pub(crate) async fn app_list(&self, p: &ListParams) -> Result<Page<Application>, StoreError> {
+        let l = list_sql(p, COLUMNS, 1);
+        let where_ = format!("WHERE 1=1{}", l.filter);
+        let count_sql = format!("SELECT COUNT(*) FROM applications {where_}");
+        let page_sql = format!("SELECT * FROM applications {where_}{}", l.order_limit);
+        with_read!(self, pool => {
+            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+            let mut q = sqlx::query(&page_sql);
+            if let Some(pat) = &l.pattern {
+                count = count.bind(pat.clone());
+                q = q.bind(pat.clone());
+            }
+            let total = count.fetch_one(pool).await?;
+            let rows = q
+                .bind(i64::from(p.per_page))
+                .bind(p.offset() as i64)
+                .fetch_all(pool)
+                .await?;
+            Ok(Page {
+                items: rows.iter().map(from_row).collect::<Result<_, _>>()?,
+                total_count: total as u64,
+            })
+        })
+    }
+
+    pub(crate) async fn app_update(&self, a: &Application, expected: i64) -> Result<(), StoreError> {
+        let n = with_write!(self, pool => {
+            sqlx::query(
+                "UPDATE applications SET name = $1, description = $2, last_updated = $3, version = $4
+                 WHERE id = $5 AND version = $6",
+            )
+            .bind(&a.name)
+            .bind(&a.description)
+            .bind(a.last_updated.as_millis())
+            .bind(a.version)
+            .bind(a.id.as_str())
+            .bind(expected)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        expect_one(n)
+    }
+
+    pub(crate) async fn app_delete(&self, app: &Id) -> Result<bool, StoreError> {
+        let n = with_write!(self, pool => {
+            sqlx::query("DELETE FROM applications WHERE id = $1")
+                .bind(app.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+}

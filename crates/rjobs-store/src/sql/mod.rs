@@ -1,0 +1,209 @@
+//! The SQL implementation of [`Store`](crate::Store) for both backends.
+//!
+//! SQLite runs in WAL mode with a busy timeout, one writer connection and several readers: all
+//! writes go through the single writer, so concurrent requests queue instead of failing with
+//! "database is locked", while reads proceed in parallel. PostgreSQL uses one pool.
+//!
+//! Statements use `$n` placeholders, which both drivers bind by number.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::{Backend, StoreError};
+
+mod apps;
+mod list;
+mod row;
+mod store_impl;
+mod tokens;
+
+/// Runs `$body` with `$pool` bound to the read pool of whichever backend is in use.
+macro_rules! with_read {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pools {
+            $crate::sql::Pools::Sqlite { read: $pool, .. } => $body,
+            $crate::sql::Pools::Postgres($pool) => $body,
+        }
+    };
+}
+/// Runs `$body` with `$pool` bound to the write pool of whichever backend is in use.
+macro_rules! with_write {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pools {
+            $crate::sql::Pools::Sqlite { write: $pool, .. } => $body,
+            $crate::sql::Pools::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use {with_read, with_write};
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pools {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// The SQL store (SQLite or PostgreSQL).
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pub(crate) pools: Pools,
+}
+
+/// Opens (creating if needed) and migrates the database at `url`:
+/// `sqlite://path/to/file.db`, `sqlite::memory:`, or `postgres://...`.
+pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+    if url.starts_with("sqlite:") {
+        connect_sqlite(url).await
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        connect_postgres(url).await
+    } else {
+        Err(StoreError::InvalidUrl(format!(
+            "{}: expected sqlite://... or postgres://...",
+            redact(url)
+        )))
+    }
+}
+
+/// The URL with any password replaced, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(30))
+        .journal_mode(if memory {
+            SqliteJournalMode::Memory
+        } else {
+            SqliteJournalMode::Wal
+        })
+        .synchronous(SqliteSynchronous::Normal);
+    if !memory {
+        if let Some(parent) = std::path::Path::new(opts.get_filename()).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::InvalidUrl(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+        }
+    }
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .acquire_timeout(Duration::from_secs(60))
+        .connect_with(opts.clone())
+        .await?;
+    sqlx::migrate!("./migrations/sqlite").run(&write).await?;
+    // An in-memory database exists per connection: readers must share the writer.
+    let read = if memory {
+        write.clone()
+    } else {
+        SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(opts.read_only(true))
+            .await?
+    };
+    Ok(SqlStore {
+        pools: Pools::Sqlite { read, write },
+    })
+}
+
+async fn connect_postgres(url: &str) -> Result<SqlStore, StoreError> {
+    let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(opts)
+        .await?;
+    sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+    Ok(SqlStore {
+        pools: Pools::Postgres(pool),
+    })
+}
+
+impl SqlStore {
+    /// Which backend this store uses.
+    pub fn backend_kind(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Closes the pools (waits for connections to be returned).
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Duplicate`].
+pub(crate) fn map_unique(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Duplicate(what.to_string())
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+/// Turns the row count of a compare-and-set into success or [`StoreError::Conflict`].
+pub(crate) fn expect_one(rows: u64) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn migrations_are_mirrored() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let names = |b: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(format!("{dir}/{b}"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names("sqlite"), names("postgres"));
+        assert!(!names("sqlite").is_empty());
+    }
+}

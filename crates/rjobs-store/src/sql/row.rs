@@ -1,0 +1,48 @@
+//! Uniform column access for both backends' rows, so record decoding is written once.
+
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use crate::StoreError;
+
+/// Typed column getters shared by SQLite and PostgreSQL rows.
+pub(crate) trait RowExt {
+    fn text(&self, col: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError>;
+    fn int(&self, col: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError>;
+}
+
+macro_rules! impl_row_ext {
+    ($row:ty) => {
+        impl RowExt for $row {
+            fn text(&self, col: &str) -> Result<String, StoreError> {
+                self.try_get::<String, _>(col).map_err(StoreError::from)
+            }
+            fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+                self.try_get::<Option<String>, _>(col)
+                    .map_err(StoreError::from)
+            }
+            fn int(&self, col: &str) -> Result<i64, StoreError> {
+                self.try_get::<i64, _>(col).map_err(StoreError::from)
+            }
+            fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+                self.try_get::<Option<i64>, _>(col).map_err(StoreError::from)
+            }
+        }
+    };
+}
+impl_row_ext!(SqliteRow);
+impl_row_ext!(PgRow);
+
+/// Decodes a stored 24-hex id.
+pub(crate) fn id(r: &impl RowExt, col: &str) -> Result<rjobs_core::Id, StoreError> {
+    let s = r.text(col)?;
+    rjobs_core::Id::parse(&s).map_err(|_| StoreError::Corrupt(format!("{col}: bad id {s:?}")))
+}
+
+/// Decodes a stored millisecond timestamp.
+pub(crate) fn ts(r: &impl RowExt, col: &str) -> Result<rjobs_core::Timestamp, StoreError> {
+    r.int(col).map(rjobs_core::Timestamp::from_millis)
+}

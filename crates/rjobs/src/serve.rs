@@ -1,0 +1,120 @@
+//! Building and running the server: connect and migrate, make sure an admin can get in, bind,
+//! serve until SIGINT/SIGTERM, then drain in-flight requests and close the database.
+
+use std::sync::Arc;
+
+use rjobs_api::{ApiSettings, AppState};
+use rjobs_core::model::AdminToken;
+use rjobs_core::secret::{hash_token, new_token, ADMIN_PREFIX};
+use rjobs_core::{Clock, IdGen, SystemClock};
+use rjobs_store::{Backend, SqlStore, Store};
+use tokio::net::TcpListener;
+
+use crate::settings::{LogFormat, Settings};
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn open(settings: &Settings) -> anyhow::Result<SqlStore> {
+    rjobs_store::connect(&settings.database_url)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open database {}: {e}",
+                rjobs_store::sql::redact(&settings.database_url)
+            )
+        })
+}
+
+async fn insert_admin(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<String> {
+    let now = clock.now();
+    let token = new_token(ADMIN_PREFIX);
+    store
+        .insert_admin_token(&AdminToken {
+            id: IdGen::new().next(now),
+            token_hash: hash_token(&token),
+            creation_date: now,
+        })
+        .await?;
+    Ok(token)
+}
+
+/// `rjobs token create-admin`.
+pub async fn create_admin(settings: &Settings) -> anyhow::Result<()> {
+    let store = open(settings).await?;
+    let token = insert_admin(&store, &SystemClock).await?;
+    println!("{token}");
+    store.close().await;
+    Ok(())
+}
+
+/// `rjobs serve`.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let store = Arc::new(open(&settings).await?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if store.backend() == Backend::Sqlite {
+        tracing::info!("SQLite backend: single-node mode (use PostgreSQL to run several nodes)");
+    }
+    if settings.admin_token.is_none() && store.count_admin_tokens().await? == 0 {
+        let token = insert_admin(store.as_ref(), clock.as_ref()).await?;
+        println!("Created the first admin token (shown once, keep it safe):");
+        println!("RJOBS_TOKEN={token}");
+    }
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let api = ApiSettings {
+        body_limit: settings.body_limit_bytes,
+        fixed_admin_hash: settings.admin_token.as_deref().map(hash_token),
+        public_url: settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+        metrics_public: true,
+    };
+    let state = AppState {
+        store: store.clone(),
+        clock,
+        ids: Arc::new(IdGen::new()),
+        settings: Arc::new(api),
+    };
+    println!("rjobs listening on http://{addr}");
+    tracing::info!(%addr, database = %rjobs_store::sql::redact(&settings.database_url), "listening");
+    axum::serve(listener, rjobs_api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shutting down: closing the database");
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,175 @@
+//! Settings, layered: defaults, then the optional TOML file (`--config`), then `RJOBS_*`
+//! environment variables (nested keys with `__`, e.g. `RJOBS_LIMITS__MIN_ITERATION_TIMEOUT_MS`),
+//! then command-line flags. Unknown keys in the file or the environment are errors, so a typo
+//! never silently falls back to a default.
+
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Operator limits on job settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Lowest accepted `iterationTimeout` (ms).
+    pub min_iteration_timeout_ms: u64,
+    /// Highest accepted `maxIterationConcurrency`.
+    pub max_iteration_concurrency: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            min_iteration_timeout_ms: 60_000,
+            max_iteration_concurrency: 100,
+        }
+    }
+}
+
+/// Cluster settings (PostgreSQL only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    /// Lease time in ms.
+    pub lease_ms: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster { lease_ms: 10_000 }
+    }
+}
+
+/// All server settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Base URL for links; defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    /// A fixed admin token (scripts and tests).
+    pub admin_token: Option<String>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Largest request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Job limits.
+    pub limits: Limits,
+    /// Cluster settings.
+    pub cluster: Cluster,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:7480".into(),
+            database_url: "sqlite://./rjobs-data/rjobs.db".into(),
+            public_url: None,
+            admin_token: None,
+            log_format: LogFormat::Text,
+            body_limit_bytes: 8 * 1024 * 1024,
+            limits: Limits::default(),
+            cluster: Cluster::default(),
+        }
+    }
+}
+
+/// Values given as flags (they win over everything else).
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// `RJOBS_*` variables that belong to the user CLI or the test suite, not the server.
+const NOT_SERVER_KEYS: &[&str] = &["url", "token", "test_pg_url", "test_no_pg"];
+
+impl Settings {
+    /// Loads the layered settings.
+    pub fn load(config: Option<&PathBuf>, flags: &FlagOverrides) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config {
+            if !path.exists() {
+                anyhow::bail!("config file {} does not exist", path.display());
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig
+            .merge(
+                Env::prefixed("RJOBS_")
+                    .split("__")
+                    .filter(|k| !NOT_SERVER_KEYS.contains(&k.as_str().to_ascii_lowercase().as_str())),
+            )
+            .merge(Serialized::defaults(flags));
+        let s: Settings = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        if s.limits.min_iteration_timeout_ms == 0 || s.limits.min_iteration_timeout_ms > 900_000 {
+            anyhow::bail!("invalid settings: limits.min_iteration_timeout_ms must be 1..=900000");
+        }
+        if s.limits.max_iteration_concurrency == 0 {
+            anyhow::bail!("invalid settings: limits.max_iteration_concurrency must be at least 1");
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_and_rejects_unknown_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "rjobs.toml",
+                "listen = \"127.0.0.1:9000\"\n[limits]\nmin_iteration_timeout_ms = 1000\n",
+            )?;
+            jail.set_env("RJOBS_LIMITS__MAX_ITERATION_CONCURRENCY", "7");
+            jail.set_env("RJOBS_URL", "http://ignored");
+            let path = PathBuf::from("rjobs.toml");
+            let s = Settings::load(Some(&path), &FlagOverrides::default()).unwrap();
+            assert_eq!(s.listen, "127.0.0.1:9000");
+            assert_eq!(s.limits.min_iteration_timeout_ms, 1000);
+            assert_eq!(s.limits.max_iteration_concurrency, 7);
+            let flags = FlagOverrides {
+                listen: Some("127.0.0.1:1".into()),
+                ..Default::default()
+            };
+            assert_eq!(Settings::load(Some(&path), &flags).unwrap().listen, "127.0.0.1:1");
+
+            jail.set_env("RJOBS_LISTN", "typo");
+            let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("listn"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[limits]\nmax_concurrency = 3\n")?;
+            let err = Settings::load(Some(&PathBuf::from("bad.toml")), &FlagOverrides::default())
+                .unwrap_err();
+            assert!(err.to_string().contains("max_concurrency"), "{err}");
+            Ok(())
+        });
+    }
+}
