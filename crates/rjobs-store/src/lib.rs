@@ -14,8 +14,13 @@ use rjobs_core::list::ListParams;
 use rjobs_core::model::{AdminToken, ApiToken, Application};
 use rjobs_core::Id;
 
+pub mod jobs;
+pub mod resources;
 pub mod sql;
 pub mod testing;
+
+pub use jobs::JobStore;
+pub use resources::ResourceStore;
 
 pub use sql::{connect, SqlStore};
 
@@ -63,7 +68,7 @@ pub struct Page<T> {
 
 /// The persistence the server needs. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: ResourceStore + JobStore + Send + Sync + std::fmt::Debug + 'static {
     /// The backend in use.
     fn backend(&self) -> Backend;
     /// Checks the database answers.

@@ -11,6 +11,8 @@ use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 
 mod applications;
+mod jobs;
+mod resources;
 mod tokens;
 
 /// Builds the router over `state`.
@@ -19,6 +21,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(applications::routes())
         .merge(tokens::routes())
+        .merge(resources::routes())
+        .merge(jobs::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))

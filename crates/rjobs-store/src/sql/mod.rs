@@ -16,6 +16,8 @@ use sqlx::{PgPool, SqlitePool};
 use crate::{Backend, StoreError};
 
 mod apps;
+mod jobs_impl;
+mod resources_impl;
 mod list;
 mod row;
 mod store_impl;
