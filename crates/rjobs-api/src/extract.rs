@@ -60,7 +60,38 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-/// A required JSON body of type `T` (deny unknown fields on `T` to reject them).
+/// Reads a required JSON body whose first character must be `open` (`{` or `[`).
+async fn json_bytes(
+    req: Request,
+    state: &AppState,
+    open: u8,
+) -> Result<axum::body::Bytes, ApiError> {
+    let json = is_json(req.headers().get(CONTENT_TYPE));
+    let bytes = read_body(req.into_body(), state.settings.body_limit).await?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let Some(first) = first else {
+        return Err(ApiError::validation("A JSON body is required"));
+    };
+    if !json {
+        return Err(ApiError::validation(
+            "Content-Type must be application/json",
+        ));
+    }
+    if *first != open {
+        let what = if open == b'{' {
+            "an object"
+        } else {
+            "an array"
+        };
+        return Err(ApiError::validation(format!(
+            "The JSON body must be {what}"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// A required JSON object body of type `T` (put `deny_unknown_fields` on `T` to reject them).
+/// Serde would accept a struct written as an array; the first-byte check refuses that.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -68,17 +99,21 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let json = is_json(req.headers().get(CONTENT_TYPE));
-        let bytes = read_body(req.into_body(), state.settings.body_limit).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::validation("A JSON body is required"));
-        }
-        if !json {
-            return Err(ApiError::validation(
-                "Content-Type must be application/json",
-            ));
-        }
+        let bytes = json_bytes(req, state, b'{').await?;
         parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A required JSON array body whose items are `T` (bulk endpoints). Errors name the item index.
+#[derive(Debug)]
+pub struct JsonArray<T>(pub Vec<T>);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for JsonArray<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let bytes = json_bytes(req, state, b'[').await?;
+        parse_json(&bytes).map(JsonArray)
     }
 }
 

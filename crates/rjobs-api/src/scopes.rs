@@ -149,10 +149,13 @@ pub fn grantable(scope: &str) -> bool {
         "all.Application.read",
     ];
     ALL_APP.contains(&scope)
-        || action::ALL.iter().filter(|a| a.level == Level::Application).any(|a| {
-            let resource = a.name.split('.').next().unwrap_or(a.name);
-            scope == a.name || scope.strip_suffix(".*") == Some(resource)
-        })
+        || action::ALL
+            .iter()
+            .filter(|a| a.level == Level::Application)
+            .any(|a| {
+                let resource = a.name.split('.').next().unwrap_or(a.name);
+                scope == a.name || scope.strip_suffix(".*") == Some(resource)
+            })
 }
 
 #[cfg(test)]
@@ -207,10 +210,21 @@ mod tests {
 
     #[test]
     fn grantable_scopes() {
-        for ok in ["all.Application", "resourceJob.*", "resourceJob.execute", "devices.get"] {
+        for ok in [
+            "all.Application",
+            "resourceJob.*",
+            "resourceJob.execute",
+            "devices.get",
+        ] {
             assert!(grantable(ok), "{ok}");
         }
-        for bad in ["all.User", "all.Organization", "applications.*", "resourceJob.fly", ""] {
+        for bad in [
+            "all.User",
+            "all.Organization",
+            "applications.*",
+            "resourceJob.fly",
+            "",
+        ] {
             assert!(!grantable(bad), "{bad}");
         }
     }

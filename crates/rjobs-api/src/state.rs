@@ -16,6 +16,8 @@ pub struct ApiSettings {
     pub public_url: String,
     /// Whether `/metrics` requires a token.
     pub metrics_public: bool,
+    /// Operator limits on job settings.
+    pub job_limits: rjobs_core::jobs::JobLimits,
 }
 
 impl Default for ApiSettings {
@@ -25,6 +27,7 @@ impl Default for ApiSettings {
             fixed_admin_hash: None,
             public_url: "http://127.0.0.1:7480".into(),
             metrics_public: true,
+            job_limits: rjobs_core::jobs::JobLimits::default(),
         }
     }
 }

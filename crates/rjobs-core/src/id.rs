@@ -125,7 +125,11 @@ mod tests {
             ("", None),
         ];
         for (input, want) in cases {
-            assert_eq!(Id::parse(input).ok().map(|i| i.0), want.map(String::from), "{input}");
+            assert_eq!(
+                Id::parse(input).ok().map(|i| i.0),
+                want.map(String::from),
+                "{input}"
+            );
         }
     }
 

@@ -7,9 +7,12 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod engine;
 pub mod id;
+pub mod jobs;
 pub mod list;
 pub mod model;
+pub mod resources;
 pub mod secret;
 pub mod time;
 

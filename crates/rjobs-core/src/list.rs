@@ -77,7 +77,11 @@ pub struct ListParams {
 impl ListParams {
     /// Reads the parameters from a query string map.
     pub fn parse(spec: &ListSpec, q: &HashMap<String, String>) -> Result<Self, FieldError> {
-        let sort_field = match q.get("sortField").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let sort_field = match q
+            .get("sortField")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
             None => spec.sort_fields[0],
             Some(s) => spec
                 .sort_fields
@@ -91,7 +95,10 @@ impl ListParams {
                     )
                 })?,
         };
-        let sort_direction = match q.get("sortDirection").map(|s| s.trim().to_ascii_lowercase()) {
+        let sort_direction = match q
+            .get("sortDirection")
+            .map(|s| s.trim().to_ascii_lowercase())
+        {
             None => SortDirection::Asc,
             Some(s) if s.is_empty() || s == "asc" => SortDirection::Asc,
             Some(s) if s == "desc" => SortDirection::Desc,
@@ -100,7 +107,11 @@ impl ListParams {
         let page = parse_uint(q, "page", 0, 0, u32::MAX)?;
         let per_page = parse_uint(q, "perPage", spec.default_per_page, 1, MAX_PER_PAGE)?;
         let filter = q.get("filter").filter(|s| !s.is_empty()).cloned();
-        let filter_field = match q.get("filterField").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let filter_field = match q
+            .get("filterField")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
             None => None,
             Some(s) => Some(
                 spec.filter_fields
@@ -211,7 +222,10 @@ mod tests {
     };
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -250,7 +264,10 @@ mod tests {
         }
         let p = ListParams::parse(&SPEC, &q(&[("sortField", "ID"), ("sortDirection", "DESC")]))
             .unwrap();
-        assert_eq!((p.sort_field, p.sort_direction), ("id", SortDirection::Desc));
+        assert_eq!(
+            (p.sort_field, p.sort_direction),
+            ("id", SortDirection::Desc)
+        );
     }
 
     #[test]

@@ -81,7 +81,10 @@ mod tests {
     fn formats_with_millis() {
         let t = Timestamp::parse_rfc3339("2026-11-28T18:03:49.123Z").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-28T18:03:49.123Z");
-        assert_eq!(Timestamp::from_millis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_millis(0).to_rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
         let off = Timestamp::parse_rfc3339("2026-11-28T19:03:49+01:00").unwrap();
         assert_eq!(off.to_rfc3339(), "2026-11-28T18:03:49.000Z");
         assert!(Timestamp::parse_rfc3339("yesterday").is_none());

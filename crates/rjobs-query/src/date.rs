@@ -14,8 +14,7 @@ pub(crate) fn parse_date(s: &str) -> Option<i64> {
         .or_else(|_| OffsetDateTime::parse(s, &Iso8601::DEFAULT))
         .or_else(|_| PrimitiveDateTime::parse(s, &Iso8601::DEFAULT).map(|p| p.assume_utc()))
         .or_else(|_| {
-            Date::parse(s, &Iso8601::DEFAULT)
-                .map(|d| d.midnight().assume_offset(UtcOffset::UTC))
+            Date::parse(s, &Iso8601::DEFAULT).map(|d| d.midnight().assume_offset(UtcOffset::UTC))
         })
         .ok()?;
     i64::try_from(dt.unix_timestamp_nanos().div_euclid(1_000_000)).ok()
@@ -38,7 +37,10 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(parse_date("2022-01-30T17:18:11.911Z"), Some(1643563091911));
-        assert_eq!(parse_date("2022-01-30T18:18:11.911+01:00"), Some(1643563091911));
+        assert_eq!(
+            parse_date("2022-01-30T18:18:11.911+01:00"),
+            Some(1643563091911)
+        );
         assert_eq!(parse_date("2022-01-30T17:18:11.911"), Some(1643563091911));
         assert_eq!(parse_date("2022-01-30"), Some(1643500800000));
         assert_eq!(parse_date("1970-01-01T00:00:00.0001Z"), Some(0));

@@ -110,10 +110,7 @@ fn node(n: &Node, r: &EvalResource, w: &EvalWorld) -> bool {
 fn field(f: &FieldQuery, r: &EvalResource, w: &EvalWorld) -> bool {
     match f {
         FieldQuery::Id { field, test } => {
-            let vals: Vec<Id> = id_values(*field, r, w)
-                .into_iter()
-                .map(Id::raw)
-                .collect();
+            let vals: Vec<Id> = id_values(*field, r, w).into_iter().map(Id::raw).collect();
             holds(test, &vals, &vals, |s: &NoStr, _| match *s {})
         }
         FieldQuery::Text { field, ci, tests } => {
@@ -132,11 +129,17 @@ fn field(f: &FieldQuery, r: &EvalResource, w: &EvalWorld) -> bool {
             tests.iter().all(|t| holds(t, &vals, &vals, no_str))
         }
         FieldQuery::Number { column, tests } => {
-            let vals: Vec<f64> = row_value(r, column).and_then(Value::as_f64).into_iter().collect();
+            let vals: Vec<f64> = row_value(r, column)
+                .and_then(Value::as_f64)
+                .into_iter()
+                .collect();
             tests.iter().all(|t| holds(t, &vals, &vals, no_str))
         }
         FieldQuery::Bool { column, tests } => {
-            let vals: Vec<bool> = row_value(r, column).and_then(Value::as_bool).into_iter().collect();
+            let vals: Vec<bool> = row_value(r, column)
+                .and_then(Value::as_bool)
+                .into_iter()
+                .collect();
             tests.iter().all(|t| holds(t, &vals, &vals, no_str))
         }
         FieldQuery::Tags(q) => tags(q, r),

@@ -27,8 +27,7 @@ pub(crate) enum Unknown {
 pub(crate) fn is_column_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 255
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 

@@ -13,6 +13,7 @@
 //!   everything, `$or: []` matches nothing. An empty operator object `{"name": {}}` (or one with
 //!   only `$ci`) matches everything.
 //! * `$in`/`$nin` take at most 100 items; 101 is an error at the array's path.
+//! * Logical operators nest at most [`MAX_DEPTH`] (32) levels.
 //! * Strings containing NUL are rejected (PostgreSQL text cannot hold them).
 //! * Errors carry a path such as `$or[2].tags.$tagValue` ([`QueryError`]).
 //!
@@ -83,11 +84,11 @@ mod sql_source;
 mod tags;
 
 pub use ast::{
-    CmpOp, ColumnType, DateField, Dialect, FieldQuery, Id, IdField, Node, NoStr, Pred, Query,
+    CmpOp, ColumnType, DateField, Dialect, FieldQuery, Id, IdField, NoStr, Node, Pred, Query,
     ResourceType, StrMatch, StrOp, TableSchema, TagForm, TagQuery, TagVal, Test, TextField,
 };
 pub use error::QueryError;
 pub use eval::{EvalDevice, EvalGroup, EvalResource, EvalRow, EvalUser, EvalWorld};
-pub use parse::{parse, parse_str, MAX_ITEMS};
+pub use parse::{parse, parse_str, MAX_DEPTH, MAX_ITEMS};
 pub use sql::{SqlFragment, SqlParam};
 pub use tags::MAX_TAG_LEN;

@@ -15,6 +15,9 @@ use crate::tags::parse_tags;
 /// Maximum items in `$and`/`$or`/`$nor`/`$in`/`$nin` arrays.
 pub const MAX_ITEMS: usize = 100;
 
+/// Maximum nesting of `$and`/`$or`/`$nor` (bounds recursion in every later stage).
+pub const MAX_DEPTH: usize = 32;
+
 /// Parses a query document for `rt`. `table` is required for [`ResourceType::DataTableRow`].
 pub fn parse(
     rt: ResourceType,
@@ -22,7 +25,10 @@ pub fn parse(
     table: Option<&TableSchema>,
 ) -> Result<Query, QueryError> {
     if rt == ResourceType::DataTableRow && table.is_none() {
-        return Err(QueryError::new("", "a data table schema is required for row queries"));
+        return Err(QueryError::new(
+            "",
+            "a data table schema is required for row queries",
+        ));
     }
     let obj = query
         .as_object()
@@ -30,7 +36,7 @@ pub fn parse(
     let p = Parser { rt, table };
     Ok(Query {
         resource_type: rt,
-        root: p.object(obj, "")?,
+        root: p.object(obj, "", 0)?,
     })
 }
 
@@ -75,20 +81,34 @@ pub(crate) fn limited_array<'v>(v: &'v Value, path: &str) -> Result<&'v [Value],
 /// Rejects strings PostgreSQL text cannot hold.
 pub(crate) fn checked_str<'v>(s: &'v str, path: &str) -> Result<&'v str, QueryError> {
     if s.contains('\0') {
-        return Err(QueryError::new(path, "strings must not contain NUL characters"));
+        return Err(QueryError::new(
+            path,
+            "strings must not contain NUL characters",
+        ));
     }
     Ok(s)
 }
 
 impl Parser<'_> {
-    fn object(&self, obj: &Map<String, Value>, path: &str) -> Result<Node, QueryError> {
+    fn object(
+        &self,
+        obj: &Map<String, Value>,
+        path: &str,
+        depth: usize,
+    ) -> Result<Node, QueryError> {
+        if depth > MAX_DEPTH {
+            return Err(QueryError::new(
+                path,
+                format!("$and/$or/$nor may nest at most {MAX_DEPTH} levels deep"),
+            ));
+        }
         let mut nodes = Vec::with_capacity(obj.len());
         for (key, v) in obj {
             let p = child(path, key);
             let node = match key.as_str() {
-                "$and" => Node::And(self.list(v, &p)?),
-                "$or" => Node::Or(self.list(v, &p)?),
-                "$nor" => Node::Nor(self.list(v, &p)?),
+                "$and" => Node::And(self.list(v, &p, depth + 1)?),
+                "$or" => Node::Or(self.list(v, &p, depth + 1)?),
+                "$nor" => Node::Nor(self.list(v, &p, depth + 1)?),
                 k if k.starts_with('$') => {
                     return Err(QueryError::new(
                         &p,
@@ -106,7 +126,7 @@ impl Parser<'_> {
         })
     }
 
-    fn list(&self, v: &Value, path: &str) -> Result<Vec<Node>, QueryError> {
+    fn list(&self, v: &Value, path: &str, depth: usize) -> Result<Vec<Node>, QueryError> {
         let arr = limited_array(v, path)?;
         arr.iter()
             .enumerate()
@@ -115,7 +135,7 @@ impl Parser<'_> {
                 let obj = item
                     .as_object()
                     .ok_or_else(|| QueryError::new(&p, "expected an object"))?;
-                self.object(obj, &p)
+                self.object(obj, &p, depth)
             })
             .collect()
     }
@@ -126,7 +146,9 @@ impl Parser<'_> {
                 path,
                 match u {
                     Unknown::Field => "unknown field",
-                    Unknown::BadColumnName => "invalid column name (expected ^[0-9a-zA-Z_-]{1,255}$)",
+                    Unknown::BadColumnName => {
+                        "invalid column name (expected ^[0-9a-zA-Z_-]{1,255}$)"
+                    }
                     Unknown::Column => "unknown column",
                 },
             )
@@ -148,7 +170,11 @@ impl Parser<'_> {
                 FieldQuery::Text {
                     field,
                     ci,
-                    tests: if ci { tests.into_iter().map(fold_test).collect() } else { tests },
+                    tests: if ci {
+                        tests.into_iter().map(fold_test).collect()
+                    } else {
+                        tests
+                    },
                 }
             }
             FieldKind::Date(field) => FieldQuery::Date {
@@ -289,9 +315,7 @@ fn in_test<V, S>(v: &Value, path: &str, lit: &LitFn<'_, V>) -> Result<Test<V, S>
         match lit(item, &p)? {
             Lit::Val(x) => vals.push(x),
             Lit::Mismatch => {}
-            Lit::Null => {
-                return Err(QueryError::new(&p, "expected a string, number, or boolean"))
-            }
+            Lit::Null => return Err(QueryError::new(&p, "expected a string, number, or boolean")),
         }
     }
     Ok(Test::pos(Pred::In(vals)))
@@ -313,7 +337,10 @@ fn date_lit(v: &Value, path: &str) -> Result<Lit<i64>, QueryError> {
     match v {
         Value::Null => Ok(Lit::Null),
         Value::String(s) => parse_date(s).map(Lit::Val).ok_or_else(|| {
-            QueryError::new(path, "expected an ISO-8601 date string or epoch milliseconds")
+            QueryError::new(
+                path,
+                "expected an ISO-8601 date string or epoch milliseconds",
+            )
         }),
         Value::Number(n) => number_ms(n).map(Lit::Val).ok_or_else(|| {
             QueryError::new(path, "expected an integer number of epoch milliseconds")
@@ -350,7 +377,10 @@ fn id_lit(v: &Value, path: &str) -> Result<Option<Id>, QueryError> {
         Value::String(s) => Id::parse(s)
             .map(Some)
             .ok_or_else(|| QueryError::new(path, "expected a 24-character hex id or null")),
-        _ => Err(QueryError::new(path, "expected a 24-character hex id or null")),
+        _ => Err(QueryError::new(
+            path,
+            "expected a 24-character hex id or null",
+        )),
     }
 }
 

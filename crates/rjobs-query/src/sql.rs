@@ -44,7 +44,9 @@ pub(crate) struct Ctx<'a> {
 
 impl Query {
     /// `WHERE`-clause fragment (without `WHERE`) over the resource's table aliased `alias`.
-    /// SQLite placeholders are positional `?`; PostgreSQL's are `$n` from `first_param`.
+    /// SQLite placeholders are positional `?` (bind `params` after the caller's own, in
+    /// order); PostgreSQL's are `$first_param`, `$first_param+1`, ... (0 is treated as 1).
+    /// `application_id` is bound inside tag and ancestor sub-selects.
     pub fn to_sql(
         &self,
         dialect: Dialect,
@@ -225,7 +227,9 @@ impl Ctx<'_> {
             match src {
                 Source::Empty => FALSE.to_owned(),
                 Source::Scalar(e) => self.pred(e, &t.pred, ci),
-                Source::Set(set) => set.clone().render(self, &mut |cx, e| cx.pred(e, &t.pred, ci)),
+                Source::Set(set) => set
+                    .clone()
+                    .render(self, &mut |cx, e| cx.pred(e, &t.pred, ci)),
             }
         };
         if t.negate {
@@ -332,7 +336,11 @@ impl Ctx<'_> {
                 let x = self.folded(e, fold);
                 let p = self.bind(SqlParam::Text(m.needle.clone()));
                 let f = if pg { "strpos" } else { "instr" };
-                let cmp = if m.op == StrOp::StartsWith { "= 1" } else { "> 0" };
+                let cmp = if m.op == StrOp::StartsWith {
+                    "= 1"
+                } else {
+                    "> 0"
+                };
                 format!("{f}({x}, {p}) {cmp}")
             }
             StrOp::EndsWith => {

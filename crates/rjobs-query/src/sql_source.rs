@@ -30,7 +30,9 @@ impl Elem {
 #[derive(Debug, Clone)]
 pub(crate) enum SetSrc {
     AttributeNames,
-    Ancestors { table: &'static str },
+    Ancestors {
+        table: &'static str,
+    },
     /// `owner IN (SELECT owner_col FROM table WHERE pred(member_col))`.
     Members {
         table: &'static str,
@@ -152,7 +154,7 @@ impl SetSrc {
                     ),
                 };
                 let p = pred(cx, &member(e, true));
-                format!("EXISTS (SELECT 1 FROM {from} WHERE {p})")
+                format!("(EXISTS (SELECT 1 FROM {from} WHERE {p}))")
             }
             SetSrc::Ancestors { table } => {
                 // Resources having some ancestor satisfying `pred`: seed with the children of
@@ -164,11 +166,11 @@ impl SetSrc {
                 let p = pred(cx, &member(format!("{t}.parent_id"), false));
                 let app2 = cx.bind(SqlParam::Text(cx.app.to_owned()));
                 format!(
-                    "{a}.id IN (WITH RECURSIVE {r}(id) AS (\
+                    "({a}.id IN (WITH RECURSIVE {r}(id) AS (\
                      SELECT {t}.id FROM {table} {t} WHERE {t}.application_id = {app1} \
                      AND {t}.parent_id IS NOT NULL AND {p} \
                      UNION SELECT {c}.id FROM {table} {c} JOIN {r} ON {c}.parent_id = {r}.id \
-                     WHERE {c}.application_id = {app2}) SELECT id FROM {r})"
+                     WHERE {c}.application_id = {app2}) SELECT id FROM {r}))"
                 )
             }
             SetSrc::Members {
@@ -177,14 +179,14 @@ impl SetSrc {
                 member: m,
             } => {
                 let p = pred(cx, &member(format!("{t}.{m}"), false));
-                format!("{a}.id IN (SELECT {t}.{owner} FROM {table} {t} WHERE {p})")
+                format!("({a}.id IN (SELECT {t}.{owner} FROM {table} {t} WHERE {p}))")
             }
             SetSrc::DeviceUsers => {
                 let u = cx.fresh();
                 let p = pred(cx, &member(format!("{u}.user_id"), false));
                 format!(
-                    "{a}.id IN (SELECT {t}.device_id FROM experience_group_devices {t} \
-                     JOIN experience_group_users {u} ON {u}.group_id = {t}.group_id WHERE {p})"
+                    "({a}.id IN (SELECT {t}.device_id FROM experience_group_devices {t} \
+                     JOIN experience_group_users {u} ON {u}.group_id = {t}.group_id WHERE {p}))"
                 )
             }
         }
@@ -250,7 +252,7 @@ impl Ctx<'_> {
             TagForm::NoTags => {
                 let t = self.fresh();
                 return format!(
-                    "{}EXISTS (SELECT 1 FROM {table} {t} WHERE {t}.{owner} = {a}.id)",
+                    "({}EXISTS (SELECT 1 FROM {table} {t} WHERE {t}.{owner} = {a}.id))",
                     if q.negate { "" } else { "NOT " }
                 );
             }
@@ -281,7 +283,9 @@ impl Ctx<'_> {
         let a = self.alias.to_owned();
         let t = self.fresh();
         let app = self.bind(SqlParam::Text(self.app.to_owned()));
-        let mut sql = format!("{a}.id IN (SELECT {t}.{owner} FROM {table} {t} WHERE {t}.application_id = {app}");
+        let mut sql = format!(
+            "({a}.id IN (SELECT {t}.{owner} FROM {table} {t} WHERE {t}.application_id = {app}"
+        );
         for (colname, v) in [("key", key), ("value", value)] {
             let c = format!("{t}.{colname}");
             match v {
@@ -294,14 +298,20 @@ impl Ctx<'_> {
                     if xs.is_empty() {
                         continue; // `$nin: []` excludes nothing
                     }
-                    let ps: Vec<String> =
-                        xs.iter().map(|x| self.bind(SqlParam::Text(x.clone()))).collect();
-                    let not = if matches!(v, TagVal::Nin(_)) { "NOT " } else { "" };
+                    let ps: Vec<String> = xs
+                        .iter()
+                        .map(|x| self.bind(SqlParam::Text(x.clone())))
+                        .collect();
+                    let not = if matches!(v, TagVal::Nin(_)) {
+                        "NOT "
+                    } else {
+                        ""
+                    };
                     sql.push_str(&format!(" AND {c} {not}IN ({})", ps.join(", ")));
                 }
             }
         }
-        sql.push(')');
+        sql.push_str("))");
         sql
     }
 }

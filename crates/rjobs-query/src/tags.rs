@@ -94,7 +94,9 @@ fn pair(o: &Map<String, Value>, path: &str) -> Result<TagForm, QueryError> {
 
 fn tag_str(v: &Value, path: &str) -> Result<String, QueryError> {
     match v {
-        Value::String(s) if s.chars().count() <= MAX_TAG_LEN => Ok(checked_str(s, path)?.to_owned()),
+        Value::String(s) if s.chars().count() <= MAX_TAG_LEN => {
+            Ok(checked_str(s, path)?.to_owned())
+        }
         Value::String(_) => Err(QueryError::new(
             path,
             format!("at most {MAX_TAG_LEN} characters are allowed"),
@@ -108,7 +110,10 @@ fn tag_val(v: &Value, path: &str) -> Result<TagVal, QueryError> {
         Value::Null => Ok(TagVal::Any),
         Value::String(_) => Ok(TagVal::Eq(tag_str(v, path)?)),
         Value::Object(o) if o.len() == 1 => {
-            let (op, list) = o.iter().next().ok_or_else(|| QueryError::new(path, TAG_VAL))?;
+            let (op, list) = o
+                .iter()
+                .next()
+                .ok_or_else(|| QueryError::new(path, TAG_VAL))?;
             let p = child(path, op);
             let items = || -> Result<Vec<String>, QueryError> {
                 limited_array(list, &p)?

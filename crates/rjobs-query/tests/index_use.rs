@@ -14,7 +14,10 @@ fn fleet() -> Fixture {
             name: format!("device-{i}"),
             device_class: "standalone".into(),
             parent_id: (i > 0).then(|| format!("{:024x}", 0xd000 + i / 2)),
-            tags: vec![("site".into(), format!("s{}", i % 7)), ("env".into(), "prod".into())],
+            tags: vec![
+                ("site".into(), format!("s{}", i % 7)),
+                ("env".into(), "prod".into()),
+            ],
             ..Default::default()
         })
         .collect();
@@ -31,7 +34,9 @@ fn plan_for(dbs: &Dbs, q: serde_json::Value) -> String {
 
 fn assert_indexed(plan: &str, index: &str) {
     assert!(
-        !plan.lines().any(|l| l.trim() == "SCAN d" || l.trim().starts_with("SCAN d ")),
+        !plan
+            .lines()
+            .any(|l| l.trim() == "SCAN d" || l.trim().starts_with("SCAN d ")),
         "full scan of devices:\n{plan}"
     );
     assert!(
@@ -52,12 +57,33 @@ fn benchmark_queries_use_indexes() {
     });
     let cases = [
         (json!({"tags": {"site": "s3"}}), "device_tags_kv"),
-        (json!({"tags": {"$tagKey": "site", "$tagValue": {"$in": ["s1", "s2"]}}}), "device_tags_kv"),
-        (json!({"name": {"$startsWith": "device-1"}}), "devices_app_name"),
+        (
+            json!({"tags": {"$tagKey": "site", "$tagValue": {"$in": ["s1", "s2"]}}}),
+            "device_tags_kv",
+        ),
+        (
+            json!({"name": {"$startsWith": "device-1"}}),
+            "devices_app_name",
+        ),
+        (json!({"tags": {"$tagValue": "s3"}}), "device_tags_v"),
+        (json!({"name": "device-7"}), "devices_app_name"),
+        (
+            json!({"creationDate": {"$gte": 5, "$lt": 9}}),
+            "devices_app_created",
+        ),
         (json!({"id": "00000000000000000000d00a"}), "id=?"),
-        (json!({"id": {"$in": ["00000000000000000000d00a", "00000000000000000000d00b"]}}), "id=?"),
-        (json!({"parentId": "00000000000000000000d00a"}), "devices_app_parent"),
-        (json!({"gatewayId": "00000000000000000000d00a"}), "devices_app_gateway"),
+        (
+            json!({"id": {"$in": ["00000000000000000000d00a", "00000000000000000000d00b"]}}),
+            "id=?",
+        ),
+        (
+            json!({"parentId": "00000000000000000000d00a"}),
+            "devices_app_parent",
+        ),
+        (
+            json!({"gatewayId": "00000000000000000000d00a"}),
+            "devices_app_gateway",
+        ),
     ];
     for (q, index) in cases {
         let plan = plan_for(&dbs, q.clone());

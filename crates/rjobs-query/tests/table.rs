@@ -7,9 +7,7 @@ use std::collections::BTreeSet;
 
 use common::fixture::schema;
 use common::{agree, Dbs, Fixture};
-use rjobs_query::{
-    parse, EvalDevice, EvalGroup, EvalRow, EvalUser, ResourceType as RT,
-};
+use rjobs_query::{parse, EvalDevice, EvalGroup, EvalRow, EvalUser, ResourceType as RT};
 use serde_json::{json, Value};
 
 /// `"d1"` → the 24-hex id of device 1 (`g` groups, `u` users, `r` rows, `x` dangling).
@@ -30,7 +28,10 @@ fn ids(names: &str) -> BTreeSet<String> {
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn fixture() -> Fixture {
@@ -81,7 +82,13 @@ fn fixture() -> Fixture {
         last_updated: 20,
         ..Default::default()
     };
-    let mut u1 = usr("u1", "bob@example.com", "Bob", "Smith", &[("role", "admin")]);
+    let mut u1 = usr(
+        "u1",
+        "bob@example.com",
+        "Bob",
+        "Smith",
+        &[("role", "admin")],
+    );
     u1.last_login = Some(1_700_000_000_000);
     u1.password_last_updated = Some(1_600_000_000_000);
     let row = |n: &str, data: Value, created: i64| EvalRow {
@@ -95,7 +102,12 @@ fn fixture() -> Fixture {
         groups: vec![
             grp("g1", "root", None, &[("tier", "gold")]),
             grp("g2", "child", Some("g1"), &[]),
-            grp("g3", "grandchild", Some("g2"), &[("tier", "silver"), ("x", "y")]),
+            grp(
+                "g3",
+                "grandchild",
+                Some("g2"),
+                &[("tier", "silver"), ("x", "y")],
+            ),
             grp("g4", "cycle-a", Some("g5"), &[]),
             grp("g5", "cycle-b", Some("g4"), &[]),
         ],
@@ -110,9 +122,17 @@ fn fixture() -> Fixture {
             row("r3", json!({"num": null, "txt": null}), 300),
             row("r4", json!({}), 400),
             row("r5", json!({"num": "7", "txt": 5, "flag": 1}), 500),
-            row("r6", json!({"num": -3, "txt": "abc", "flag": true, "n2": 10}), 600),
+            row(
+                "r6",
+                json!({"num": -3, "txt": "abc", "flag": true, "n2": 10}),
+                600,
+            ),
         ],
-        group_users: vec![(id("g1"), id("u1")), (id("g2"), id("u1")), (id("g2"), id("u2"))],
+        group_users: vec![
+            (id("g1"), id("u1")),
+            (id("g2"), id("u1")),
+            (id("g2"), id("u2")),
+        ],
         group_devices: vec![(id("g1"), id("d1")), (id("g2"), id("d3"))],
     }
 }
@@ -160,7 +180,10 @@ const DEVICES: &[(&str, &str)] = &[
     (r#"{"name":{"$in":["pump-1","sensor-x",5]}}"#, "d1 d3"),
     (r#"{"name":{"$in":["PUMP-1"],"$ci":true}}"#, "d1"),
     (r#"{"name":{"$nin":["pump-1"]}}"#, "d2 d3 d4"),
-    (r#"{"name":{"$nin":["PUMP-1","sensor-X"],"$ci":true}}"#, "d2 d4"),
+    (
+        r#"{"name":{"$nin":["PUMP-1","sensor-X"],"$ci":true}}"#,
+        "d2 d4",
+    ),
     (r#"{"name":{"$in":[]}}"#, ""),
     (r#"{"name":{"$nin":[]}}"#, "d1 d2 d3 d4"),
     (r#"{"name":5}"#, ""),
@@ -174,10 +197,16 @@ const DEVICES: &[(&str, &str)] = &[
     (r#"{"deviceClass":"peripheral"}"#, "d3 d4"),
     (r#"{"connectionStatus":"connected"}"#, "d1"),
     (r#"{"connectionStatus":"CONNECTED"}"#, ""),
-    (r#"{"connectionStatus":{"$eq":"CONNECTED","$ci":true}}"#, "d1"),
+    (
+        r#"{"connectionStatus":{"$eq":"CONNECTED","$ci":true}}"#,
+        "d1",
+    ),
     (r#"{"connectionStatus":null}"#, "d3 d4"),
     (r#"{"connectionStatus":{"$ne":"connected"}}"#, "d2 d3 d4"),
-    (r#"{"connectionStatus":{"$in":["connected","disconnected"]}}"#, "d1 d2"),
+    (
+        r#"{"connectionStatus":{"$in":["connected","disconnected"]}}"#,
+        "d1 d2",
+    ),
     (r#"{"connectionStatus":{"$nin":["connected"]}}"#, "d2 d3 d4"),
     (r#"{"connectedAt":{"$gt":0}}"#, "d1"),
     (r#"{"connectedAt":null}"#, "d2 d3 d4"),
@@ -186,7 +215,10 @@ const DEVICES: &[(&str, &str)] = &[
     (r#"{"creationDate":"2022-04-15T05:20:00.000Z"}"#, "d2"),
     (r#"{"creationDate":"2022-04-15T07:20:00+02:00"}"#, "d2"),
     (r#"{"creationDate":{"$lt":"2022-04-15T05:20:00Z"}}"#, "d1"),
-    (r#"{"creationDate":{"$in":[1640000000000,"2022-04-15T05:20:00Z",true]}}"#, "d1 d2"),
+    (
+        r#"{"creationDate":{"$in":[1640000000000,"2022-04-15T05:20:00Z",true]}}"#,
+        "d1 d2",
+    ),
     (r#"{"creationDate":{"$nin":[1640000000000]}}"#, "d2 d3 d4"),
     (r#"{"creationDate":true}"#, ""),
     (r#"{"creationDate":{"$ne":true}}"#, "d1 d2 d3 d4"),
@@ -243,7 +275,10 @@ const DEVICES: &[(&str, &str)] = &[
     (r#"{"tags":{"$eq":null}}"#, "d3"),
     (r#"{"tags":{"$ne":null}}"#, "d1 d2 d4"),
     (r#"{"tags":{"$tagKey":"env"}}"#, "d1 d2"),
-    (r#"{"tags":{"$tagKey":"env","$tagValue":{"$in":["prod","stage"]}}}"#, "d1 d2"),
+    (
+        r#"{"tags":{"$tagKey":"env","$tagValue":{"$in":["prod","stage"]}}}"#,
+        "d1 d2",
+    ),
     (r#"{"tags":{"$tagKey":"env","$tagValue":"a"}}"#, ""),
     (r#"{"tags":{"$tagValue":"a"}}"#, "d1 d4"),
     (r#"{"tags":{"$tagKey":null,"$tagValue":null}}"#, "d1 d2 d4"),
@@ -261,15 +296,27 @@ const DEVICES: &[(&str, &str)] = &[
     (r#"{"$and":[{}]}"#, "d1 d2 d3 d4"),
     (r#"{"$nor":[{}]}"#, ""),
     (r#"{"$nor":[{"name":"pump-1"},{"tags":null}]}"#, "d2 d4"),
-    (r#"{"$or":[{"name":{"$ne":"myValue"}},{"parentId":"@d1"}]}"#, "d1 d2 d3 d4"),
-    (r#"{"$or":[{"name":"pump-1"},{"parentId":"@d1"}],"deviceClass":"gateway"}"#, "d2"),
-    (r#"{"$and":[{"$or":[{"tags":{"site":"a"}},{"tags":null}]},{"$nor":[{"id":"@d4"}]}]}"#, "d1 d3"),
+    (
+        r#"{"$or":[{"name":{"$ne":"myValue"}},{"parentId":"@d1"}]}"#,
+        "d1 d2 d3 d4",
+    ),
+    (
+        r#"{"$or":[{"name":"pump-1"},{"parentId":"@d1"}],"deviceClass":"gateway"}"#,
+        "d2",
+    ),
+    (
+        r#"{"$and":[{"$or":[{"tags":{"site":"a"}},{"tags":null}]},{"$nor":[{"id":"@d4"}]}]}"#,
+        "d1 d3",
+    ),
 ];
 
 const GROUPS: &[(&str, &str)] = &[
     (r#"{"name":"root"}"#, "g1"),
     (r#"{"name":{"$startsWith":"cycle"}}"#, "g4 g5"),
-    (r#"{"lastUpdated":6,"creationDate":{"$lt":6}}"#, "g1 g2 g3 g4 g5"),
+    (
+        r#"{"lastUpdated":6,"creationDate":{"$lt":6}}"#,
+        "g1 g2 g3 g4 g5",
+    ),
     (r#"{"parentId":"@g1"}"#, "g2"),
     (r#"{"ancestorId":"@g1"}"#, "g2 g3"),
     (r#"{"ancestorId":"@g4"}"#, "g4 g5"),
@@ -281,12 +328,18 @@ const GROUPS: &[(&str, &str)] = &[
     (r#"{"experienceUserId":{"$in":["@u2","@u3"]}}"#, "g2"),
     (r#"{"experienceEndpointId":null}"#, "g1 g2 g3 g4 g5"),
     (r#"{"experienceEndpointId":{"$ne":null}}"#, ""),
-    (r#"{"experienceEndpointId":{"$nin":["@g1"]}}"#, "g1 g2 g3 g4 g5"),
+    (
+        r#"{"experienceEndpointId":{"$nin":["@g1"]}}"#,
+        "g1 g2 g3 g4 g5",
+    ),
     (r#"{"groupTags":{"tier":"gold"}}"#, "g1"),
     (r#"{"groupTags":{"$tagKey":"tier"}}"#, "g1 g3"),
     (r#"{"groupTags":{"tier":"silver","x":"y"}}"#, "g3"),
     (r#"{"groupTags":null}"#, "g2 g4 g5"),
-    (r#"{"groupTags":{"$ne":{"tier":{"$in":["gold","silver"]}}}}"#, "g2 g4 g5"),
+    (
+        r#"{"groupTags":{"$ne":{"tier":{"$in":["gold","silver"]}}}}"#,
+        "g2 g4 g5",
+    ),
 ];
 
 const USERS: &[(&str, &str)] = &[
@@ -307,7 +360,10 @@ const USERS: &[(&str, &str)] = &[
     (r#"{"passwordLastUpdated":{"$lte":1600000000000}}"#, "u1"),
     (r#"{"userTags":{"role":"admin"}}"#, "u1"),
     (r#"{"userTags":null}"#, "u2 u3"),
-    (r#"{"firstName":"Bob","lastUpdated":"1970-01-01T00:00:00.020Z"}"#, "u1"),
+    (
+        r#"{"firstName":"Bob","lastUpdated":"1970-01-01T00:00:00.020Z"}"#,
+        "u1",
+    ),
 ];
 
 const ROWS: &[(&str, &str)] = &[
@@ -336,9 +392,15 @@ const ROWS: &[(&str, &str)] = &[
     (r#"{"flag":{"$in":[false]}}"#, "r2"),
     (r#"{"id":"@r1"}"#, "r1"),
     (r#"{"createdAt":{"$gt":300}}"#, "r4 r5 r6"),
-    (r#"{"updatedAt":"1970-01-01T00:00:01Z"}"#, "r1 r2 r3 r4 r5 r6"),
+    (
+        r#"{"updatedAt":"1970-01-01T00:00:01Z"}"#,
+        "r1 r2 r3 r4 r5 r6",
+    ),
     (r#"{"$or":[{"num":{"$ne":"myValue"}},{"num":5}]}"#, "ERR"),
-    (r#"{"$or":[{"txt":{"$ne":"myValue"}},{"num":5}]}"#, "r1 r2 r3 r4 r5 r6"),
+    (
+        r#"{"$or":[{"txt":{"$ne":"myValue"}},{"num":5}]}"#,
+        "r1 r2 r3 r4 r5 r6",
+    ),
 ];
 
 #[test]
@@ -367,4 +429,42 @@ fn operators_and_edges_agree_on_all_backends() {
         }
     }
     assert!(n > 150, "{n} cases");
+}
+
+#[test]
+fn case_folding_is_ascii_only_everywhere() {
+    let names = ["É", "é", "e", "E", "xÉy"];
+    let fx = Fixture {
+        devices: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| EvalDevice {
+                id: id(&format!("d{}", i + 1)),
+                name: n.to_string(),
+                device_class: "standalone".into(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let dbs = Dbs::new("fold");
+    dbs.load(&fx);
+    let cases = [
+        (r#"{"name":{"$eq":"é","$ci":true}}"#, "d2"),
+        (r#"{"name":{"$eq":"É","$ci":true}}"#, "d1"),
+        (r#"{"name":{"$eq":"e","$ci":true}}"#, "d3 d4"),
+        (r#"{"name":{"$in":["É","E"],"$ci":true}}"#, "d1 d3 d4"),
+        (r#"{"name":{"$contains":"É","$ci":true}}"#, "d1 d5"),
+        (r#"{"name":{"$contains":"é","$ci":true}}"#, "d2"),
+        (r#"{"name":{"$endsWith":"éy","$ci":true}}"#, ""),
+        (r#"{"name":{"$endsWith":"ÉY","$ci":true}}"#, "d5"),
+        (r#"{"name":{"$startsWith":"XÉ","$ci":true}}"#, "d5"),
+        (r#"{"name":{"$startsWith":"xÉ"}}"#, "d5"),
+        (r#"{"name":{"$gt":"e"}}"#, "d1 d2 d5"),
+        (r#"{"name":{"$lt":"é"}}"#, "d1 d3 d4 d5"),
+    ];
+    for (text, want) in cases {
+        let query = parse(RT::Device, &q(text), None).unwrap();
+        assert_eq!(agree(&dbs, &fx, &query, text), ids(want), "{text}");
+    }
 }

@@ -49,9 +49,12 @@ impl TestDb {
             .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
             .connect()
             .await?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&mut conn)
-            .await?;
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await?;
         conn.close().await?;
         Ok(())
     }

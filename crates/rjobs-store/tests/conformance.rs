@@ -65,16 +65,27 @@ async fn applications_crud(s: Arc<dyn Store>) {
     let all = s.list_applications(&params(&[])).await.unwrap();
     assert_eq!(all.total_count, 3);
     let names: Vec<_> = all.items.iter().map(|x| x.name.as_str()).collect();
-    assert_eq!(names, ["Alpha", "Gamma", "beta fleet"], "binary order by name");
+    assert_eq!(
+        names,
+        ["Alpha", "Gamma", "beta fleet"],
+        "binary order by name"
+    );
 
     let desc = s
-        .list_applications(&params(&[("sortField", "creationDate"), ("sortDirection", "desc")]))
+        .list_applications(&params(&[
+            ("sortField", "creationDate"),
+            ("sortDirection", "desc"),
+        ]))
         .await
         .unwrap();
     assert_eq!(desc.items[0].id, c.id);
 
     let paged = s
-        .list_applications(&params(&[("perPage", "2"), ("page", "1"), ("sortField", "id")]))
+        .list_applications(&params(&[
+            ("perPage", "2"),
+            ("page", "1"),
+            ("sortField", "id"),
+        ]))
         .await
         .unwrap();
     assert_eq!(paged.total_count, 3);
@@ -121,7 +132,9 @@ async fn compare_and_set(s: Arc<dyn Store>) {
         let mut x = stored.clone();
         x.name = format!("racer {i}");
         x.version = 3;
-        handles.push(tokio::spawn(async move { s.update_application(&x, 2).await }));
+        handles.push(tokio::spawn(
+            async move { s.update_application(&x, 2).await },
+        ));
     }
     let mut wins = 0;
     for h in handles {
@@ -160,7 +173,10 @@ async fn tokens_crud(s: Arc<dyn Store>) {
     ));
     assert_eq!(s.find_api_token("h2").await.unwrap(), Some(t2.clone()));
     assert_eq!(s.find_api_token("nope").await.unwrap(), None);
-    assert_eq!(s.get_api_token(&a.id, &t1.id).await.unwrap(), Some(t1.clone()));
+    assert_eq!(
+        s.get_api_token(&a.id, &t1.id).await.unwrap(),
+        Some(t1.clone())
+    );
     assert_eq!(s.get_api_token(&other.id, &t1.id).await.unwrap(), None);
     let list = s.list_api_tokens(&a.id, &params(&[])).await.unwrap();
     assert_eq!(list.total_count, 2);
@@ -199,6 +215,106 @@ async fn admin_tokens(s: Arc<dyn Store>) {
     s.ping().await.unwrap();
 }
 
+async fn jobs_crud(s: Arc<dyn Store>) {
+    use rjobs_core::jobs::{ResourceJob, ResourceType};
+    const JOBS: ListSpec = ListSpec {
+        sort_fields: &["name", "id", "lastExecutionRequested", "resourceType"],
+        filter_fields: &["name", "resourceType"],
+        default_per_page: 100,
+    };
+    let lp = |pairs: &[(&str, &str)]| {
+        let q: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ListParams::parse(&JOBS, &q).unwrap()
+    };
+    let ids = IdGen::new();
+    let a = app(&ids, "jobs", 1_000);
+    let other = app(&ids, "other", 1_000);
+    s.insert_application(&a).await.unwrap();
+    s.insert_application(&other).await.unwrap();
+    let t = Timestamp::from_millis(2_000);
+    let mut j1 = ResourceJob::with_defaults(
+        ids.next(t),
+        a.id.clone(),
+        "poll".into(),
+        ResourceType::Device,
+        t,
+    );
+    j1.retry_on_timeout = true;
+    j1.data_table_id = Some("{{ctx.t}}".into());
+    let mut j2 = ResourceJob::with_defaults(
+        ids.next(t),
+        a.id.clone(),
+        "Notify".into(),
+        ResourceType::ExperienceUser,
+        t,
+    );
+    j2.last_execution_requested = Some(Timestamp::from_millis(5_000));
+    let j3 = ResourceJob::with_defaults(
+        ids.next(t),
+        other.id.clone(),
+        "x".into(),
+        ResourceType::Device,
+        t,
+    );
+    for j in [&j1, &j2, &j3] {
+        s.insert_job(j).await.unwrap();
+    }
+    assert_eq!(s.get_job(&a.id, &j1.id).await.unwrap(), Some(j1.clone()));
+    assert_eq!(
+        s.get_job(&other.id, &j1.id).await.unwrap(),
+        None,
+        "jobs are per application"
+    );
+    let page = s.list_jobs(&a.id, &lp(&[])).await.unwrap();
+    assert_eq!(page.total_count, 2);
+    assert_eq!(page.items[0].name, "Notify");
+    // NULL lastExecutionRequested sorts first ascending, last descending, on both backends.
+    let asc = s
+        .list_jobs(&a.id, &lp(&[("sortField", "lastExecutionRequested")]))
+        .await
+        .unwrap();
+    assert_eq!(asc.items[0].id, j1.id);
+    let desc = s
+        .list_jobs(
+            &a.id,
+            &lp(&[
+                ("sortField", "lastExecutionRequested"),
+                ("sortDirection", "desc"),
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(desc.items[0].id, j2.id);
+    let by_type = s
+        .list_jobs(
+            &a.id,
+            &lp(&[("filterField", "resourceType"), ("filter", "EXPERIENCE*")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_type.items.len(), 1);
+    assert_eq!(by_type.items[0].id, j2.id);
+
+    let mut next = j1.clone();
+    next.iteration_delay = 250;
+    next.version = 2;
+    s.update_job(&next, 1).await.unwrap();
+    assert!(matches!(
+        s.update_job(&next, 1).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.get_job(&a.id, &j1.id).await.unwrap(), Some(next));
+
+    assert!(s.delete_job(&a.id, &j1.id).await.unwrap());
+    assert!(!s.delete_job(&a.id, &j1.id).await.unwrap());
+    assert!(s.delete_application(&a.id).await.unwrap());
+    assert_eq!(s.get_job(&a.id, &j2.id).await.unwrap(), None, "cascade");
+    assert!(s.get_job(&other.id, &j3.id).await.unwrap().is_some());
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -228,4 +344,10 @@ macro_rules! suite {
     };
 }
 
-suite!(applications_crud, compare_and_set, tokens_crud, admin_tokens);
+suite!(
+    applications_crud,
+    compare_and_set,
+    tokens_crud,
+    admin_tokens,
+    jobs_crud,
+);

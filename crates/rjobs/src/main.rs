@@ -11,7 +11,11 @@ mod settings;
 use settings::{FlagOverrides, LogFormat, Settings};
 
 #[derive(Debug, Parser)]
-#[command(name = "rjobs", version, about = "Resource Jobs server, Losant Platform API compatible")]
+#[command(
+    name = "rjobs",
+    version,
+    about = "Resource Jobs server, Losant Platform API compatible"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

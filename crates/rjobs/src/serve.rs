@@ -81,6 +81,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}")),
         metrics_public: true,
+        job_limits: rjobs_core::jobs::JobLimits {
+            min_iteration_timeout_ms: i64::try_from(settings.limits.min_iteration_timeout_ms)?,
+            max_iteration_concurrency: i64::from(settings.limits.max_iteration_concurrency),
+        },
     };
     let state = AppState {
         store: store.clone(),

@@ -117,9 +117,9 @@ impl Settings {
         }
         fig = fig
             .merge(
-                Env::prefixed("RJOBS_")
-                    .split("__")
-                    .filter(|k| !NOT_SERVER_KEYS.contains(&k.as_str().to_ascii_lowercase().as_str())),
+                Env::prefixed("RJOBS_").split("__").filter(|k| {
+                    !NOT_SERVER_KEYS.contains(&k.as_str().to_ascii_lowercase().as_str())
+                }),
             )
             .merge(Serialized::defaults(flags));
         let s: Settings = fig
@@ -157,7 +157,10 @@ mod tests {
                 listen: Some("127.0.0.1:1".into()),
                 ..Default::default()
             };
-            assert_eq!(Settings::load(Some(&path), &flags).unwrap().listen, "127.0.0.1:1");
+            assert_eq!(
+                Settings::load(Some(&path), &flags).unwrap().listen,
+                "127.0.0.1:1"
+            );
 
             jail.set_env("RJOBS_LISTN", "typo");
             let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();

@@ -81,7 +81,11 @@ fn check_description(d: &str) -> ApiResult<()> {
     Ok(())
 }
 
-async fn list(State(state): State<AppState>, who: Principal, Params(q): Params) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Params(q): Params,
+) -> ApiResult<Json<Value>> {
     who.authorize(&action::APPLICATIONS_GET, None)?;
     let p = ListParams::parse(&LIST, &q)?;
     let page = state.store.list_applications(&p).await?;
@@ -110,7 +114,11 @@ async fn create(
     Ok((StatusCode::CREATED, Json(views::application(&app))))
 }
 
-async fn read(State(state): State<AppState>, who: Principal, path: PathParams) -> ApiResult<Json<Value>> {
+async fn read(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
     let app = load_app(&state, &who, &action::APPLICATION_GET, &path).await?;
     Ok(Json(views::application(&app)))
 }
@@ -147,7 +155,9 @@ async fn remove(
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let app: Id = load_app(&state, &who, &action::APPLICATION_DELETE, &path).await?.id;
+    let app: Id = load_app(&state, &who, &action::APPLICATION_DELETE, &path)
+        .await?
+        .id;
     if !state.store.delete_application(&app).await? {
         return Err(ApiError::not_found("Application"));
     }

@@ -45,7 +45,10 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(ErrorKind::NotFound, format!("Path {} was not found", uri.path()))
+    ApiError::new(
+        ErrorKind::NotFound,
+        format!("Path {} was not found", uri.path()),
+    )
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {

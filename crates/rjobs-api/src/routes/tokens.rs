@@ -28,7 +28,10 @@ const LIST: ListSpec = ListSpec {
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/applications/{applicationId}/tokens", get(list).post(create))
+        .route(
+            "/applications/{applicationId}/tokens",
+            get(list).post(create),
+        )
         .route(
             "/applications/{applicationId}/tokens/{apiTokenId}",
             get(read).patch(update).delete(remove),
@@ -92,7 +95,12 @@ async fn list(
     let p = ListParams::parse(&LIST, &q)?;
     let page = state.store.list_api_tokens(&app.id, &p).await?;
     let items = page.items.iter().map(views::api_token).collect();
-    Ok(Json(views::envelope(items, page.total_count, &p, Some(&app.id))))
+    Ok(Json(views::envelope(
+        items,
+        page.total_count,
+        &p,
+        Some(&app.id),
+    )))
 }
 
 async fn create(
@@ -113,7 +121,11 @@ async fn create(
         )));
     }
     let status = body.status.as_deref().map(parse_status).transpose()?;
-    let expiration_date = body.expiration_date.as_deref().map(parse_expiration).transpose()?;
+    let expiration_date = body
+        .expiration_date
+        .as_deref()
+        .map(parse_expiration)
+        .transpose()?;
     let now = state.clock.now();
     let secret = new_token(APP_PREFIX);
     let token = ApiToken {
@@ -152,7 +164,11 @@ async fn load_token(
         .ok_or_else(|| ApiError::not_found("API token"))
 }
 
-async fn read(State(state): State<AppState>, who: Principal, path: PathParams) -> ApiResult<Json<Value>> {
+async fn read(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
     let t = load_token(&state, &who, &action::TOKEN_GET, &path).await?;
     Ok(Json(views::api_token(&t)))
 }
@@ -195,7 +211,11 @@ async fn remove(
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
     let t = load_token(&state, &who, &action::TOKEN_DELETE, &path).await?;
-    if !state.store.delete_api_token(&t.application_id, &t.id).await? {
+    if !state
+        .store
+        .delete_api_token(&t.application_id, &t.id)
+        .await?
+    {
         return Err(ApiError::not_found("API token"));
     }
     Ok(Json(json!({"success": true})))

@@ -62,12 +62,24 @@ impl Fixture {
 
     pub fn resources(&self, rt: ResourceType) -> Vec<EvalResource> {
         match rt {
-            ResourceType::Device => self.devices.iter().cloned().map(EvalResource::Device).collect(),
-            ResourceType::ExperienceGroup => {
-                self.groups.iter().cloned().map(EvalResource::Group).collect()
+            ResourceType::Device => self
+                .devices
+                .iter()
+                .cloned()
+                .map(EvalResource::Device)
+                .collect(),
+            ResourceType::ExperienceGroup => self
+                .groups
+                .iter()
+                .cloned()
+                .map(EvalResource::Group)
+                .collect(),
+            ResourceType::ExperienceUser => {
+                self.users.iter().cloned().map(EvalResource::User).collect()
             }
-            ResourceType::ExperienceUser => self.users.iter().cloned().map(EvalResource::User).collect(),
-            ResourceType::DataTableRow => self.rows.iter().cloned().map(EvalResource::Row).collect(),
+            ResourceType::DataTableRow => {
+                self.rows.iter().cloned().map(EvalResource::Row).collect()
+            }
         }
     }
 
@@ -105,7 +117,11 @@ impl Fixture {
     pub fn insert_statements(&self, app: &str, table_id: &str) -> Vec<Stmt> {
         let mut out: Vec<Stmt> = Vec::new();
         for d in &self.devices {
-            let tags: Vec<Value> = d.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+            let tags: Vec<Value> = d
+                .tags
+                .iter()
+                .map(|(k, v)| json!({"key": k, "value": v}))
+                .collect();
             let attrs: Vec<Value> = d
                 .attribute_names
                 .iter()

@@ -4,8 +4,9 @@
 
 pub mod fixture;
 
+use std::collections::hash_map::RandomState;
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::hash::{BuildHasher, Hasher};
 
 use rjobs_query::{Dialect, EvalResource, Query, ResourceType, SqlParam};
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -99,14 +100,14 @@ impl Dbs {
         let pg = if !with_pg {
             None
         } else {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos();
-            let schema = format!("rjq_{tag}_{}_{nanos}", std::process::id());
+            // Random per process (std's hasher keys are seeded randomly); no clock needed.
+            let salt = RandomState::new().build_hasher().finish() % 1_000_000_007;
+            let schema = format!("rjq_{tag}_{}_{salt}", std::process::id());
             let pool = rt.block_on(async {
                 let url = "postgres://postgres@127.0.0.1:5432/postgres";
-                let admin = PgPool::connect(url).await.expect("PostgreSQL (set RJOBS_TEST_NO_PG=1 to skip)");
+                let admin = PgPool::connect(url)
+                    .await
+                    .expect("PostgreSQL (set RJOBS_TEST_NO_PG=1 to skip)");
                 admin
                     .execute(format!("CREATE SCHEMA {schema}").as_str())
                     .await
@@ -118,7 +119,8 @@ impl Dbs {
                     .after_connect(move |conn, _| {
                         let s = s2.clone();
                         Box::pin(async move {
-                            conn.execute(format!("SET search_path TO {s}").as_str()).await?;
+                            conn.execute(format!("SET search_path TO {s}").as_str())
+                                .await?;
                             Ok(())
                         })
                     })
@@ -146,20 +148,29 @@ impl Dbs {
         dbs
     }
 
+    /// Runs `stmts` in one transaction per backend.
     pub fn exec(&self, stmts: &[Stmt]) {
         self.rt.block_on(async {
+            let mut tx = self.sqlite.begin().await.unwrap();
             for (sql, params) in stmts {
                 let s = to_sqlite_placeholders(sql);
                 bind_all!(sqlx::query(&s), params)
-                    .execute(&self.sqlite)
+                    .execute(&mut *tx)
                     .await
                     .unwrap_or_else(|e| panic!("sqlite: {e}: {sql}"));
-                if let Some((pg, _)) = &self.pg {
+            }
+            tx.commit().await.unwrap();
+            if let Some((pg, _)) = &self.pg {
+                let mut tx = pg.begin().await.unwrap();
+                for (sql, params) in stmts {
+                    // Not persistent: a cached statement would keep the types of the first
+                    // call's NULLs.
                     bind_all!(sqlx::query(sql).persistent(false), params)
-                        .execute(pg)
+                        .execute(&mut *tx)
                         .await
                         .unwrap_or_else(|e| panic!("pg: {e}: {sql}"));
                 }
+                tx.commit().await.unwrap();
             }
         });
     }
@@ -200,7 +211,10 @@ impl Dbs {
                 },
                 frag.sql
             );
-            let mut params = vec![SqlParam::Text(APP.to_owned()), SqlParam::Text(TABLE_ID.to_owned())];
+            let mut params = vec![
+                SqlParam::Text(APP.to_owned()),
+                SqlParam::Text(TABLE_ID.to_owned()),
+            ];
             params.extend(frag.params);
             (sql, params)
         };

@@ -81,7 +81,11 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn app_update(&self, a: &Application, expected: i64) -> Result<(), StoreError> {
+    pub(crate) async fn app_update(
+        &self,
+        a: &Application,
+        expected: i64,
+    ) -> Result<(), StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query(
                 "UPDATE applications SET name = $1, description = $2, last_updated = $3, version = $4

@@ -34,8 +34,13 @@ pub(crate) fn list_sql(p: &ListParams, cols: Columns, next: usize) -> ListSql {
         _ => (String::new(), None),
     };
     let dir = p.sort_direction.as_str();
+    // NULLs sort first ascending and last descending on both backends (their defaults differ).
+    let nulls = match p.sort_direction {
+        rjobs_core::list::SortDirection::Asc => "NULLS FIRST",
+        rjobs_core::list::SortDirection::Desc => "NULLS LAST",
+    };
     let order_limit = format!(
-        " ORDER BY {} {dir}, id {dir} LIMIT ${} OFFSET ${}",
+        " ORDER BY {} {dir} {nulls}, id {dir} LIMIT ${} OFFSET ${}",
         column(cols, p.sort_field),
         n,
         n + 1

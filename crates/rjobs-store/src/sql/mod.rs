@@ -16,12 +16,20 @@ use sqlx::{PgPool, SqlitePool};
 use crate::{Backend, StoreError};
 
 mod apps;
+mod data_tables;
+mod devices;
+mod groups;
 mod jobs_impl;
-mod resources_impl;
 mod list;
+mod qbuild;
+mod resource_jobs;
+mod resources_impl;
 mod row;
+mod rows;
 mod store_impl;
+mod targets;
 mod tokens;
+mod users;
 
 /// Runs `$body` with `$pool` bound to the read pool of whichever backend is in use.
 macro_rules! with_read {
@@ -131,7 +139,8 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
 }
 
 async fn connect_postgres(url: &str) -> Result<SqlStore, StoreError> {
-    let opts = PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+    let opts =
+        PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(30))

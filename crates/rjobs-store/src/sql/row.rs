@@ -28,7 +28,8 @@ macro_rules! impl_row_ext {
                 self.try_get::<i64, _>(col).map_err(StoreError::from)
             }
             fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
-                self.try_get::<Option<i64>, _>(col).map_err(StoreError::from)
+                self.try_get::<Option<i64>, _>(col)
+                    .map_err(StoreError::from)
             }
         }
     };

@@ -56,7 +56,11 @@ impl Store for SqlStore {
     async fn get_api_token(&self, app: &Id, id: &Id) -> Result<Option<ApiToken>, StoreError> {
         self.token_get(app, id).await
     }
-    async fn list_api_tokens(&self, app: &Id, p: &ListParams) -> Result<Page<ApiToken>, StoreError> {
+    async fn list_api_tokens(
+        &self,
+        app: &Id,
+        p: &ListParams,
+    ) -> Result<Page<ApiToken>, StoreError> {
         self.token_list(app, p).await
     }
     async fn update_api_token(&self, t: &ApiToken, expected: i64) -> Result<(), StoreError> {

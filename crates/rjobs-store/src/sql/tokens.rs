@@ -115,7 +115,11 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn token_get(&self, app: &Id, tid: &Id) -> Result<Option<ApiToken>, StoreError> {
+    pub(crate) async fn token_get(
+        &self,
+        app: &Id,
+        tid: &Id,
+    ) -> Result<Option<ApiToken>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM api_tokens WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())

@@ -1,0 +1,80 @@
+//! Checking a job's `queryJson` against its resource type's grammar, with the data table's columns
+//! for row jobs. A templated query (or a templated table) can only be checked after rendering, at
+//! execute time.
+
+use rjobs_core::jobs::{is_template, ResourceJob, ResourceType};
+use rjobs_core::resources::table::{ColumnType as CoreColumn, DataTable};
+use rjobs_core::Id;
+use rjobs_query::{ColumnType, TableSchema};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The query language's name for a resource type.
+pub(crate) fn query_type(rt: ResourceType) -> rjobs_query::ResourceType {
+    match rt {
+        ResourceType::Device => rjobs_query::ResourceType::Device,
+        ResourceType::DataTableRow => rjobs_query::ResourceType::DataTableRow,
+        ResourceType::ExperienceGroup => rjobs_query::ResourceType::ExperienceGroup,
+        ResourceType::ExperienceUser => rjobs_query::ResourceType::ExperienceUser,
+    }
+}
+
+/// The column types of a table, as the query language needs them.
+pub(crate) fn schema(t: &DataTable) -> TableSchema {
+    TableSchema {
+        columns: t
+            .columns
+            .iter()
+            .map(|c| {
+                let ty = match c.data_type {
+                    CoreColumn::String => ColumnType::String,
+                    CoreColumn::Number => ColumnType::Number,
+                    CoreColumn::Boolean => ColumnType::Boolean,
+                };
+                (c.name.clone(), ty)
+            })
+            .collect(),
+    }
+}
+
+/// Loads the table a literal `dataTableId` names (400 if the application has no such table).
+pub(crate) async fn literal_table(
+    state: &AppState,
+    app: &Id,
+    table_ref: &str,
+) -> ApiResult<Option<DataTable>> {
+    let Ok(id) = Id::parse(table_ref) else {
+        return Ok(None);
+    };
+    match state.store.get_data_table(app, &id).await? {
+        Some(t) => Ok(Some(t)),
+        None => Err(ApiError::validation(format!(
+            "dataTableId: no data table {id} exists in this application"
+        ))),
+    }
+}
+
+/// Validates the job's data table reference and query (as far as templates allow).
+pub(crate) async fn check_job(state: &AppState, job: &ResourceJob) -> ApiResult<()> {
+    let table = match &job.data_table_id {
+        Some(t) => literal_table(state, &job.application_id, t).await?,
+        None => None,
+    };
+    if is_template(&job.query_json) {
+        return Ok(());
+    }
+    let schema = match (job.resource_type, &table) {
+        (ResourceType::DataTableRow, Some(t)) => Some(schema(t)),
+        // A templated table: its columns are known only at execute time.
+        (ResourceType::DataTableRow, None) => return Ok(()),
+        _ => None,
+    };
+    rjobs_query::parse_str(
+        query_type(job.resource_type),
+        &job.query_json,
+        schema.as_ref(),
+    )
+    .map_err(|e| ApiError::validation(format!("queryJson: {e}")))?;
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! Devices and their tag rows. Tags are stored twice on purpose: as the JSON array the REST shape
+//! returns (so a read is one row) and as `device_tags` rows (so tag queries use an index). Both are
+//! written in the same transaction.
+//!
+//! Bulk creation is the hot path (a million devices in ~100 calls): rows go in as multi-row
+//! `INSERT`s of fixed-size chunks — the statement text repeats, so the prepared statement is
+//! reused — all inside one transaction.
+
+use rjobs_core::list::ListParams;
+use rjobs_core::resources::{Device, Tag};
+use rjobs_core::Id;
+use rjobs_query::Query;
+
+use super::qbuild::{bind_all, json_col, to_json_text, Fields, SqlBuf};
+use super::row::{id, ts, RowExt};
+use super::{with_read, with_write, SqlStore};
+use crate::{Page, StoreError};
+
+pub(crate) const FIELDS: Fields = &[
+    ("name", "name"),
+    ("id", "id"),
+    ("creationDate", "creation_date"),
+    ("lastUpdated", "last_updated"),
+    ("deviceClass", "device_class"),
+    ("connectionStatus", "COALESCE(connected, -1)"),
+];
+
+const DEVICE_COLS: &str = "id, application_id, name, description, device_class, parent_id, \
+     gateway_id, tags, attributes, connected, connected_at, disconnected_at, creation_date, \
+     last_updated";
+/// Rows per multi-row `INSERT` (14 parameters each; well under both backends' limits).
+const DEVICE_CHUNK: usize = 500;
+/// Tag rows per multi-row `INSERT` (4 parameters each).
+const TAG_CHUNK: usize = 2000;
+
+fn opt_id(r: &impl RowExt, col: &str) -> Result<Option<Id>, StoreError> {
+    r.opt_text(col)?
+        .map(|s| Id::parse(&s).map_err(|_| StoreError::Corrupt(format!("{col}: bad id {s:?}"))))
+        .transpose()
+}
+
+pub(crate) fn from_row(r: &impl RowExt) -> Result<Device, StoreError> {
+    Ok(Device {
+        id: id(r, "id")?,
+        application_id: id(r, "application_id")?,
+        name: r.text("name")?,
+        description: r.text("description")?,
+        device_class: r.text("device_class")?,
+        parent_id: opt_id(r, "parent_id")?,
+        gateway_id: opt_id(r, "gateway_id")?,
+        tags: json_col(&r.text("tags")?, "devices.tags")?,
+        attributes: json_col(&r.text("attributes")?, "devices.attributes")?,
+        connected: r.opt_int("connected")?.map(|c| c != 0),
+        connected_at: r
+            .opt_int("connected_at")?
+            .map(rjobs_core::Timestamp::from_millis),
+        disconnected_at: r
+            .opt_int("disconnected_at")?
+            .map(rjobs_core::Timestamp::from_millis),
+        creation_date: ts(r, "creation_date")?,
+        last_updated: ts(r, "last_updated")?,
+    })
+}
+
+fn device_values(b: &mut SqlBuf, d: &Device) {
+    b.push("(").text(d.id.as_str()).push(",");
+    b.text(d.application_id.as_str()).push(",");
+    b.text(&d.name).push(",").text(&d.description).push(",");
+    b.text(&d.device_class).push(",");
+    b.opt_text(d.parent_id.as_ref().map(Id::as_str)).push(",");
+    b.opt_text(d.gateway_id.as_ref().map(Id::as_str)).push(",");
+    b.text(&to_json_text(&d.tags)).push(",");
+    b.text(&to_json_text(&d.attributes)).push(",");
+    b.opt_int(d.connected.map(i64::from)).push(",");
+    b.opt_int(d.connected_at.map(|t| t.as_millis())).push(",");
+    b.opt_int(d.disconnected_at.map(|t| t.as_millis()))
+        .push(",");
+    b.int(d.creation_date.as_millis()).push(",");
+    b.int(d.last_updated.as_millis()).push(")");
+}
+
+/// The multi-row `INSERT` statements that create `devices` and their tag rows.
+fn insert_statements(backend: crate::Backend, devices: &[Device]) -> Vec<SqlBuf> {
+    let mut out = Vec::new();
+    for chunk in devices.chunks(DEVICE_CHUNK) {
+        let mut b = SqlBuf::new(backend);
+        b.push(&format!("INSERT INTO devices ({DEVICE_COLS}) VALUES "));
+        for (i, d) in chunk.iter().enumerate() {
+            if i > 0 {
+                b.push(",");
+            }
+            device_values(&mut b, d);
+        }
+        out.push(b);
+    }
+    let tags: Vec<(&Device, &Tag)> = devices
+        .iter()
+        .flat_map(|d| d.tags.iter().map(move |t| (d, t)))
+        .collect();
+    out.extend(tag_statements(backend, &tags));
+    out
+}
+
+fn tag_statements(backend: crate::Backend, tags: &[(&Device, &Tag)]) -> Vec<SqlBuf> {
+    let mut out = Vec::new();
+    for chunk in tags.chunks(TAG_CHUNK) {
+        let mut b = SqlBuf::new(backend);
+        b.push("INSERT INTO device_tags (device_id, application_id, key, value) VALUES ");
+        for (i, (d, t)) in chunk.iter().enumerate() {
+            if i > 0 {
+                b.push(",");
+            }
+            b.push("(").text(d.id.as_str()).push(",");
+            b.text(d.application_id.as_str()).push(",");
+            b.text(&t.key).push(",").text(&t.value).push(")");
+        }
+        out.push(b);
+    }
+    out
+}
+
+impl SqlStore {
+    pub(crate) async fn device_insert_many(&self, devices: &[Device]) -> Result<(), StoreError> {
+        if devices.is_empty() {
+            return Ok(());
+        }
+        let stmts = insert_statements(self.backend_kind(), devices);
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for s in &stmts {
+                bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn device_get(
+        &self,
+        app: &Id,
+        dev: &Id,
+    ) -> Result<Option<Device>, StoreError> {
+        with_read!(self, pool => {
+            let row = sqlx::query("SELECT * FROM devices WHERE application_id = $1 AND id = $2")
+                .bind(app.as_str())
+                .bind(dev.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row).transpose()
+        })
+    }
+
+    pub(crate) async fn device_list(
+        &self,
+        app: &Id,
+        p: &ListParams,
+        query: Option<&Query>,
+    ) -> Result<Page<Device>, StoreError> {
+        let mut w = SqlBuf::new(self.backend_kind());
+        w.push(" FROM devices WHERE application_id = ")
+            .text(app.as_str());
+        w.filter(p, FIELDS).query(query, "devices", app);
+        let mut count = SqlBuf::new(self.backend_kind());
+        count.push("SELECT COUNT(*)");
+        count.sql.push_str(&w.sql);
+        count.params = w.params.clone();
+        let mut page = w;
+        page.sql.insert_str(0, "SELECT *");
+        page.order_page(p, FIELDS, "id");
+        with_read!(self, pool => {
+            let total: i64 = bind_all!(sqlx::query_scalar(&count.sql), &count.params)
+                .fetch_one(pool)
+                .await?;
+            let rows = bind_all!(sqlx::query(&page.sql), &page.params).fetch_all(pool).await?;
+            Ok(Page {
+                items: rows.iter().map(from_row).collect::<Result<_, _>>()?,
+                total_count: u64::try_from(total).unwrap_or(0),
+            })
+        })
+    }
+
+    /// Replaces a device's fields and tags; false if it no longer exists.
+    pub(crate) async fn device_update(&self, d: &Device) -> Result<bool, StoreError> {
+        let tags: Vec<(&Device, &Tag)> = d.tags.iter().map(|t| (d, t)).collect();
+        let tag_stmts = tag_statements(self.backend_kind(), &tags);
+        let tags_json = to_json_text(&d.tags);
+        let attrs_json = to_json_text(&d.attributes);
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE devices SET name = $1, description = $2, device_class = $3,
+                     parent_id = $4, gateway_id = $5, tags = $6, attributes = $7,
+                     last_updated = $8
+                 WHERE application_id = $9 AND id = $10",
+            )
+            .bind(&d.name)
+            .bind(&d.description)
+            .bind(&d.device_class)
+            .bind(d.parent_id.as_ref().map(Id::as_str))
+            .bind(d.gateway_id.as_ref().map(Id::as_str))
+            .bind(&tags_json)
+            .bind(&attrs_json)
+            .bind(d.last_updated.as_millis())
+            .bind(d.application_id.as_str())
+            .bind(d.id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM device_tags WHERE device_id = $1")
+                .bind(d.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            for s in &tag_stmts {
+                bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    pub(crate) async fn device_delete(&self, app: &Id, dev: &Id) -> Result<bool, StoreError> {
+        let n = with_write!(self, pool => {
+            sqlx::query("DELETE FROM devices WHERE application_id = $1 AND id = $2")
+                .bind(app.as_str())
+                .bind(dev.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+
+    /// Records a connection or disconnection at `at`; false if the device does not exist.
+    pub(crate) async fn device_set_connection(
+        &self,
+        app: &Id,
+        dev: &Id,
+        connected: bool,
+        at: rjobs_core::Timestamp,
+        now: rjobs_core::Timestamp,
+    ) -> Result<bool, StoreError> {
+        let sql = if connected {
+            "UPDATE devices SET connected = 1, connected_at = $1, last_updated = $2
+             WHERE application_id = $3 AND id = $4"
+        } else {
+            "UPDATE devices SET connected = 0, disconnected_at = $1, last_updated = $2
+             WHERE application_id = $3 AND id = $4"
+        };
+        let n = with_write!(self, pool => {
+            sqlx::query(sql)
+                .bind(at.as_millis())
+                .bind(now.as_millis())
+                .bind(app.as_str())
+                .bind(dev.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+}

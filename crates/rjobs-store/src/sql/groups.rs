@@ -1,0 +1,369 @@
+//! Experience groups: a tree through `parent_id`, `{key: value}` tags (JSON for the REST shape,
+//! `experience_group_tags` rows for indexed tag queries) and memberships of users and devices
+//! (`experience_group_users`, `experience_group_devices`, shared with users).
+//!
+//! Deleting a group re-parents its children to the deleted group's parent, so the tree stays
+//! connected and `ancestorId` queries keep meaning what they meant.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rjobs_core::list::ListParams;
+use rjobs_core::resources::ExperienceGroup;
+use rjobs_core::Id;
+use rjobs_query::Query;
+
+use super::qbuild::{bind_all, json_col, to_json_text, Fields, SqlBuf};
+use super::row::{id, ts, RowExt};
+use super::{with_read, with_write, SqlStore};
+use crate::{Backend, Page, StoreError};
+
+const FIELDS: Fields = &[
+    ("name", "name"),
+    ("id", "id"),
+    ("creationDate", "creation_date"),
+    ("lastUpdated", "last_updated"),
+];
+const CHUNK: usize = 1000;
+
+fn opt_id(r: &impl RowExt, col: &str) -> Result<Option<Id>, StoreError> {
+    r.opt_text(col)?
+        .map(|s| Id::parse(&s).map_err(|_| StoreError::Corrupt(format!("{col}: bad id {s:?}"))))
+        .transpose()
+}
+
+fn from_row(r: &impl RowExt) -> Result<ExperienceGroup, StoreError> {
+    Ok(ExperienceGroup {
+        id: id(r, "id")?,
+        application_id: id(r, "application_id")?,
+        name: r.text("name")?,
+        description: r.text("description")?,
+        parent_id: opt_id(r, "parent_id")?,
+        group_tags: json_col(&r.text("group_tags")?, "experience_groups.group_tags")?,
+        user_ids: Vec::new(),
+        device_ids: Vec::new(),
+        creation_date: ts(r, "creation_date")?,
+        last_updated: ts(r, "last_updated")?,
+    })
+}
+
+/// Multi-row inserts of `(a, b, app)` triples into `table (cols)`.
+pub(crate) fn triples(
+    backend: Backend,
+    table_cols: &str,
+    rows: &[(&Id, &str, &Id)],
+) -> Vec<SqlBuf> {
+    rows.chunks(CHUNK)
+        .map(|chunk| {
+            let mut b = SqlBuf::new(backend);
+            b.push(&format!("INSERT INTO {table_cols} VALUES "));
+            for (i, (x, y, app)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    b.push(",");
+                }
+                b.push("(").text(x.as_str()).push(",").text(y).push(",");
+                b.text(app.as_str()).push(")");
+            }
+            b
+        })
+        .collect()
+}
+
+/// Tag rows `(owner, app, key, value)`.
+pub(crate) fn tag_rows(
+    backend: Backend,
+    table_cols: &str,
+    owners: &[(&Id, &Id, &BTreeMap<String, String>)],
+) -> Vec<SqlBuf> {
+    let flat: Vec<(&Id, &Id, &String, &String)> = owners
+        .iter()
+        .flat_map(|(o, a, m)| m.iter().map(move |(k, v)| (*o, *a, k, v)))
+        .collect();
+    flat.chunks(CHUNK)
+        .map(|chunk| {
+            let mut b = SqlBuf::new(backend);
+            b.push(&format!("INSERT INTO {table_cols} VALUES "));
+            for (i, (o, a, k, v)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    b.push(",");
+                }
+                b.push("(")
+                    .text(o.as_str())
+                    .push(",")
+                    .text(a.as_str())
+                    .push(",");
+                b.text(k).push(",").text(v).push(")");
+            }
+            b
+        })
+        .collect()
+}
+
+fn write_statements(backend: Backend, groups: &[ExperienceGroup]) -> Vec<SqlBuf> {
+    let mut out = Vec::new();
+    for chunk in groups.chunks(CHUNK) {
+        let mut b = SqlBuf::new(backend);
+        b.push(
+            "INSERT INTO experience_groups (id, application_id, name, description, parent_id, \
+             group_tags, creation_date, last_updated) VALUES ",
+        );
+        for (i, g) in chunk.iter().enumerate() {
+            if i > 0 {
+                b.push(",");
+            }
+            b.push("(")
+                .text(g.id.as_str())
+                .push(",")
+                .text(g.application_id.as_str());
+            b.push(",")
+                .text(&g.name)
+                .push(",")
+                .text(&g.description)
+                .push(",");
+            b.opt_text(g.parent_id.as_ref().map(Id::as_str)).push(",");
+            b.text(&to_json_text(&g.group_tags)).push(",");
+            b.int(g.creation_date.as_millis()).push(",");
+            b.int(g.last_updated.as_millis()).push(")");
+        }
+        out.push(b);
+    }
+    out.extend(member_statements(backend, groups));
+    out
+}
+
+/// Tag and membership rows of `groups` (after their old ones were deleted).
+fn member_statements(backend: Backend, groups: &[ExperienceGroup]) -> Vec<SqlBuf> {
+    let owners: Vec<_> = groups
+        .iter()
+        .map(|g| (&g.id, &g.application_id, &g.group_tags))
+        .collect();
+    let mut out = tag_rows(
+        backend,
+        "experience_group_tags (group_id, application_id, key, value)",
+        &owners,
+    );
+    let users: Vec<_> = groups
+        .iter()
+        .flat_map(|g| {
+            g.user_ids
+                .iter()
+                .map(move |u| (&g.id, u.as_str(), &g.application_id))
+        })
+        .collect();
+    out.extend(triples(
+        backend,
+        "experience_group_users (group_id, user_id, application_id)",
+        &users,
+    ));
+    let devices: Vec<_> = groups
+        .iter()
+        .flat_map(|g| {
+            g.device_ids
+                .iter()
+                .map(move |d| (&g.id, d.as_str(), &g.application_id))
+        })
+        .collect();
+    out.extend(triples(
+        backend,
+        "experience_group_devices (group_id, device_id, application_id)",
+        &devices,
+    ));
+    out
+}
+
+impl SqlStore {
+    /// `owner -> members` from a membership table, for the given owners.
+    pub(crate) async fn memberships(
+        &self,
+        table: &str,
+        owner: &str,
+        member: &str,
+        owners: &[Id],
+    ) -> Result<HashMap<Id, Vec<Id>>, StoreError> {
+        let mut out: HashMap<Id, Vec<Id>> = HashMap::new();
+        for chunk in owners.chunks(CHUNK) {
+            let mut b = SqlBuf::new(self.backend_kind());
+            b.push(&format!(
+                "SELECT {owner} AS o, {member} AS m FROM {table} WHERE {owner} IN "
+            ));
+            b.id_list(chunk)
+                .push(&format!(" ORDER BY {owner}, {member}"));
+            let pairs: Vec<(String, String)> = with_read!(self, pool => {
+                bind_all!(sqlx::query_as(&b.sql), &b.params).fetch_all(pool).await?
+            });
+            for (o, m) in pairs {
+                let bad = |s: &str| StoreError::Corrupt(format!("{table}: bad id {s:?}"));
+                let o = Id::parse(&o).map_err(|_| bad(&o))?;
+                let m = Id::parse(&m).map_err(|_| bad(&m))?;
+                out.entry(o).or_default().push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn group_fill(
+        &self,
+        mut gs: Vec<ExperienceGroup>,
+    ) -> Result<Vec<ExperienceGroup>, StoreError> {
+        let ids: Vec<Id> = gs.iter().map(|g| g.id.clone()).collect();
+        let mut users = self
+            .memberships("experience_group_users", "group_id", "user_id", &ids)
+            .await?;
+        let mut devices = self
+            .memberships("experience_group_devices", "group_id", "device_id", &ids)
+            .await?;
+        for g in &mut gs {
+            g.user_ids = users.remove(&g.id).unwrap_or_default();
+            g.device_ids = devices.remove(&g.id).unwrap_or_default();
+        }
+        Ok(gs)
+    }
+
+    pub(crate) async fn group_insert_many(
+        &self,
+        groups: &[ExperienceGroup],
+    ) -> Result<(), StoreError> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let stmts = write_statements(self.backend_kind(), groups);
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for s in &stmts {
+                bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn group_get(
+        &self,
+        app: &Id,
+        g: &Id,
+    ) -> Result<Option<ExperienceGroup>, StoreError> {
+        let row = with_read!(self, pool => {
+            let row = sqlx::query("SELECT * FROM experience_groups WHERE application_id = $1 AND id = $2")
+                .bind(app.as_str())
+                .bind(g.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row).transpose()?
+        });
+        match row {
+            None => Ok(None),
+            Some(g) => Ok(self.group_fill(vec![g]).await?.pop()),
+        }
+    }
+
+    pub(crate) async fn group_list(
+        &self,
+        app: &Id,
+        p: &ListParams,
+        query: Option<&Query>,
+    ) -> Result<Page<ExperienceGroup>, StoreError> {
+        let mut w = SqlBuf::new(self.backend_kind());
+        w.push(" FROM experience_groups WHERE application_id = ")
+            .text(app.as_str());
+        w.filter(p, FIELDS).query(query, "experience_groups", app);
+        let count_sql = format!("SELECT COUNT(*){}", w.sql);
+        let count_params = w.params.clone();
+        let mut page = w;
+        page.sql.insert_str(0, "SELECT *");
+        page.order_page(p, FIELDS, "id");
+        let (total, items) = with_read!(self, pool => {
+            let total: i64 = bind_all!(sqlx::query_scalar(&count_sql), &count_params)
+                .fetch_one(pool)
+                .await?;
+            let rows = bind_all!(sqlx::query(&page.sql), &page.params).fetch_all(pool).await?;
+            (total, rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?)
+        });
+        Ok(Page {
+            items: self.group_fill(items).await?,
+            total_count: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    pub(crate) async fn group_update(&self, g: &ExperienceGroup) -> Result<bool, StoreError> {
+        let members = member_statements(self.backend_kind(), std::slice::from_ref(g));
+        let tags = to_json_text(&g.group_tags);
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE experience_groups SET name = $1, description = $2, parent_id = $3,
+                     group_tags = $4, last_updated = $5
+                 WHERE application_id = $6 AND id = $7",
+            )
+            .bind(&g.name)
+            .bind(&g.description)
+            .bind(g.parent_id.as_ref().map(Id::as_str))
+            .bind(&tags)
+            .bind(g.last_updated.as_millis())
+            .bind(g.application_id.as_str())
+            .bind(g.id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            for t in ["experience_group_tags", "experience_group_users", "experience_group_devices"] {
+                sqlx::query(&format!("DELETE FROM {t} WHERE group_id = $1"))
+                    .bind(g.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for s in &members {
+                bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    pub(crate) async fn group_delete(&self, app: &Id, g: &Id) -> Result<bool, StoreError> {
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "UPDATE experience_groups SET parent_id =
+                     (SELECT parent_id FROM experience_groups WHERE application_id = $1 AND id = $2)
+                 WHERE application_id = $1 AND parent_id = $2",
+            )
+            .bind(app.as_str())
+            .bind(g.as_str())
+            .execute(&mut *tx)
+            .await?;
+            let n = sqlx::query("DELETE FROM experience_groups WHERE application_id = $1 AND id = $2")
+                .bind(app.as_str())
+                .bind(g.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(n > 0)
+        })
+    }
+
+    /// `g` and its ancestors, nearest first (stops at a dangling parent or after 10,000 steps).
+    pub(crate) async fn group_ancestors(&self, app: &Id, g: &Id) -> Result<Vec<Id>, StoreError> {
+        let ids: Vec<String> = with_read!(self, pool => {
+            sqlx::query_scalar(
+                "WITH RECURSIVE anc(id, parent_id, depth) AS (
+                     SELECT id, parent_id, 0 FROM experience_groups
+                     WHERE application_id = $1 AND id = $2
+                     UNION ALL
+                     SELECT g.id, g.parent_id, anc.depth + 1
+                     FROM experience_groups g JOIN anc ON g.id = anc.parent_id
+                     WHERE g.application_id = $1 AND anc.depth < 10000
+                 )
+                 SELECT id FROM anc ORDER BY depth",
+            )
+            .bind(app.as_str())
+            .bind(g.as_str())
+            .fetch_all(pool)
+            .await?
+        });
+        ids.iter()
+            .map(|s| Id::parse(s).map_err(|_| StoreError::Corrupt(format!("group id {s:?}"))))
+            .collect()
+    }
+}

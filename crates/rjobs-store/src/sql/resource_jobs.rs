@@ -1,0 +1,180 @@
+//! Resource job definitions.
+
+use rjobs_core::jobs::{ResourceJob, ResourceType};
+use rjobs_core::list::ListParams;
+use rjobs_core::{Id, Timestamp};
+
+use super::list::{list_sql, Columns};
+use super::row::{id, ts, RowExt};
+use super::{expect_one, with_read, with_write, SqlStore};
+use crate::{Page, StoreError};
+
+const COLUMNS: Columns = &[
+    ("name", "name"),
+    ("id", "id"),
+    ("creationDate", "creation_date"),
+    ("lastUpdated", "last_updated"),
+    ("lastExecutionRequested", "last_execution_requested"),
+    ("resourceType", "resource_type"),
+];
+
+pub(crate) fn job_from_row(r: &impl RowExt) -> Result<ResourceJob, StoreError> {
+    let rt = r.text("resource_type")?;
+    Ok(ResourceJob {
+        id: id(r, "id")?,
+        application_id: id(r, "application_id")?,
+        name: r.text("name")?,
+        description: r.text("description")?,
+        resource_type: ResourceType::parse(&rt)
+            .ok_or_else(|| StoreError::Corrupt(format!("resource_type {rt:?}")))?,
+        data_table_id: r.opt_text("data_table_id")?,
+        query_json: r.text("query_json")?,
+        default_context: r.text("default_context")?,
+        max_iteration_concurrency: r.int("max_iteration_concurrency")?,
+        iteration_delay: r.int("iteration_delay")?,
+        iteration_timeout: r.int("iteration_timeout")?,
+        retry_on_failure: r.int("retry_on_failure")? != 0,
+        retry_on_timeout: r.int("retry_on_timeout")? != 0,
+        max_iteration_retries: r.int("max_iteration_retries")?,
+        retry_delay: r.int("retry_delay")?,
+        creation_date: ts(r, "creation_date")?,
+        last_updated: ts(r, "last_updated")?,
+        last_execution_requested: r
+            .opt_int("last_execution_requested")?
+            .map(Timestamp::from_millis),
+        version: r.int("version")?,
+    })
+}
+
+impl SqlStore {
+    pub(crate) async fn job_insert(&self, j: &ResourceJob) -> Result<(), StoreError> {
+        with_write!(self, pool => {
+            sqlx::query(
+                "INSERT INTO resource_jobs (id, application_id, name, description, resource_type,
+                     data_table_id, query_json, default_context, max_iteration_concurrency,
+                     iteration_delay, iteration_timeout, retry_on_failure, retry_on_timeout,
+                     max_iteration_retries, retry_delay, creation_date, last_updated,
+                     last_execution_requested, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18, $19)",
+            )
+            .bind(j.id.as_str())
+            .bind(j.application_id.as_str())
+            .bind(&j.name)
+            .bind(&j.description)
+            .bind(j.resource_type.as_str())
+            .bind(j.data_table_id.as_deref())
+            .bind(&j.query_json)
+            .bind(&j.default_context)
+            .bind(j.max_iteration_concurrency)
+            .bind(j.iteration_delay)
+            .bind(j.iteration_timeout)
+            .bind(i64::from(j.retry_on_failure))
+            .bind(i64::from(j.retry_on_timeout))
+            .bind(j.max_iteration_retries)
+            .bind(j.retry_delay)
+            .bind(j.creation_date.as_millis())
+            .bind(j.last_updated.as_millis())
+            .bind(j.last_execution_requested.map(Timestamp::as_millis))
+            .bind(j.version)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn job_get(
+        &self,
+        app: &Id,
+        jid: &Id,
+    ) -> Result<Option<ResourceJob>, StoreError> {
+        with_read!(self, pool => {
+            let row = sqlx::query("SELECT * FROM resource_jobs WHERE application_id = $1 AND id = $2")
+                .bind(app.as_str())
+                .bind(jid.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(job_from_row).transpose()
+        })
+    }
+
+    pub(crate) async fn job_list(
+        &self,
+        app: &Id,
+        p: &ListParams,
+    ) -> Result<Page<ResourceJob>, StoreError> {
+        let l = list_sql(p, COLUMNS, 2);
+        let where_ = format!("WHERE application_id = $1{}", l.filter);
+        let count_sql = format!("SELECT COUNT(*) FROM resource_jobs {where_}");
+        let page_sql = format!("SELECT * FROM resource_jobs {where_}{}", l.order_limit);
+        with_read!(self, pool => {
+            let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(app.as_str());
+            let mut q = sqlx::query(&page_sql).bind(app.as_str());
+            if let Some(pat) = &l.pattern {
+                count = count.bind(pat.clone());
+                q = q.bind(pat.clone());
+            }
+            let total = count.fetch_one(pool).await?;
+            let rows = q
+                .bind(i64::from(p.per_page))
+                .bind(p.offset() as i64)
+                .fetch_all(pool)
+                .await?;
+            Ok(Page {
+                items: rows.iter().map(job_from_row).collect::<Result<_, _>>()?,
+                total_count: total as u64,
+            })
+        })
+    }
+
+    pub(crate) async fn job_update(
+        &self,
+        j: &ResourceJob,
+        expected: i64,
+    ) -> Result<(), StoreError> {
+        let n = with_write!(self, pool => {
+            sqlx::query(
+                "UPDATE resource_jobs SET name = $1, description = $2, data_table_id = $3,
+                     query_json = $4, default_context = $5, max_iteration_concurrency = $6,
+                     iteration_delay = $7, iteration_timeout = $8, retry_on_failure = $9,
+                     retry_on_timeout = $10, max_iteration_retries = $11, retry_delay = $12,
+                     last_updated = $13, last_execution_requested = $14, version = $15
+                 WHERE application_id = $16 AND id = $17 AND version = $18",
+            )
+            .bind(&j.name)
+            .bind(&j.description)
+            .bind(j.data_table_id.as_deref())
+            .bind(&j.query_json)
+            .bind(&j.default_context)
+            .bind(j.max_iteration_concurrency)
+            .bind(j.iteration_delay)
+            .bind(j.iteration_timeout)
+            .bind(i64::from(j.retry_on_failure))
+            .bind(i64::from(j.retry_on_timeout))
+            .bind(j.max_iteration_retries)
+            .bind(j.retry_delay)
+            .bind(j.last_updated.as_millis())
+            .bind(j.last_execution_requested.map(Timestamp::as_millis))
+            .bind(j.version)
+            .bind(j.application_id.as_str())
+            .bind(j.id.as_str())
+            .bind(expected)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        expect_one(n)
+    }
+
+    pub(crate) async fn job_delete(&self, app: &Id, jid: &Id) -> Result<bool, StoreError> {
+        let n = with_write!(self, pool => {
+            sqlx::query("DELETE FROM resource_jobs WHERE application_id = $1 AND id = $2")
+                .bind(app.as_str())
+                .bind(jid.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+}

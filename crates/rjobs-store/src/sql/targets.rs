@@ -1,0 +1,139 @@
+//! Resource-type-generic reads the job engine uses: the target set of a query paged by id
+//! (keyset: `id > after ORDER BY id LIMIT n`, so a job can walk millions of resources with
+//! constant-cost pages and resume after a restart), its size, existence checks for referenced
+//! ids, and a resource rendered as its REST GET.
+
+use rjobs_core::Id;
+use rjobs_query::{Query, ResourceType};
+use serde_json::Value;
+
+use super::qbuild::{bind_all, SqlBuf};
+use super::{with_read, SqlStore};
+use crate::StoreError;
+
+/// Table and display column of a resource type.
+fn table_of(rt: ResourceType) -> (&'static str, &'static str) {
+    match rt {
+        ResourceType::Device => ("devices", "name"),
+        ResourceType::DataTableRow => ("data_table_rows", "id"),
+        ResourceType::ExperienceGroup => ("experience_groups", "name"),
+        ResourceType::ExperienceUser => ("experience_users", "email"),
+    }
+}
+
+fn parse_id(s: &str) -> Result<Id, StoreError> {
+    Id::parse(s).map_err(|_| StoreError::Corrupt(format!("bad id {s:?}")))
+}
+
+impl SqlStore {
+    /// ` FROM <table> WHERE application_id = ? [AND data_table_id = ?] [AND (<query>)]`.
+    fn target_where(
+        &self,
+        b: &mut SqlBuf,
+        app: &Id,
+        rt: ResourceType,
+        table: Option<&Id>,
+        query: Option<&Query>,
+    ) {
+        let (t, _) = table_of(rt);
+        b.push(&format!(" FROM {t} WHERE application_id = "))
+            .text(app.as_str());
+        if rt == ResourceType::DataTableRow {
+            // Without a table a row target set is empty (rows only exist within a table).
+            b.push(" AND data_table_id = ")
+                .text(table.map(Id::as_str).unwrap_or(""));
+        }
+        b.query(query, t, app);
+    }
+
+    pub(crate) async fn target_page(
+        &self,
+        app: &Id,
+        rt: ResourceType,
+        table: Option<&Id>,
+        query: Option<&Query>,
+        after: Option<&Id>,
+        limit: u32,
+    ) -> Result<Vec<(Id, String)>, StoreError> {
+        let (_, display) = table_of(rt);
+        let mut b = SqlBuf::new(self.backend_kind());
+        b.push(&format!("SELECT id, {display} AS display"));
+        self.target_where(&mut b, app, rt, table, query);
+        if let Some(a) = after {
+            b.push(" AND id > ").text(a.as_str());
+        }
+        b.push(" ORDER BY id LIMIT ").int(i64::from(limit));
+        let rows: Vec<(String, String)> = with_read!(self, pool => {
+            bind_all!(sqlx::query_as(&b.sql), &b.params).fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|(id, d)| Ok((parse_id(&id)?, d)))
+            .collect()
+    }
+
+    pub(crate) async fn target_count(
+        &self,
+        app: &Id,
+        rt: ResourceType,
+        table: Option<&Id>,
+        query: Option<&Query>,
+    ) -> Result<u64, StoreError> {
+        let mut b = SqlBuf::new(self.backend_kind());
+        b.push("SELECT COUNT(*)");
+        self.target_where(&mut b, app, rt, table, query);
+        let n: i64 = with_read!(self, pool => {
+            bind_all!(sqlx::query_scalar(&b.sql), &b.params).fetch_one(pool).await?
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub(crate) async fn existing(
+        &self,
+        app: &Id,
+        rt: ResourceType,
+        ids: &[Id],
+    ) -> Result<Vec<Id>, StoreError> {
+        let (t, _) = table_of(rt);
+        let mut out = Vec::new();
+        for chunk in ids.chunks(1000) {
+            let mut b = SqlBuf::new(self.backend_kind());
+            b.push(&format!("SELECT id FROM {t} WHERE application_id = "))
+                .text(app.as_str())
+                .push(" AND id IN ")
+                .id_list(chunk);
+            let found: Vec<String> = with_read!(self, pool => {
+                bind_all!(sqlx::query_scalar(&b.sql), &b.params).fetch_all(pool).await?
+            });
+            for s in found {
+                out.push(parse_id(&s)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn resource_json(
+        &self,
+        app: &Id,
+        rt: ResourceType,
+        id: &Id,
+    ) -> Result<Option<Value>, StoreError> {
+        Ok(match rt {
+            ResourceType::Device => self.device_get(app, id).await?.map(|d| d.to_json()),
+            ResourceType::ExperienceGroup => self.group_get(app, id).await?.map(|g| g.to_json()),
+            ResourceType::ExperienceUser => self.user_get(app, id).await?.map(|u| u.to_json()),
+            ResourceType::DataTableRow => {
+                let row = with_read!(self, pool => {
+                    let r = sqlx::query(
+                        "SELECT * FROM data_table_rows WHERE application_id = $1 AND id = $2",
+                    )
+                    .bind(app.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(pool)
+                    .await?;
+                    r.as_ref().map(super::rows::from_row).transpose()?
+                });
+                row.map(|r| r.to_json())
+            }
+        })
+    }
+}

@@ -1,0 +1,290 @@
+//! Experience users: email unique per application (the `UNIQUE (application_id, email)`
+//! constraint is the authority; a probe before a bulk insert only exists to name the offending
+//! item), tags as JSON plus `experience_user_tags` rows, group memberships in
+//! `experience_group_users`. The password hash is stored, never rendered.
+
+use std::collections::HashSet;
+
+use rjobs_core::list::ListParams;
+use rjobs_core::resources::ExperienceUser;
+use rjobs_core::{Id, Timestamp};
+use rjobs_query::Query;
+
+use super::groups::{tag_rows, triples};
+use super::qbuild::{bind_all, json_col, to_json_text, Fields, SqlBuf};
+use super::row::{id, ts, RowExt};
+use super::{map_unique, with_read, with_write, SqlStore};
+use crate::{Backend, Page, StoreError};
+
+const FIELDS: Fields = &[
+    ("email", "email"),
+    ("firstName", "first_name"),
+    ("lastName", "last_name"),
+    ("id", "id"),
+    ("creationDate", "creation_date"),
+    ("lastUpdated", "last_updated"),
+    ("lastLogin", "COALESCE(last_login, -1)"),
+];
+const CHUNK: usize = 1000;
+
+fn from_row(r: &impl RowExt) -> Result<ExperienceUser, StoreError> {
+    Ok(ExperienceUser {
+        id: id(r, "id")?,
+        application_id: id(r, "application_id")?,
+        email: r.text("email")?,
+        first_name: r.text("first_name")?,
+        last_name: r.text("last_name")?,
+        password_hash: r.text("password_hash")?,
+        user_tags: json_col(&r.text("user_tags")?, "experience_users.user_tags")?,
+        group_ids: Vec::new(),
+        last_login: r.opt_int("last_login")?.map(Timestamp::from_millis),
+        password_last_updated: r
+            .opt_int("password_last_updated")?
+            .map(Timestamp::from_millis),
+        creation_date: ts(r, "creation_date")?,
+        last_updated: ts(r, "last_updated")?,
+    })
+}
+
+fn write_statements(backend: Backend, users: &[ExperienceUser]) -> Vec<SqlBuf> {
+    let mut out = Vec::new();
+    for chunk in users.chunks(CHUNK) {
+        let mut b = SqlBuf::new(backend);
+        b.push(
+            "INSERT INTO experience_users (id, application_id, email, first_name, last_name, \
+             password_hash, user_tags, last_login, password_last_updated, creation_date, \
+             last_updated) VALUES ",
+        );
+        for (i, u) in chunk.iter().enumerate() {
+            if i > 0 {
+                b.push(",");
+            }
+            b.push("(")
+                .text(u.id.as_str())
+                .push(",")
+                .text(u.application_id.as_str());
+            b.push(",")
+                .text(&u.email)
+                .push(",")
+                .text(&u.first_name)
+                .push(",");
+            b.text(&u.last_name)
+                .push(",")
+                .text(&u.password_hash)
+                .push(",");
+            b.text(&to_json_text(&u.user_tags)).push(",");
+            b.opt_int(u.last_login.map(Timestamp::as_millis)).push(",");
+            b.opt_int(u.password_last_updated.map(Timestamp::as_millis))
+                .push(",");
+            b.int(u.creation_date.as_millis()).push(",");
+            b.int(u.last_updated.as_millis()).push(")");
+        }
+        out.push(b);
+    }
+    out.extend(member_statements(backend, users));
+    out
+}
+
+fn member_statements(backend: Backend, users: &[ExperienceUser]) -> Vec<SqlBuf> {
+    let owners: Vec<_> = users
+        .iter()
+        .map(|u| (&u.id, &u.application_id, &u.user_tags))
+        .collect();
+    let mut out = tag_rows(
+        backend,
+        "experience_user_tags (user_id, application_id, key, value)",
+        &owners,
+    );
+    let pairs: Vec<_> = users
+        .iter()
+        .flat_map(|u| {
+            u.group_ids
+                .iter()
+                .map(move |g| (g, u.id.as_str(), &u.application_id))
+        })
+        .collect();
+    out.extend(triples(
+        backend,
+        "experience_group_users (group_id, user_id, application_id)",
+        &pairs,
+    ));
+    out
+}
+
+impl SqlStore {
+    async fn user_fill(
+        &self,
+        mut us: Vec<ExperienceUser>,
+    ) -> Result<Vec<ExperienceUser>, StoreError> {
+        let ids: Vec<Id> = us.iter().map(|u| u.id.clone()).collect();
+        let mut groups = self
+            .memberships("experience_group_users", "user_id", "group_id", &ids)
+            .await?;
+        for u in &mut us {
+            u.group_ids = groups.remove(&u.id).unwrap_or_default();
+        }
+        Ok(us)
+    }
+
+    /// Inserts users all-or-nothing; [`StoreError::Duplicate`] names the clashing email
+    /// (`[i].email` for several users).
+    pub(crate) async fn user_insert_many(
+        &self,
+        users: &[ExperienceUser],
+    ) -> Result<(), StoreError> {
+        let Some(first) = users.first() else {
+            return Ok(());
+        };
+        let what = |i: usize| {
+            if users.len() > 1 {
+                format!("[{i}].email")
+            } else {
+                "email".to_string()
+            }
+        };
+        let mut seen = HashSet::new();
+        for (i, u) in users.iter().enumerate() {
+            if !seen.insert(u.email.as_str()) {
+                return Err(StoreError::Duplicate(what(i)));
+            }
+        }
+        let backend = self.backend_kind();
+        let mut probes = Vec::new();
+        for chunk in users.chunks(CHUNK) {
+            let mut b = SqlBuf::new(backend);
+            b.push("SELECT email FROM experience_users WHERE application_id = ")
+                .text(first.application_id.as_str())
+                .push(" AND email IN (");
+            for (i, u) in chunk.iter().enumerate() {
+                if i > 0 {
+                    b.push(",");
+                }
+                b.text(&u.email);
+            }
+            b.push(")");
+            probes.push(b);
+        }
+        let stmts = write_statements(backend, users);
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for p in &probes {
+                let taken: Option<String> = bind_all!(sqlx::query_scalar(&p.sql), &p.params)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(e) = taken {
+                    let i = users.iter().position(|u| u.email == e).unwrap_or(0);
+                    return Err(StoreError::Duplicate(what(i)));
+                }
+            }
+            for s in &stmts {
+                bind_all!(sqlx::query(&s.sql), &s.params)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| map_unique(e, "email"))?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn user_get(
+        &self,
+        app: &Id,
+        u: &Id,
+    ) -> Result<Option<ExperienceUser>, StoreError> {
+        let row = with_read!(self, pool => {
+            let row = sqlx::query("SELECT * FROM experience_users WHERE application_id = $1 AND id = $2")
+                .bind(app.as_str())
+                .bind(u.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(from_row).transpose()?
+        });
+        match row {
+            None => Ok(None),
+            Some(u) => Ok(self.user_fill(vec![u]).await?.pop()),
+        }
+    }
+
+    pub(crate) async fn user_list(
+        &self,
+        app: &Id,
+        p: &ListParams,
+        query: Option<&Query>,
+    ) -> Result<Page<ExperienceUser>, StoreError> {
+        let mut w = SqlBuf::new(self.backend_kind());
+        w.push(" FROM experience_users WHERE application_id = ")
+            .text(app.as_str());
+        w.filter(p, FIELDS).query(query, "experience_users", app);
+        let count_sql = format!("SELECT COUNT(*){}", w.sql);
+        let count_params = w.params.clone();
+        let mut page = w;
+        page.sql.insert_str(0, "SELECT *");
+        page.order_page(p, FIELDS, "id");
+        let (total, items) = with_read!(self, pool => {
+            let total: i64 = bind_all!(sqlx::query_scalar(&count_sql), &count_params)
+                .fetch_one(pool)
+                .await?;
+            let rows = bind_all!(sqlx::query(&page.sql), &page.params).fetch_all(pool).await?;
+            (total, rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?)
+        });
+        Ok(Page {
+            items: self.user_fill(items).await?,
+            total_count: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    pub(crate) async fn user_update(&self, u: &ExperienceUser) -> Result<bool, StoreError> {
+        let members = member_statements(self.backend_kind(), std::slice::from_ref(u));
+        let tags = to_json_text(&u.user_tags);
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE experience_users SET email = $1, first_name = $2, last_name = $3,
+                     password_hash = $4, user_tags = $5, last_login = $6,
+                     password_last_updated = $7, last_updated = $8
+                 WHERE application_id = $9 AND id = $10",
+            )
+            .bind(&u.email)
+            .bind(&u.first_name)
+            .bind(&u.last_name)
+            .bind(&u.password_hash)
+            .bind(&tags)
+            .bind(u.last_login.map(Timestamp::as_millis))
+            .bind(u.password_last_updated.map(Timestamp::as_millis))
+            .bind(u.last_updated.as_millis())
+            .bind(u.application_id.as_str())
+            .bind(u.id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| map_unique(e, "email"))?
+            .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            for t in ["experience_user_tags", "experience_group_users"] {
+                sqlx::query(&format!("DELETE FROM {t} WHERE user_id = $1"))
+                    .bind(u.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for s in &members {
+                bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(true)
+    }
+
+    pub(crate) async fn user_delete(&self, app: &Id, u: &Id) -> Result<bool, StoreError> {
+        let n = with_write!(self, pool => {
+            sqlx::query("DELETE FROM experience_users WHERE application_id = $1 AND id = $2")
+                .bind(app.as_str())
+                .bind(u.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(n > 0)
+    }
+}
