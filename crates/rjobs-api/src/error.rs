@@ -111,6 +111,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<rjobs_engine::EngineError> for ApiError {
+    fn from(e: rjobs_engine::EngineError) -> Self {
+        use rjobs_engine::EngineError as E;
+        match e {
+            E::Validation(m) => ApiError::validation(m),
+            E::NotFound(what) => ApiError::not_found(what),
+            E::Conflict(m) => ApiError::new(ErrorKind::Conflict, m),
+            E::Store(s) => s.into(),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "type": self.kind.as_str(), "message": self.message });

@@ -43,4 +43,6 @@ pub struct AppState {
     pub ids: Arc<IdGen>,
     /// Settings.
     pub settings: Arc<ApiSettings>,
+    /// The execution engine.
+    pub engine: Arc<rjobs_engine::Engine>,
 }

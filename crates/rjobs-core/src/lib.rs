@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod engine;
+pub mod execution;
 pub mod id;
 pub mod jobs;
 pub mod list;

@@ -1,9 +1,11 @@
 //! Persistence of resource jobs (and, with the engine, their executions and iterations).
 
 use async_trait::async_trait;
+use rjobs_core::engine::{ExecutionStatus, IterationRecord, IterationState, Summary};
+use rjobs_core::execution::{Execution, IterationRow};
 use rjobs_core::jobs::ResourceJob;
 use rjobs_core::list::ListParams;
-use rjobs_core::Id;
+use rjobs_core::{Id, Timestamp};
 
 use crate::{Page, StoreError};
 
@@ -20,4 +22,107 @@ pub trait JobStore: Send + Sync {
     async fn update_job(&self, job: &ResourceJob, expected_version: i64) -> Result<(), StoreError>;
     /// Deletes a job; false if it did not exist.
     async fn delete_job(&self, app: &Id, id: &Id) -> Result<bool, StoreError>;
+}
+
+/// What an execution iterates over: the resource type, the data table (rows), and the compiled
+/// query. The target set is materialised from it once, inside the database.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetSpec<'a> {
+    /// Resource type.
+    pub rt: rjobs_query::ResourceType,
+    /// The data table (row jobs).
+    pub table: Option<&'a Id>,
+    /// The parsed query.
+    pub query: &'a rjobs_query::Query,
+}
+
+/// One compare-and-set write of an iteration: applied only if the row is still in
+/// (`expected_state`, `expected_attempt`).
+#[derive(Debug, Clone)]
+pub struct IterationWrite {
+    /// Row.
+    pub seq: i64,
+    /// Guard.
+    pub expected_state: IterationState,
+    /// Guard (the fencing token).
+    pub expected_attempt: u32,
+    /// New record.
+    pub record: IterationRecord,
+}
+
+/// Execution columns updated in the same transaction as a batch of iteration writes.
+#[derive(Debug, Clone, Default)]
+pub struct ExecWrite {
+    /// Set `last_start_at` (an attempt started).
+    pub last_start_at: Option<Timestamp>,
+    /// Set the running accumulator (a serial job's successful ack carried one).
+    pub accumulator: Option<String>,
+}
+
+/// Execution and iteration persistence, used by the engine.
+#[async_trait]
+pub trait ExecStore: Send + Sync {
+    /// Inserts the execution and its whole target set (one iteration per matching resource, in
+    /// id order) in one transaction, and stamps the job's `lastExecutionRequested`. Returns the
+    /// number of iterations.
+    async fn create_execution(&self, e: &Execution, target: &TargetSpec<'_>)
+        -> Result<i64, StoreError>;
+    /// One execution of a job.
+    async fn get_execution(&self, app: &Id, job: &Id, id: &Id)
+        -> Result<Option<Execution>, StoreError>;
+    /// A job's executions, newest first, started at or after `since`.
+    async fn list_executions(
+        &self,
+        app: &Id,
+        job: &Id,
+        since: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<Execution>, StoreError>;
+    /// Executions not yet final (`inProgress`, `canceling`, `erroring`).
+    async fn active_executions(&self) -> Result<Vec<Execution>, StoreError>;
+    /// Counts by state, from the iteration records.
+    async fn summary(&self, exec: &Id) -> Result<Summary, StoreError>;
+    /// In-progress iterations past their deadline and retrying ones past their retry time.
+    async fn due_iterations(&self, exec: &Id, now: Timestamp, limit: u32)
+        -> Result<Vec<IterationRow>, StoreError>;
+    /// The next pending iterations in target-set order.
+    async fn pending_iterations(&self, exec: &Id, limit: u32)
+        -> Result<Vec<IterationRow>, StoreError>;
+    /// Iterations holding a concurrency slot (`inProgress` + `retrying`).
+    async fn in_flight(&self, exec: &Id) -> Result<u64, StoreError>;
+    /// The earliest deadline or retry time.
+    async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError>;
+    /// The iteration of one resource.
+    async fn get_iteration(&self, exec: &Id, resource: &Id)
+        -> Result<Option<IterationRow>, StoreError>;
+    /// A page of iterations in order, optionally of one state, with the matching total.
+    async fn list_iterations(
+        &self,
+        exec: &Id,
+        state: Option<IterationState>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page<IterationRow>, StoreError>;
+    /// Iterations after position `after_seq`, in order (keyset paging for the report).
+    async fn iterations_after(&self, exec: &Id, after_seq: i64, limit: u32)
+        -> Result<Vec<IterationRow>, StoreError>;
+    /// Applies iteration writes (each a compare-and-set) and the execution write in one
+    /// transaction; returns which writes won.
+    async fn apply_iterations(
+        &self,
+        exec: &Id,
+        writes: &[IterationWrite],
+        exec_write: &ExecWrite,
+    ) -> Result<Vec<bool>, StoreError>;
+    /// Compare-and-set of the execution's status (and its other mutable columns) from
+    /// `expected`; with `abandon`, pending and retrying iterations become `notStarted` in the
+    /// same transaction.
+    async fn update_execution(
+        &self,
+        e: &Execution,
+        expected: ExecutionStatus,
+        abandon: bool,
+    ) -> Result<(), StoreError>;
+    /// The secret `name`, created from `fresh` the first time (shared by all nodes).
+    async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError>;
 }

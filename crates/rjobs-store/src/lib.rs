@@ -19,7 +19,7 @@ pub mod resources;
 pub mod sql;
 pub mod testing;
 
-pub use jobs::JobStore;
+pub use jobs::{ExecStore, ExecWrite, IterationWrite, JobStore, TargetSpec};
 pub use resources::ResourceStore;
 
 pub use sql::{connect, SqlStore};
@@ -68,7 +68,7 @@ pub struct Page<T> {
 
 /// The persistence the server needs. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
 #[async_trait]
-pub trait Store: ResourceStore + JobStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: ResourceStore + JobStore + ExecStore + Send + Sync + std::fmt::Debug + 'static {
     /// The backend in use.
     fn backend(&self) -> Backend;
     /// Checks the database answers.

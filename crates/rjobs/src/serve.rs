@@ -2,13 +2,16 @@
 //! serve until SIGINT/SIGTERM, then drain in-flight requests and close the database.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rjobs_api::{ApiSettings, AppState};
 use rjobs_core::model::AdminToken;
 use rjobs_core::secret::{hash_token, new_token, ADMIN_PREFIX};
 use rjobs_core::{Clock, IdGen, SystemClock};
-use rjobs_store::{Backend, SqlStore, Store};
+use rjobs_store::{Backend, ExecStore, SqlStore, Store};
+use rjobs_engine::{Engine, NullSink, ReportSigner};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::settings::{LogFormat, Settings};
 
@@ -46,6 +49,19 @@ async fn insert_admin(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<St
         })
         .await?;
     Ok(token)
+}
+
+/// The engine, with the report-link key shared through the database.
+async fn build_engine(
+    store: Arc<SqlStore>,
+    clock: Arc<dyn Clock>,
+    public_url: &str,
+) -> anyhow::Result<Engine> {
+    let mut fresh = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut fresh);
+    let key = store.server_secret("report_hmac", &hex::encode(fresh)).await?;
+    let signer = ReportSigner::new(key.as_bytes(), public_url, rjobs_engine::report::DEFAULT_TTL_MS);
+    Ok(Engine::new(store, clock, Arc::new(NullSink), signer))
 }
 
 /// `rjobs token create-admin`.
@@ -86,18 +102,24 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             max_iteration_concurrency: i64::from(settings.limits.max_iteration_concurrency),
         },
     };
+    let engine = Arc::new(build_engine(store.clone(), clock.clone(), &api.public_url).await?);
     let state = AppState {
         store: store.clone(),
         clock,
         ids: Arc::new(IdGen::new()),
         settings: Arc::new(api),
+        engine: engine.clone(),
     };
+    let shutdown = CancellationToken::new();
+    let engine_task = tokio::spawn(engine.run(shutdown.clone(), Duration::from_secs(1)));
     println!("rjobs listening on http://{addr}");
     tracing::info!(%addr, database = %rjobs_store::sql::redact(&settings.database_url), "listening");
     axum::serve(listener, rjobs_api::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    tracing::info!("shutting down: closing the database");
+    tracing::info!("shutting down: stopping the engine, closing the database");
+    shutdown.cancel();
+    let _ = engine_task.await;
     store.close().await;
     Ok(())
 }

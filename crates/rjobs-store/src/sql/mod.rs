@@ -16,6 +16,9 @@ use sqlx::{PgPool, SqlitePool};
 use crate::{Backend, StoreError};
 
 mod apps;
+mod exec_impl;
+mod executions;
+mod iterations;
 mod data_tables;
 mod devices;
 mod groups;

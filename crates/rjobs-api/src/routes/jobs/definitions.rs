@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::query::check_job;
-use super::view;
+use rjobs_engine::views as view;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};

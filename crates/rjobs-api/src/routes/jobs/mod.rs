@@ -1,14 +1,16 @@
-//! `/applications/{applicationId}/resource-jobs[...]`: job definitions here; the execution
-//! endpoints (execute, cancelExecution, logs, and the extensions) join this router with the engine.
+//! `/applications/{applicationId}/resource-jobs[...]`: job definitions, executions (execute,
+//! cancelExecution, logs) and the extensions (one execution, its iterations, acknowledge, report).
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::state::AppState;
 
 mod definitions;
+mod executions;
 pub(crate) mod query;
-pub(crate) mod view;
+
+const JOB: &str = "/applications/{applicationId}/resource-jobs/{resourceJobId}";
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -17,9 +19,25 @@ pub(super) fn routes() -> Router<AppState> {
             get(definitions::list).post(definitions::create),
         )
         .route(
-            "/applications/{applicationId}/resource-jobs/{resourceJobId}",
+            JOB,
             get(definitions::read)
                 .patch(definitions::update)
                 .delete(definitions::remove),
+        )
+        .route(&format!("{JOB}/execute"), post(executions::execute))
+        .route(&format!("{JOB}/cancelExecution"), post(executions::cancel))
+        .route(&format!("{JOB}/logs"), get(executions::logs))
+        .route(&format!("{JOB}/executions/{{executionId}}"), get(executions::one))
+        .route(
+            &format!("{JOB}/executions/{{executionId}}/iterations"),
+            get(executions::iterations),
+        )
+        .route(
+            &format!("{JOB}/executions/{{executionId}}/iterations/{{iterationId}}/acknowledge"),
+            post(executions::acknowledge),
+        )
+        .route(
+            &format!("{JOB}/executions/{{executionId}}/report.csv"),
+            get(executions::report),
         )
 }

@@ -1,9 +1,107 @@
-//! Routes (filled in by the corresponding issue's work).
+//! The resources of SPEC §3 at the original API's paths: devices, data tables and rows,
+//! experience groups and users, plus the bulk-creation extension (`POST .../bulk`).
+//!
+//! Handlers follow the house pattern — authorize and load the application, validate with the
+//! `rjobs_core::resources` bodies, one store call, render with the records' `to_json` — and the
+//! pieces every resource shares live here: parsing the `query` parameter into a compiled-later
+//! advanced query, the bulk-body rules and the `{created, ids}` answer.
+
+use std::collections::HashMap;
 
 use axum::Router;
+use rjobs_core::list::FieldError;
+use rjobs_core::resources::{at_index, MAX_BULK};
+use rjobs_core::Id;
+use rjobs_query::{Query, QueryError, ResourceType, TableSchema};
+use serde_json::{json, Value};
 
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+mod data_tables;
+mod devices;
+mod groups;
+mod password;
+mod rows;
+mod users;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .merge(devices::routes())
+        .merge(data_tables::routes())
+        .merge(rows::routes())
+        .merge(groups::routes())
+        .merge(users::routes())
+}
+
+/// A query-language error as a 400 naming the offending part (`query.$or[2].tags: ...`).
+pub(crate) fn query_error(e: QueryError) -> ApiError {
+    if e.path.is_empty() {
+        ApiError::validation(e.to_string())
+    } else {
+        ApiError::validation(format!("query.{}: {}", e.path, e.message))
+    }
+}
+
+/// Parses an advanced query given as a JSON value.
+pub(crate) fn parse_query(
+    rt: ResourceType,
+    v: &Value,
+    table: Option<&TableSchema>,
+) -> ApiResult<Query> {
+    rjobs_query::parse(rt, v, table).map_err(query_error)
+}
+
+/// The `query` list parameter (a JSON string), parsed; with the JSON to echo in the envelope.
+pub(crate) fn list_query(
+    rt: ResourceType,
+    q: &HashMap<String, String>,
+) -> ApiResult<Option<(Query, Value)>> {
+    let Some(raw) = q.get("query").filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let v: Value = serde_json::from_str(raw)
+        .map_err(|e| ApiError::validation(format!("query: is not valid JSON: {e}")))?;
+    Ok(Some((parse_query(rt, &v, None)?, v)))
+}
+
+/// Adds the echoed `query` to a list envelope.
+pub(crate) fn with_query(mut env: Value, q: Option<Value>) -> Value {
+    if let (Some(q), Value::Object(m)) = (q, &mut env) {
+        m.insert("query".into(), q);
+    }
+    env
+}
+
+/// Checks a bulk body's size.
+pub(crate) fn check_bulk_len(n: usize) -> ApiResult<()> {
+    if n == 0 || n > MAX_BULK {
+        return Err(ApiError::validation(format!(
+            "body: a bulk call takes between 1 and {MAX_BULK} items, got {n}"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates every item with `f`, naming the index of the first bad one.
+pub(crate) fn validate_all<B, T>(
+    items: Vec<B>,
+    mut f: impl FnMut(B) -> Result<T, FieldError>,
+) -> ApiResult<Vec<T>> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| f(b).map_err(|e| ApiError::from(at_index(i, e))))
+        .collect()
+}
+
+/// The bulk answer `{created, ids}`.
+pub(crate) fn bulk_created<'a>(ids: impl Iterator<Item = &'a Id>) -> Value {
+    let ids: Vec<&Id> = ids.collect();
+    json!({ "created": ids.len(), "ids": ids })
+}
+
+/// `{"success": true}`.
+pub(crate) fn success() -> Value {
+    json!({ "success": true })
 }

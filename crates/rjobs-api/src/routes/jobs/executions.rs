@@ -1,0 +1,295 @@
+//! Execution endpoints: `execute` (durable before the 200), `cancelExecution`, `logs`, and the
+//! extensions: one execution, its iterations, the external acknowledgement, and the CSV report
+//! (streamed; reachable with a bearer token or a signed link).
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rjobs_core::engine::IterationState;
+use rjobs_core::execution::{Execution, Source};
+use rjobs_core::jobs::{check_table_ref, ResourceJob};
+use rjobs_core::list::parse_uint;
+use rjobs_core::Id;
+use rjobs_engine::{views, AckRequest, ExecuteRequest};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::definitions::load_job;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::scopes::action;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct ExecBody {
+    template_context: Option<String>,
+    query_json: Option<String>,
+    data_table_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AckBody {
+    success: bool,
+    message: Option<String>,
+    accumulator: Option<Value>,
+}
+
+fn source(who: &Principal) -> Source {
+    let (kind, id) = who.source();
+    Source {
+        kind: kind.to_string(),
+        id,
+    }
+}
+
+pub(super) async fn execute(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(body): JsonBody<ExecBody>,
+) -> ApiResult<Json<Value>> {
+    let job = load_job(&state, &who, &action::JOB_EXECUTE, &path).await?;
+    if body.template_context.as_ref().is_some_and(|t| t.chars().count() > 32767) {
+        return Err(ApiError::validation("templateContext: must be at most 32767 characters"));
+    }
+    if body.query_json.as_ref().is_some_and(|t| t.chars().count() > 8192) {
+        return Err(ApiError::validation("queryJson: must be at most 8192 characters"));
+    }
+    if let Some(t) = &body.data_table_id {
+        check_table_ref(t)?;
+    }
+    let id = state
+        .engine
+        .execute(
+            &job,
+            ExecuteRequest {
+                template_context: body.template_context,
+                query_json: body.query_json,
+                data_table_id: body.data_table_id,
+                source: source(&who),
+            },
+        )
+        .await?;
+    Ok(Json(json!({"success": true, "executionId": id})))
+}
+
+fn execution_id(q: &std::collections::HashMap<String, String>) -> ApiResult<Id> {
+    let raw = q
+        .get("executionId")
+        .ok_or_else(|| ApiError::validation("executionId: is required"))?;
+    Id::parse(raw.trim()).map_err(|_| {
+        ApiError::validation(format!("executionId: expected a 24-character hexadecimal id, got {raw:?}"))
+    })
+}
+
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+    _: NoBody,
+) -> ApiResult<Json<Value>> {
+    let job = load_job(&state, &who, &action::JOB_CANCEL, &path).await?;
+    let exec = execution_id(&q)?;
+    state
+        .engine
+        .cancel(&job.application_id, &job.id, &exec, source(&who))
+        .await?;
+    Ok(Json(json!({"success": true})))
+}
+
+/// The log item of an execution, with its summary and (once final) its signed report link.
+async fn log_item(state: &AppState, e: &Execution) -> ApiResult<Value> {
+    let summary = state.store.summary(&e.id).await?;
+    let url = e.status.is_final().then(|| {
+        state
+            .engine
+            .signer()
+            .url(&e.application_id, &e.resource_job_id, &e.id, state.clock.now())
+    });
+    Ok(views::execution_log(e, &summary, url.as_deref()))
+}
+
+pub(super) async fn logs(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+) -> ApiResult<Json<Value>> {
+    let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
+    let limit = parse_uint(&q, "limit", 1, 1, 100)?;
+    let since = match q.get("since").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(rjobs_core::Timestamp::from_millis(s.parse::<i64>().map_err(|_| {
+            ApiError::validation(format!("since: expected milliseconds since the epoch, got {s:?}"))
+        })?)),
+    };
+    let execs = state
+        .store
+        .list_executions(&job.application_id, &job.id, since, limit)
+        .await?;
+    let mut items = Vec::with_capacity(execs.len());
+    for e in &execs {
+        items.push(log_item(&state, e).await?);
+    }
+    Ok(Json(Value::Array(items)))
+}
+
+async fn load_execution(state: &AppState, job: &ResourceJob, path: &PathParams) -> ApiResult<Execution> {
+    let id = path.id("executionId")?;
+    state
+        .store
+        .get_execution(&job.application_id, &job.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Execution"))
+}
+
+pub(super) async fn one(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
+    let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
+    let e = load_execution(&state, &job, &path).await?;
+    Ok(Json(log_item(&state, &e).await?))
+}
+
+pub(super) async fn iterations(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+) -> ApiResult<Json<Value>> {
+    let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
+    let e = load_execution(&state, &job, &path).await?;
+    let status = match q.get("status").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(IterationState::parse(s).ok_or_else(|| {
+            ApiError::validation(format!(
+                "status: must be one of pending, inProgress, retrying, succeeded, failed, timedOut, notStarted, got {s:?}"
+            ))
+        })?),
+    };
+    let page = parse_uint(&q, "page", 0, 0, u32::MAX)?;
+    let per_page = parse_uint(&q, "perPage", 100, 1, 1000)?;
+    let res = state
+        .store
+        .list_iterations(&e.id, status, u64::from(page) * u64::from(per_page), per_page)
+        .await?;
+    let items: Vec<Value> = res.items.iter().map(views::iteration).collect();
+    let mut v = json!({
+        "count": items.len(),
+        "items": items,
+        "totalCount": res.total_count,
+        "perPage": per_page,
+        "page": page,
+        "applicationId": job.application_id,
+        "resourceJobId": job.id,
+        "executionId": e.id,
+    });
+    if let (Some(s), Value::Object(m)) = (status, &mut v) {
+        m.insert("status".into(), json!(s.as_str()));
+    }
+    Ok(Json(v))
+}
+
+pub(super) async fn acknowledge(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(body): JsonBody<AckBody>,
+) -> ApiResult<Json<Value>> {
+    let job = load_job(&state, &who, &action::JOB_ACKNOWLEDGE, &path).await?;
+    let exec = path.id("executionId")?;
+    let iteration_id = path.0.get("iterationId").cloned().unwrap_or_default();
+    state
+        .engine
+        .ack(
+            &job.application_id,
+            &job.id,
+            &exec,
+            AckRequest {
+                iteration_id,
+                success: body.success,
+                message: body.message,
+                accumulator: body.accumulator,
+                attempt: None,
+            },
+        )
+        .await?;
+    Ok(Json(json!({"success": true})))
+}
+
+/// The CSV report: with a valid signed link (`expires`, `signature`) no token is needed.
+pub(super) async fn report(
+    State(state): State<AppState>,
+    who: Result<Principal, ApiError>,
+    path: PathParams,
+    Params(q): Params,
+) -> ApiResult<Response> {
+    let app = path.id("applicationId")?;
+    let job_id = path.id("resourceJobId")?;
+    let exec_id = path.id("executionId")?;
+    let e = if let Some(sig) = q.get("signature") {
+        let expires = q
+            .get("expires")
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| ApiError::validation("expires: expected milliseconds since the epoch"))?;
+        if !state
+            .engine
+            .signer()
+            .verify(&app, &job_id, &exec_id, expires, sig, state.clock.now())
+        {
+            return Err(ApiError::new(
+                crate::error::ErrorKind::Forbidden,
+                "The report link is invalid or has expired",
+            ));
+        }
+        state
+            .store
+            .get_execution(&app, &job_id, &exec_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Execution"))?
+    } else {
+        let job = load_job(&state, &who?, &action::JOB_LOGS, &path).await?;
+        load_execution(&state, &job, &path).await?
+    };
+    let store = state.store.clone();
+    let first = futures_util::stream::once(async { Ok::<Bytes, std::io::Error>(Bytes::from(rjobs_engine::report::header_csv())) });
+    let rows = futures_util::stream::unfold(Some(0i64), move |after| {
+        let store = store.clone();
+        let exec = e.id.clone();
+        async move {
+            let after = after?;
+            match store.iterations_after(&exec, after, 1000).await {
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => {
+                    let last = rows.last().map_or(after, |r| r.seq);
+                    let bytes = Bytes::from(rjobs_engine::report::rows_csv(&rows));
+                    Some((Ok(bytes), Some(last)))
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "report stream failed");
+                    Some((Err(std::io::Error::other("report stream failed")), None))
+                }
+            }
+        }
+    });
+    let body = Body::from_stream(futures_util::StreamExt::chain(first, rows));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"execution-{exec_id}.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

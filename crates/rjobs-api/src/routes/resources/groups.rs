@@ -1,0 +1,186 @@
+//! `/applications/{applicationId}/experience/groups[/{experienceGroupId}]` and the
+//! `/experience/groups/bulk` extension. Groups form a tree: a parent must exist in the same
+//! application and a change of parent must not make a group its own ancestor.
+
+use std::collections::HashSet;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rjobs_core::list::{ListParams, ListSpec};
+use rjobs_core::resources::{ExperienceGroup, GroupPatch, GroupPost};
+use rjobs_core::Id;
+use rjobs_query::ResourceType;
+use serde_json::Value;
+
+use super::{bulk_created, check_bulk_len, list_query, success, validate_all, with_query};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::routes::applications::load_app;
+use crate::scopes::{action, Action};
+use crate::state::AppState;
+use crate::views;
+
+const LIST: ListSpec = ListSpec {
+    sort_fields: &["name", "id", "creationDate", "lastUpdated"],
+    filter_fields: &["name"],
+    default_per_page: 100,
+};
+
+pub(super) fn routes() -> Router<AppState> {
+    let base = "/applications/{applicationId}/experience/groups";
+    Router::new()
+        .route(base, get(list).post(create))
+        .route(&format!("{base}/bulk"), post(bulk))
+        .route(
+            &format!("{base}/{{experienceGroupId}}"),
+            get(read).patch(update).delete(remove),
+        )
+}
+
+/// 400 naming the first reference of `groups` (item `i` when `indexed`) that does not exist.
+async fn check_group_refs(
+    state: &AppState,
+    app: &Id,
+    groups: &[ExperienceGroup],
+    indexed: bool,
+) -> ApiResult<()> {
+    let refs: [(ResourceType, &str, fn(&ExperienceGroup) -> Vec<Id>); 3] = [
+        (ResourceType::ExperienceGroup, "parentId", |g| {
+            g.parent_id.iter().cloned().collect()
+        }),
+        (ResourceType::ExperienceUser, "experienceUserIds", |g| g.user_ids.clone()),
+        (ResourceType::Device, "deviceIds", |g| g.device_ids.clone()),
+    ];
+    for (rt, field, get) in refs {
+        let wanted: HashSet<Id> = groups.iter().flat_map(get).collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let wanted: Vec<Id> = wanted.into_iter().collect();
+        let found: HashSet<Id> = state.store.existing_ids(app, rt, &wanted).await?.into_iter().collect();
+        for (i, g) in groups.iter().enumerate() {
+            for (j, id) in get(g).iter().enumerate() {
+                if !found.contains(id) {
+                    let prefix = if indexed { format!("[{i}].") } else { String::new() };
+                    let at = if field == "parentId" { String::new() } else { format!("[{j}]") };
+                    return Err(ApiError::validation(format!(
+                        "{prefix}{field}{at}: {id} was not found in this application"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+) -> ApiResult<Json<Value>> {
+    let app = load_app(&state, &who, &action::GROUPS_GET, &path).await?;
+    let p = ListParams::parse(&LIST, &q)?;
+    let (parsed, echo) = list_query(ResourceType::ExperienceGroup, &q)?
+        .map_or((None, None), |(a, b)| (Some(a), Some(b)));
+    let page = state.store.list_groups(&app.id, &p, parsed.as_ref()).await?;
+    let items = page.items.iter().map(ExperienceGroup::to_json).collect();
+    let env = views::envelope(items, page.total_count, &p, Some(&app.id));
+    Ok(Json(with_query(env, echo)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(body): JsonBody<GroupPost>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let app = load_app(&state, &who, &action::GROUPS_POST, &path).await?;
+    let now = state.clock.now();
+    let g = body.into_group(state.ids.next(now), app.id.clone(), now)?;
+    check_group_refs(&state, &app.id, std::slice::from_ref(&g), false).await?;
+    state.store.insert_groups(std::slice::from_ref(&g)).await?;
+    Ok((StatusCode::CREATED, Json(g.to_json())))
+}
+
+async fn bulk(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(items): JsonBody<Vec<GroupPost>>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let app = load_app(&state, &who, &action::GROUPS_POST, &path).await?;
+    check_bulk_len(items.len())?;
+    let now = state.clock.now();
+    let groups = validate_all(items, |b| b.into_group(state.ids.next(now), app.id.clone(), now))?;
+    check_group_refs(&state, &app.id, &groups, true).await?;
+    state.store.insert_groups(&groups).await?;
+    Ok((StatusCode::CREATED, Json(bulk_created(groups.iter().map(|g| &g.id)))))
+}
+
+async fn load(state: &AppState, who: &Principal, a: &Action, path: &PathParams) -> ApiResult<ExperienceGroup> {
+    let app = load_app(state, who, a, path).await?;
+    let id = path.id("experienceGroupId")?;
+    state
+        .store
+        .get_group(&app.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Experience group"))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(load(&state, &who, &action::GROUP_GET, &path).await?.to_json()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(body): JsonBody<GroupPatch>,
+) -> ApiResult<Json<Value>> {
+    let g = load(&state, &who, &action::GROUP_PATCH, &path).await?;
+    let next = body.apply(&g, state.clock.now())?;
+    let app = &g.application_id;
+    if next.parent_id != g.parent_id {
+        if let Some(p) = &next.parent_id {
+            let chain = state.store.group_ancestors(app, p).await?;
+            if chain.is_empty() {
+                return Err(ApiError::validation(format!(
+                    "parentId: {p} was not found in this application"
+                )));
+            }
+            if chain.contains(&g.id) {
+                return Err(ApiError::validation(
+                    "parentId: a group cannot be its own ancestor",
+                ));
+            }
+        }
+    }
+    let mut refs = next.clone();
+    refs.parent_id = None;
+    check_group_refs(&state, app, std::slice::from_ref(&refs), false).await?;
+    if !state.store.update_group(&next).await? {
+        return Err(ApiError::not_found("Experience group"));
+    }
+    Ok(Json(next.to_json()))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    _: NoBody,
+) -> ApiResult<Json<Value>> {
+    let g = load(&state, &who, &action::GROUP_DELETE, &path).await?;
+    if !state.store.delete_group(&g.application_id, &g.id).await? {
+        return Err(ApiError::not_found("Experience group"));
+    }
+    Ok(Json(success()))
+}

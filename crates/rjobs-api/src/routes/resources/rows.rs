@@ -1,0 +1,249 @@
+//! `/applications/{applicationId}/data-tables/{dataTableId}/rows[/{rowId}]`, `rows/query` and
+//! the `rows/bulk` extension. Paging is the original's `limit`/`offset` (not `page`/`perPage`)
+//! and the envelope is `dataTableRows.json`'s.
+//!
+//! `POST rows/query` takes the advanced query as the body, as the official clients send it; a
+//! body of exactly `{"query": {...}}` is unwrapped unless the table has a column named `query`.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rjobs_core::list::{parse_uint, FieldError};
+use rjobs_core::resources::{at_index, ColumnType, DataRow, DataTable};
+use rjobs_query::{ResourceType, TableSchema};
+use rjobs_store::resources::RowParams;
+use serde_json::{json, Value};
+
+use super::data_tables::load_table;
+use super::{bulk_created, check_bulk_len, parse_query, success};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::scopes::action;
+use crate::state::AppState;
+
+/// Default and largest `limit`.
+const DEFAULT_LIMIT: u32 = 1000;
+const MAX_LIMIT: u32 = 10_000;
+
+pub(super) fn routes() -> Router<AppState> {
+    let base = "/applications/{applicationId}/data-tables/{dataTableId}/rows";
+    Router::new()
+        .route(base, get(list).post(create))
+        .route(&format!("{base}/query"), post(query))
+        .route(&format!("{base}/bulk"), post(bulk))
+        .route(
+            &format!("{base}/{{rowId}}"),
+            get(read).patch(update).delete(remove),
+        )
+}
+
+fn schema(t: &DataTable) -> TableSchema {
+    TableSchema {
+        columns: t
+            .columns
+            .iter()
+            .map(|c| {
+                let ty = match c.data_type {
+                    ColumnType::String => rjobs_query::ColumnType::String,
+                    ColumnType::Number => rjobs_query::ColumnType::Number,
+                    ColumnType::Boolean => rjobs_query::ColumnType::Boolean,
+                };
+                (c.name.clone(), ty)
+            })
+            .collect(),
+    }
+}
+
+fn row_params(t: &DataTable, q: &HashMap<String, String>) -> Result<RowParams, FieldError> {
+    let limit = parse_uint(q, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)?;
+    let offset = parse_uint(q, "offset", 0, 0, u32::MAX)?;
+    let sort_column = q.get("sortColumn").map(|s| s.trim()).filter(|s| !s.is_empty());
+    if let Some(c) = sort_column {
+        if !matches!(c, "id" | "createdAt" | "updatedAt") && t.column(c).is_none() {
+            return Err(FieldError::new("sortColumn", format!("{c:?} is not a column of this data table")));
+        }
+    }
+    let descending = match q.get("sortDirection").map(|s| s.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(s) if s.is_empty() || s == "asc" => false,
+        Some(s) if s == "desc" => true,
+        Some(_) => return Err(FieldError::new("sortDirection", "must be asc or desc")),
+    };
+    Ok(RowParams {
+        limit,
+        offset: u64::from(offset),
+        sort_column: sort_column.map(str::to_owned),
+        descending,
+    })
+}
+
+async fn page(
+    state: &AppState,
+    t: &DataTable,
+    q: &HashMap<String, String>,
+    query: Option<Value>,
+) -> ApiResult<Json<Value>> {
+    let p = row_params(t, q)?;
+    let parsed = match &query {
+        Some(v) => Some(parse_query(ResourceType::DataTableRow, v, Some(&schema(t)))?),
+        None => None,
+    };
+    let page = state.store.query_rows(t, &p, parsed.as_ref()).await?;
+    let items: Vec<Value> = page.items.iter().map(DataRow::to_json).collect();
+    let mut env = json!({
+        "count": items.len(),
+        "items": items,
+        "totalCount": page.total_count,
+        "limit": p.limit,
+        "offset": p.offset,
+        "sortDirection": if p.descending { "desc" } else { "asc" },
+        "dataTableId": t.id,
+        "applicationId": t.application_id,
+    });
+    if let Value::Object(m) = &mut env {
+        if let Some(c) = p.sort_column {
+            m.insert("sortColumn".into(), json!(c));
+        }
+        if let Some(q) = query {
+            m.insert("query".into(), q);
+        }
+    }
+    Ok(Json(env))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+) -> ApiResult<Json<Value>> {
+    let t = load_table(&state, &who, &action::ROWS_GET, &path).await?;
+    page(&state, &t, &q, None).await
+}
+
+async fn query(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+    JsonBody(mut v): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    let t = load_table(&state, &who, &action::ROWS_QUERY, &path).await?;
+    if let Value::Object(m) = &v {
+        if m.len() == 1 && t.column("query").is_none() {
+            if let Some(inner @ Value::Object(_)) = m.get("query") {
+                v = inner.clone();
+            }
+        }
+    }
+    page(&state, &t, &q, Some(v)).await
+}
+
+fn new_rows(state: &AppState, t: &DataTable, bodies: &[Value], indexed: bool) -> ApiResult<Vec<DataRow>> {
+    let now = state.clock.now();
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let data = t.new_row(b).map_err(|e| if indexed { at_index(i, e) } else { e })?;
+            Ok(DataRow {
+                id: state.ids.next(now),
+                application_id: t.application_id.clone(),
+                data_table_id: t.id.clone(),
+                data,
+                created_at: now,
+                updated_at: now,
+            })
+        })
+        .collect()
+}
+
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let t = load_table(&state, &who, &action::ROWS_POST, &path).await?;
+    match v {
+        Value::Array(items) => {
+            check_bulk_len(items.len())?;
+            let rows = new_rows(&state, &t, &items, true)?;
+            state.store.insert_rows(&t, &rows).await?;
+            let out: Vec<Value> = rows.iter().map(DataRow::to_json).collect();
+            Ok((StatusCode::CREATED, Json(Value::Array(out))))
+        }
+        other => {
+            let mut rows = new_rows(&state, &t, std::slice::from_ref(&other), false)?;
+            state.store.insert_rows(&t, &rows).await?;
+            let row = rows.pop().ok_or_else(|| ApiError::internal(&"no row created"))?;
+            Ok((StatusCode::CREATED, Json(row.to_json())))
+        }
+    }
+}
+
+async fn bulk(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(items): JsonBody<Vec<Value>>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let t = load_table(&state, &who, &action::ROWS_POST, &path).await?;
+    check_bulk_len(items.len())?;
+    let rows = new_rows(&state, &t, &items, true)?;
+    state.store.insert_rows(&t, &rows).await?;
+    Ok((StatusCode::CREATED, Json(bulk_created(rows.iter().map(|r| &r.id)))))
+}
+
+async fn load_row(state: &AppState, t: &DataTable, path: &PathParams) -> ApiResult<DataRow> {
+    let id = path.id("rowId")?;
+    state
+        .store
+        .get_row(&t.application_id, &t.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Data table row"))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
+    let t = load_table(&state, &who, &action::ROW_GET, &path).await?;
+    Ok(Json(load_row(&state, &t, &path).await?.to_json()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(v): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    let t = load_table(&state, &who, &action::ROW_PATCH, &path).await?;
+    let row = load_row(&state, &t, &path).await?;
+    let mut next = row.clone();
+    next.data = t.patch_row(&row.data, &v)?;
+    next.updated_at = state.clock.now();
+    if !state.store.update_row(&t, &next).await? {
+        return Err(ApiError::not_found("Data table row"));
+    }
+    Ok(Json(next.to_json()))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    _: NoBody,
+) -> ApiResult<Json<Value>> {
+    let t = load_table(&state, &who, &action::ROW_DELETE, &path).await?;
+    let id = path.id("rowId")?;
+    if !state.store.delete_row(&t.application_id, &t.id, &id).await? {
+        return Err(ApiError::not_found("Data table row"));
+    }
+    Ok(Json(success()))
+}

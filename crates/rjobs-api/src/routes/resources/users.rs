@@ -1,0 +1,172 @@
+//! `/applications/{applicationId}/experience/users[/{experienceUserId}]` and the
+//! `/experience/users/bulk` extension. Emails are unique per application (400 naming `email`);
+//! passwords are hashed with Argon2id (see [`super::password`]) and never rendered.
+
+use std::collections::HashSet;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rjobs_core::list::{ListParams, ListSpec};
+use rjobs_core::resources::{ExperienceUser, UserPatch, UserPost};
+use rjobs_core::Id;
+use rjobs_query::ResourceType;
+use serde_json::Value;
+
+use super::{bulk_created, check_bulk_len, list_query, password, success, validate_all, with_query};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::routes::applications::load_app;
+use crate::scopes::{action, Action};
+use crate::state::AppState;
+use crate::views;
+
+const LIST: ListSpec = ListSpec {
+    sort_fields: &[
+        "email",
+        "firstName",
+        "lastName",
+        "id",
+        "creationDate",
+        "lastUpdated",
+        "lastLogin",
+    ],
+    filter_fields: &["email", "firstName", "lastName"],
+    default_per_page: 100,
+};
+
+pub(super) fn routes() -> Router<AppState> {
+    let base = "/applications/{applicationId}/experience/users";
+    Router::new()
+        .route(base, get(list).post(create))
+        .route(&format!("{base}/bulk"), post(bulk))
+        .route(
+            &format!("{base}/{{experienceUserId}}"),
+            get(read).patch(update).delete(remove),
+        )
+}
+
+/// 400 naming the first group id of `users` that does not exist in the application.
+async fn check_groups(state: &AppState, app: &Id, users: &[ExperienceUser], indexed: bool) -> ApiResult<()> {
+    let wanted: HashSet<Id> = users.iter().flat_map(|u| u.group_ids.iter().cloned()).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<Id> = wanted.into_iter().collect();
+    let found: HashSet<Id> = state
+        .store
+        .existing_ids(app, ResourceType::ExperienceGroup, &wanted)
+        .await?
+        .into_iter()
+        .collect();
+    for (i, u) in users.iter().enumerate() {
+        if let Some((j, id)) = u.group_ids.iter().enumerate().find(|(_, g)| !found.contains(*g)) {
+            let prefix = if indexed { format!("[{i}].") } else { String::new() };
+            return Err(ApiError::validation(format!(
+                "{prefix}experienceGroupIds[{j}]: {id} was not found in this application"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+) -> ApiResult<Json<Value>> {
+    let app = load_app(&state, &who, &action::USERS_GET, &path).await?;
+    let p = ListParams::parse(&LIST, &q)?;
+    let (parsed, echo) = list_query(ResourceType::ExperienceUser, &q)?
+        .map_or((None, None), |(a, b)| (Some(a), Some(b)));
+    let page = state.store.list_users(&app.id, &p, parsed.as_ref()).await?;
+    let items = page.items.iter().map(ExperienceUser::to_json).collect();
+    let env = views::envelope(items, page.total_count, &p, Some(&app.id));
+    Ok(Json(with_query(env, echo)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(body): JsonBody<UserPost>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let app = load_app(&state, &who, &action::USERS_POST, &path).await?;
+    let now = state.clock.now();
+    let (mut u, pw) = body.into_user(state.ids.next(now), app.id.clone(), now)?;
+    check_groups(&state, &app.id, std::slice::from_ref(&u), false).await?;
+    u.password_hash = password::hash(pw).await?;
+    state.store.insert_users(std::slice::from_ref(&u)).await?;
+    Ok((StatusCode::CREATED, Json(u.to_json())))
+}
+
+async fn bulk(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(items): JsonBody<Vec<UserPost>>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let app = load_app(&state, &who, &action::USERS_POST, &path).await?;
+    check_bulk_len(items.len())?;
+    let now = state.clock.now();
+    let pairs = validate_all(items, |b| b.into_user(state.ids.next(now), app.id.clone(), now))?;
+    let (mut users, passwords): (Vec<ExperienceUser>, Vec<String>) = pairs.into_iter().unzip();
+    check_groups(&state, &app.id, &users, true).await?;
+    for (u, h) in users.iter_mut().zip(password::hash_many(passwords).await?) {
+        u.password_hash = h;
+    }
+    state.store.insert_users(&users).await?;
+    Ok((StatusCode::CREATED, Json(bulk_created(users.iter().map(|u| &u.id)))))
+}
+
+async fn load(state: &AppState, who: &Principal, a: &Action, path: &PathParams) -> ApiResult<ExperienceUser> {
+    let app = load_app(state, who, a, path).await?;
+    let id = path.id("experienceUserId")?;
+    state
+        .store
+        .get_user(&app.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Experience user"))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(load(&state, &who, &action::USER_GET, &path).await?.to_json()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    JsonBody(body): JsonBody<UserPatch>,
+) -> ApiResult<Json<Value>> {
+    let u = load(&state, &who, &action::USER_PATCH, &path).await?;
+    let (mut next, pw) = body.apply(&u, state.clock.now())?;
+    check_groups(&state, &u.application_id, std::slice::from_ref(&next), false).await?;
+    if let Some(pw) = pw {
+        next.password_hash = password::hash(pw).await?;
+    }
+    if !state.store.update_user(&next).await? {
+        return Err(ApiError::not_found("Experience user"));
+    }
+    Ok(Json(next.to_json()))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    _: NoBody,
+) -> ApiResult<Json<Value>> {
+    let u = load(&state, &who, &action::USER_DELETE, &path).await?;
+    if !state.store.delete_user(&u.application_id, &u.id).await? {
+        return Err(ApiError::not_found("Experience user"));
+    }
+    Ok(Json(success()))
+}

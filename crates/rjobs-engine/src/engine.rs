@@ -1,0 +1,337 @@
+//! The [`Engine`]: execute, cancel and acknowledge (the request-driven entry points), and the
+//! run loop around [`Engine::tick`] (in `tick.rs`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rjobs_core::engine::{
+    execution_transition, transition, ExecMode, ExecutionEvent, ExecutionRefusal,
+    ExecutionStatus, IterationEvent, IterationId,
+};
+use rjobs_core::execution::{ExecSettings, Execution, Source};
+use rjobs_core::jobs::{check_context, ResourceJob, ResourceType};
+use rjobs_core::{Clock, Id, IdGen, Timestamp};
+use rjobs_query::{ColumnType, TableSchema};
+use rjobs_store::{ExecWrite, IterationWrite, Store, StoreError, TargetSpec};
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::render::render;
+use crate::report::ReportSigner;
+use crate::sink::TriggerSink;
+use crate::EngineError;
+
+/// The execute options (`resourceJobExecutionOptions`) plus who asked.
+#[derive(Debug, Clone)]
+pub struct ExecuteRequest {
+    /// Context JSON text; the job's `defaultContext` when absent.
+    pub template_context: Option<String>,
+    /// Query override (template).
+    pub query_json: Option<String>,
+    /// Data table override (id or template).
+    pub data_table_id: Option<String>,
+    /// Who asked.
+    pub source: Source,
+}
+
+/// An acknowledgement of an iteration's current attempt.
+#[derive(Debug, Clone)]
+pub struct AckRequest {
+    /// `<executionId>-<resourceId>`.
+    pub iteration_id: String,
+    /// Outcome.
+    pub success: bool,
+    /// Message (trimmed to 256 characters).
+    pub message: Option<String>,
+    /// Accumulator value (serial jobs); its JSON text must fit 256 characters.
+    pub accumulator: Option<Value>,
+    /// Only this attempt may be acknowledged, when given (flows pass the attempt they ran for).
+    pub attempt: Option<u32>,
+}
+
+/// What one [`Engine::tick`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Attempts started.
+    pub started: u64,
+    /// Attempts that timed out.
+    pub timed_out: u64,
+    /// Iterations settled without running (deleted resource, abandoned).
+    pub settled: u64,
+    /// Executions that reached a final status.
+    pub completed: u64,
+    /// When the next tick has work (None: only an outside event can create work).
+    pub next_wakeup: Option<Timestamp>,
+}
+
+/// The execution engine.
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) sink: Arc<dyn TriggerSink>,
+    pub(crate) signer: ReportSigner,
+    ids: IdGen,
+    wake: Notify,
+    /// Most starts or timer events handled per execution per tick (bounds one tick's work).
+    pub(crate) batch: u32,
+}
+
+fn column_type(c: rjobs_core::resources::table::ColumnType) -> ColumnType {
+    use rjobs_core::resources::table::ColumnType as C;
+    match c {
+        C::String => ColumnType::String,
+        C::Number => ColumnType::Number,
+        C::Boolean => ColumnType::Boolean,
+    }
+}
+
+pub(crate) fn query_type(rt: ResourceType) -> rjobs_query::ResourceType {
+    match rt {
+        ResourceType::Device => rjobs_query::ResourceType::Device,
+        ResourceType::DataTableRow => rjobs_query::ResourceType::DataTableRow,
+        ResourceType::ExperienceGroup => rjobs_query::ResourceType::ExperienceGroup,
+        ResourceType::ExperienceUser => rjobs_query::ResourceType::ExperienceUser,
+    }
+}
+
+impl Engine {
+    /// An engine over `store`, reading time from `clock`, firing triggers into `sink`, signing
+    /// report links with `signer`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn TriggerSink>,
+        signer: ReportSigner,
+    ) -> Self {
+        Engine {
+            store,
+            clock,
+            sink,
+            signer,
+            ids: IdGen::new(),
+            wake: Notify::new(),
+            batch: 500,
+        }
+    }
+
+    /// The report link signer.
+    pub fn signer(&self) -> &ReportSigner {
+        &self.signer
+    }
+
+    /// Wakes the run loop (new work may be due).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Starts an execution of `job`: renders and validates the context, query and table, then
+    /// durably creates the execution and its target set. Nothing is created on a 400.
+    pub async fn execute(&self, job: &ResourceJob, req: ExecuteRequest) -> Result<Id, EngineError> {
+        let (ctx_field, ctx_text) = match &req.template_context {
+            Some(t) => ("templateContext", t.clone()),
+            None => ("defaultContext", job.default_context.clone()),
+        };
+        let context = check_context(ctx_field, &ctx_text)
+            .map_err(|e| EngineError::Validation(e.to_string()))?;
+        let query_template = req.query_json.as_deref().unwrap_or(&job.query_json);
+        let query_text =
+            render("queryJson", query_template, &context).map_err(EngineError::Validation)?;
+        let query_value: Value = serde_json::from_str(&query_text).map_err(|e| {
+            EngineError::Validation(format!("queryJson: rendered query is not valid JSON: {e}"))
+        })?;
+        let app = &job.application_id;
+        let (table_id, schema) = if job.resource_type == ResourceType::DataTableRow {
+            let table_ref = req
+                .data_table_id
+                .as_deref()
+                .or(job.data_table_id.as_deref())
+                .ok_or_else(|| EngineError::Validation("dataTableId: is required".into()))?;
+            let rendered = render("dataTableId", table_ref, &context).map_err(EngineError::Validation)?;
+            let id = Id::parse(rendered.trim()).map_err(|_| {
+                EngineError::Validation(format!(
+                    "dataTableId: rendered to {rendered:?}, which is not a 24-character hexadecimal id"
+                ))
+            })?;
+            let table = self.store.get_data_table(app, &id).await?.ok_or_else(|| {
+                EngineError::Validation(format!("dataTableId: no data table {id} exists in this application"))
+            })?;
+            let schema = TableSchema {
+                columns: table
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), column_type(c.data_type)))
+                    .collect(),
+            };
+            (Some(id), Some(schema))
+        } else {
+            (None, None)
+        };
+        let rt = query_type(job.resource_type);
+        let query = rjobs_query::parse(rt, &query_value, schema.as_ref())
+            .map_err(|e| EngineError::Validation(format!("queryJson: {e}")))?;
+        let now = self.clock.now();
+        let e = Execution {
+            id: self.ids.next(now),
+            application_id: app.clone(),
+            resource_job_id: job.id.clone(),
+            status: ExecutionStatus::InProgress,
+            resource_type: job.resource_type,
+            data_table_id: table_id.clone(),
+            query_json: query_text,
+            template_context: ctx_text,
+            source: req.source,
+            cancel_source: None,
+            settings: ExecSettings::of(job),
+            run_started_at: now,
+            run_completed_at: None,
+            accumulator: None,
+            error_message: None,
+            last_start_at: None,
+            total: 0,
+            version: 1,
+        };
+        let target = TargetSpec {
+            rt,
+            table: table_id.as_ref(),
+            query: &query,
+        };
+        let total = self.store.create_execution(&e, &target).await?;
+        tracing::info!(execution_id = %e.id, resource_job_id = %job.id, total, "execution created");
+        self.wake();
+        Ok(e.id)
+    }
+
+    /// Marks an execution for cancellation (idempotent while canceling/canceled).
+    pub async fn cancel(&self, app: &Id, job: &Id, exec: &Id, by: Source) -> Result<(), EngineError> {
+        for _ in 0..5 {
+            let e = self
+                .store
+                .get_execution(app, job, exec)
+                .await?
+                .ok_or(EngineError::NotFound("Execution"))?;
+            let next = match execution_transition(e.status, &ExecutionEvent::CancelRequested) {
+                Ok(s) => s,
+                Err(ExecutionRefusal::AlreadyFinal { status } | ExecutionRefusal::AlreadyStopping { status }) => {
+                    return Err(EngineError::Validation(format!(
+                        "executionId: the execution is already {}",
+                        status.as_str()
+                    )))
+                }
+            };
+            if next == e.status {
+                return Ok(());
+            }
+            let mut updated = e.clone();
+            updated.status = next;
+            updated.cancel_source = Some(by.clone());
+            match self.store.update_execution(&updated, e.status, true).await {
+                Ok(()) => {
+                    tracing::info!(execution_id = %exec, "execution canceling");
+                    self.wake();
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(EngineError::Conflict("the execution kept changing; retry".into()))
+    }
+
+    /// Applies an acknowledgement to the iteration's current attempt.
+    pub async fn ack(&self, app: &Id, job: &Id, exec: &Id, req: AckRequest) -> Result<(), EngineError> {
+        let iid = IterationId::parse(&req.iteration_id)
+            .map_err(|_| EngineError::NotFound("Iteration"))?;
+        if iid.execution_id() != exec {
+            return Err(EngineError::NotFound("Iteration"));
+        }
+        let e = self
+            .store
+            .get_execution(app, job, exec)
+            .await?
+            .ok_or(EngineError::NotFound("Execution"))?;
+        let row = self
+            .store
+            .get_iteration(exec, iid.key())
+            .await?
+            .ok_or(EngineError::NotFound("Iteration"))?;
+        let Some(mode) = ExecMode::for_status(e.status) else {
+            return Err(EngineError::Conflict(format!(
+                "iteration {} is not awaiting an acknowledgement: the execution is {}",
+                req.iteration_id,
+                e.status.as_str()
+            )));
+        };
+        let accumulator = match (&req.accumulator, e.settings.serial()) {
+            (Some(v), true) => Some(v.to_string()),
+            _ => None,
+        };
+        let now = self.clock.now();
+        let ev = IterationEvent::Ack {
+            attempt: req.attempt.unwrap_or(row.record.attempt),
+            success: req.success,
+            message: req.message,
+            accumulator,
+            now,
+        };
+        let t = transition(&row.record, ev, &e.settings.policy(), mode).map_err(|r| {
+            EngineError::Conflict(format!(
+                "iteration {} is not awaiting an acknowledgement: {r}",
+                req.iteration_id
+            ))
+        })?;
+        let carried = t.record.accumulator.clone().filter(|_| e.settings.serial());
+        let write = IterationWrite {
+            seq: row.seq,
+            expected_state: t.expected_state,
+            expected_attempt: t.expected_attempt,
+            record: t.record,
+        };
+        let won = self
+            .store
+            .apply_iterations(exec, &[write], &ExecWrite { last_start_at: None, accumulator: carried })
+            .await?;
+        if won.first() != Some(&true) {
+            return Err(EngineError::Conflict(format!(
+                "iteration {} was settled concurrently",
+                req.iteration_id
+            )));
+        }
+        self.wake();
+        Ok(())
+    }
+
+    /// Runs ticks until `shutdown`: after each, sleeps until the next due instant (at most
+    /// `idle` when nothing is scheduled) or until woken.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken, idle: Duration) {
+        loop {
+            let wait = match self.tick().await {
+                Ok(r) => match r.next_wakeup {
+                    Some(t) => {
+                        let ms = t.as_millis() - self.clock.now().as_millis();
+                        Duration::from_millis(ms.clamp(0, idle.as_millis() as i64) as u64)
+                    }
+                    None => idle,
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "engine tick failed; retrying shortly");
+                    Duration::from_millis(500)
+                }
+            };
+            if wait.is_zero() {
+                tokio::task::yield_now().await;
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        tracing::info!("engine stopped");
+    }
+}

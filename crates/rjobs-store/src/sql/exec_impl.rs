@@ -1,0 +1,75 @@
+//! [`ExecStore`](crate::ExecStore) for [`SqlStore`](super::SqlStore).
+
+use async_trait::async_trait;
+use rjobs_core::engine::{ExecutionStatus, IterationState, Summary};
+use rjobs_core::execution::{Execution, IterationRow};
+use rjobs_core::{Id, Timestamp};
+
+use super::SqlStore;
+use crate::{ExecStore, ExecWrite, IterationWrite, Page, StoreError, TargetSpec};
+
+#[async_trait]
+impl ExecStore for SqlStore {
+    async fn create_execution(&self, e: &Execution, t: &TargetSpec<'_>) -> Result<i64, StoreError> {
+        self.exec_create(e, t).await
+    }
+    async fn get_execution(&self, app: &Id, job: &Id, id: &Id) -> Result<Option<Execution>, StoreError> {
+        self.exec_get(app, job, id).await
+    }
+    async fn list_executions(
+        &self,
+        app: &Id,
+        job: &Id,
+        since: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<Execution>, StoreError> {
+        self.exec_list(app, job, since, limit).await
+    }
+    async fn active_executions(&self) -> Result<Vec<Execution>, StoreError> {
+        self.exec_active().await
+    }
+    async fn summary(&self, exec: &Id) -> Result<Summary, StoreError> {
+        self.it_summary(exec).await
+    }
+    async fn due_iterations(&self, exec: &Id, now: Timestamp, limit: u32) -> Result<Vec<IterationRow>, StoreError> {
+        self.it_due(exec, now, limit).await
+    }
+    async fn pending_iterations(&self, exec: &Id, limit: u32) -> Result<Vec<IterationRow>, StoreError> {
+        self.it_pending(exec, limit).await
+    }
+    async fn in_flight(&self, exec: &Id) -> Result<u64, StoreError> {
+        self.it_in_flight(exec).await
+    }
+    async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError> {
+        self.it_next_timer(exec).await
+    }
+    async fn get_iteration(&self, exec: &Id, resource: &Id) -> Result<Option<IterationRow>, StoreError> {
+        self.it_get(exec, resource).await
+    }
+    async fn list_iterations(
+        &self,
+        exec: &Id,
+        state: Option<IterationState>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page<IterationRow>, StoreError> {
+        self.it_list(exec, state, offset, limit).await
+    }
+    async fn iterations_after(&self, exec: &Id, after: i64, limit: u32) -> Result<Vec<IterationRow>, StoreError> {
+        self.it_after(exec, after, limit).await
+    }
+    async fn apply_iterations(
+        &self,
+        exec: &Id,
+        writes: &[IterationWrite],
+        ew: &ExecWrite,
+    ) -> Result<Vec<bool>, StoreError> {
+        self.it_apply(exec, writes, ew).await
+    }
+    async fn update_execution(&self, e: &Execution, expected: ExecutionStatus, abandon: bool) -> Result<(), StoreError> {
+        self.exec_update(e, expected, abandon).await
+    }
+    async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+        self.secret(name, fresh).await
+    }
+}

@@ -1,0 +1,258 @@
+//! Executions: creation with the target set materialised by one `INSERT ... SELECT` over the
+//! compiled query (the set never passes through memory), reads, and the status compare-and-set.
+
+use rjobs_core::engine::ExecutionStatus;
+use rjobs_core::execution::{ExecSettings, Execution, Source};
+use rjobs_core::jobs::ResourceType;
+use rjobs_core::{Id, Timestamp};
+
+use super::qbuild::{bind_all, SqlBuf};
+use super::row::{id, ts, RowExt};
+use super::{expect_one, with_read, with_write, SqlStore};
+use crate::{StoreError, TargetSpec};
+
+fn table_of(rt: rjobs_query::ResourceType) -> (&'static str, &'static str) {
+    match rt {
+        rjobs_query::ResourceType::Device => ("devices", "name"),
+        rjobs_query::ResourceType::DataTableRow => ("data_table_rows", "id"),
+        rjobs_query::ResourceType::ExperienceGroup => ("experience_groups", "name"),
+        rjobs_query::ResourceType::ExperienceUser => ("experience_users", "email"),
+    }
+}
+
+fn opt_id(r: &impl RowExt, col: &str) -> Result<Option<Id>, StoreError> {
+    r.opt_text(col)?
+        .map(|s| Id::parse(&s).map_err(|_| StoreError::Corrupt(format!("{col}: {s:?}"))))
+        .transpose()
+}
+
+pub(crate) fn exec_from_row(r: &impl RowExt) -> Result<Execution, StoreError> {
+    let status = r.text("status")?;
+    let rt = r.text("resource_type")?;
+    Ok(Execution {
+        id: id(r, "id")?,
+        application_id: id(r, "application_id")?,
+        resource_job_id: id(r, "resource_job_id")?,
+        status: ExecutionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
+        resource_type: ResourceType::parse(&rt)
+            .ok_or_else(|| StoreError::Corrupt(format!("resource_type {rt:?}")))?,
+        data_table_id: opt_id(r, "data_table_id")?,
+        query_json: r.text("query_json")?,
+        template_context: r.text("template_context")?,
+        source: Source {
+            kind: r.text("source_type")?,
+            id: opt_id(r, "source_id")?,
+        },
+        cancel_source: match r.opt_text("cancel_source_type")? {
+            Some(kind) => Some(Source {
+                kind,
+                id: opt_id(r, "cancel_source_id")?,
+            }),
+            None => None,
+        },
+        settings: ExecSettings {
+            max_iteration_concurrency: r.int("max_iteration_concurrency")?,
+            iteration_delay: r.int("iteration_delay")?,
+            iteration_timeout: r.int("iteration_timeout")?,
+            retry_on_failure: r.int("retry_on_failure")? != 0,
+            retry_on_timeout: r.int("retry_on_timeout")? != 0,
+            max_iteration_retries: r.int("max_iteration_retries")?,
+            retry_delay: r.int("retry_delay")?,
+        },
+        run_started_at: ts(r, "run_started_at")?,
+        run_completed_at: r.opt_int("run_completed_at")?.map(Timestamp::from_millis),
+        accumulator: r.opt_text("accumulator")?,
+        error_message: r.opt_text("error_message")?,
+        last_start_at: r.opt_int("last_start_at")?.map(Timestamp::from_millis),
+        total: r.int("total")?,
+        version: r.int("version")?,
+    })
+}
+
+impl SqlStore {
+    pub(crate) async fn exec_create(
+        &self,
+        e: &Execution,
+        target: &TargetSpec<'_>,
+    ) -> Result<i64, StoreError> {
+        let (table, display) = table_of(target.rt);
+        let mut b = SqlBuf::new(self.backend_kind());
+        b.push(
+            "INSERT INTO iterations (execution_id, seq, resource_id, resource_name, state, attempt) SELECT ",
+        )
+        .text(e.id.as_str())
+        .push(&format!(
+            ", ROW_NUMBER() OVER (ORDER BY id), id, {display}, 'pending', 0 FROM {table} WHERE application_id = "
+        ))
+        .text(e.application_id.as_str());
+        if target.rt == rjobs_query::ResourceType::DataTableRow {
+            b.push(" AND data_table_id = ")
+                .text(target.table.map(Id::as_str).unwrap_or(""));
+        }
+        b.query(Some(target.query), table, &e.application_id);
+        let s = &e.settings;
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO executions (id, application_id, resource_job_id, status, resource_type,
+                     data_table_id, query_json, template_context, source_type, source_id,
+                     max_iteration_concurrency, iteration_delay, iteration_timeout,
+                     retry_on_failure, retry_on_timeout, max_iteration_retries, retry_delay,
+                     run_started_at, total, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18, 0, 1)",
+            )
+            .bind(e.id.as_str())
+            .bind(e.application_id.as_str())
+            .bind(e.resource_job_id.as_str())
+            .bind(e.status.as_str())
+            .bind(e.resource_type.as_str())
+            .bind(e.data_table_id.as_ref().map(Id::as_str))
+            .bind(&e.query_json)
+            .bind(&e.template_context)
+            .bind(&e.source.kind)
+            .bind(e.source.id.as_ref().map(Id::as_str))
+            .bind(s.max_iteration_concurrency)
+            .bind(s.iteration_delay)
+            .bind(s.iteration_timeout)
+            .bind(i64::from(s.retry_on_failure))
+            .bind(i64::from(s.retry_on_timeout))
+            .bind(s.max_iteration_retries)
+            .bind(s.retry_delay)
+            .bind(e.run_started_at.as_millis())
+            .execute(&mut *tx)
+            .await?;
+            let total = bind_all!(sqlx::query(&b.sql), &b.params)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as i64;
+            sqlx::query("UPDATE executions SET total = $1 WHERE id = $2")
+                .bind(total)
+                .bind(e.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE resource_jobs SET last_execution_requested = $1
+                 WHERE id = $2 AND application_id = $3",
+            )
+            .bind(e.run_started_at.as_millis())
+            .bind(e.resource_job_id.as_str())
+            .bind(e.application_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(total)
+        })
+    }
+
+    pub(crate) async fn exec_get(
+        &self,
+        app: &Id,
+        job: &Id,
+        exec: &Id,
+    ) -> Result<Option<Execution>, StoreError> {
+        with_read!(self, pool => {
+            let row = sqlx::query(
+                "SELECT * FROM executions WHERE application_id = $1 AND resource_job_id = $2 AND id = $3",
+            )
+            .bind(app.as_str())
+            .bind(job.as_str())
+            .bind(exec.as_str())
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(exec_from_row).transpose()
+        })
+    }
+
+    pub(crate) async fn exec_list(
+        &self,
+        app: &Id,
+        job: &Id,
+        since: Option<Timestamp>,
+        limit: u32,
+    ) -> Result<Vec<Execution>, StoreError> {
+        with_read!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM executions WHERE application_id = $1 AND resource_job_id = $2
+                     AND run_started_at >= $3
+                 ORDER BY run_started_at DESC, id DESC LIMIT $4",
+            )
+            .bind(app.as_str())
+            .bind(job.as_str())
+            .bind(since.map_or(i64::MIN, Timestamp::as_millis))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(exec_from_row).collect()
+        })
+    }
+
+    pub(crate) async fn exec_active(&self) -> Result<Vec<Execution>, StoreError> {
+        with_read!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM executions WHERE status IN ('inProgress', 'canceling', 'erroring')
+                 ORDER BY run_started_at, id",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(exec_from_row).collect()
+        })
+    }
+
+    pub(crate) async fn exec_update(
+        &self,
+        e: &Execution,
+        expected: ExecutionStatus,
+        abandon: bool,
+    ) -> Result<(), StoreError> {
+        let cancel = e.cancel_source.as_ref();
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE executions SET status = $1, cancel_source_type = $2, cancel_source_id = $3,
+                     run_completed_at = $4, accumulator = $5, error_message = $6,
+                     version = version + 1
+                 WHERE id = $7 AND status = $8",
+            )
+            .bind(e.status.as_str())
+            .bind(cancel.map(|c| c.kind.as_str()))
+            .bind(cancel.and_then(|c| c.id.as_ref()).map(Id::as_str))
+            .bind(e.run_completed_at.map(Timestamp::as_millis))
+            .bind(e.accumulator.as_deref())
+            .bind(e.error_message.as_deref())
+            .bind(e.id.as_str())
+            .bind(expected.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            expect_one(n)?;
+            if abandon {
+                sqlx::query(
+                    "UPDATE iterations SET state = 'notStarted', retry_at = NULL
+                     WHERE execution_id = $1 AND state IN ('pending', 'retrying')",
+                )
+                .bind(e.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub(crate) async fn secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+        with_write!(self, pool => {
+            sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(fresh)
+                .execute(pool)
+                .await?;
+            let v: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
+            Ok(v)
+        })
+    }
+}

@@ -1,0 +1,249 @@
+//! Iterations: the reads dispatch needs (each served by an index on `(execution_id, state,
+//! seq)` or a partial index on the timers), the summary by `GROUP BY state` (counts always come
+//! from the records), and batched compare-and-set writes in one transaction.
+
+use rjobs_core::engine::{IterationRecord, IterationState, Summary};
+use rjobs_core::execution::IterationRow;
+use rjobs_core::{Id, Timestamp};
+
+use super::row::{id, RowExt};
+use super::{with_read, with_write, SqlStore};
+use crate::{ExecWrite, IterationWrite, Page, StoreError};
+
+fn opt_ts(r: &impl RowExt, col: &str) -> Result<Option<Timestamp>, StoreError> {
+    Ok(r.opt_int(col)?.map(Timestamp::from_millis))
+}
+
+pub(crate) fn iteration_from_row(r: &impl RowExt) -> Result<IterationRow, StoreError> {
+    let state = r.text("state")?;
+    let attempt = r.int("attempt")?;
+    Ok(IterationRow {
+        execution_id: id(r, "execution_id")?,
+        seq: r.int("seq")?,
+        resource_id: id(r, "resource_id")?,
+        resource_name: r.text("resource_name")?,
+        record: IterationRecord {
+            state: IterationState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("state {state:?}")))?,
+            attempt: u32::try_from(attempt)
+                .map_err(|_| StoreError::Corrupt(format!("attempt {attempt}")))?,
+            started_at: opt_ts(r, "started_at")?,
+            deadline: opt_ts(r, "deadline")?,
+            retry_at: opt_ts(r, "retry_at")?,
+            completed_at: opt_ts(r, "completed_at")?,
+            message: r.opt_text("message")?,
+            accumulator: r.opt_text("accumulator")?,
+        },
+    })
+}
+
+impl SqlStore {
+    pub(crate) async fn it_summary(&self, exec: &Id) -> Result<Summary, StoreError> {
+        with_read!(self, pool => {
+            let rows: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT state, COUNT(*) FROM iterations WHERE execution_id = $1 GROUP BY state",
+            )
+            .bind(exec.as_str())
+            .fetch_all(pool)
+            .await?;
+            let mut counts = Vec::with_capacity(rows.len());
+            for (s, n) in rows {
+                let st = IterationState::parse(&s)
+                    .ok_or_else(|| StoreError::Corrupt(format!("state {s:?}")))?;
+                counts.push((st, n as u64));
+            }
+            Ok(Summary::from_counts(counts))
+        })
+    }
+
+    pub(crate) async fn it_due(
+        &self,
+        exec: &Id,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<IterationRow>, StoreError> {
+        with_read!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM (
+                     SELECT * FROM iterations WHERE execution_id = $1 AND state = 'inProgress'
+                         AND (deadline IS NULL OR deadline <= $2)
+                     UNION ALL
+                     SELECT * FROM iterations WHERE execution_id = $1 AND state = 'retrying'
+                         AND (retry_at IS NULL OR retry_at <= $2)
+                 ) due ORDER BY seq LIMIT $3",
+            )
+            .bind(exec.as_str())
+            .bind(now.as_millis())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(iteration_from_row).collect()
+        })
+    }
+
+    pub(crate) async fn it_pending(&self, exec: &Id, limit: u32) -> Result<Vec<IterationRow>, StoreError> {
+        with_read!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM iterations WHERE execution_id = $1 AND state = 'pending'
+                 ORDER BY seq LIMIT $2",
+            )
+            .bind(exec.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(iteration_from_row).collect()
+        })
+    }
+
+    pub(crate) async fn it_in_flight(&self, exec: &Id) -> Result<u64, StoreError> {
+        with_read!(self, pool => {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM iterations WHERE execution_id = $1
+                     AND state IN ('inProgress', 'retrying')",
+            )
+            .bind(exec.as_str())
+            .fetch_one(pool)
+            .await?;
+            Ok(n as u64)
+        })
+    }
+
+    pub(crate) async fn it_next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError> {
+        with_read!(self, pool => {
+            let a: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(deadline) FROM iterations WHERE execution_id = $1 AND state = 'inProgress'",
+            )
+            .bind(exec.as_str())
+            .fetch_one(pool)
+            .await?;
+            let b: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(retry_at) FROM iterations WHERE execution_id = $1 AND state = 'retrying'",
+            )
+            .bind(exec.as_str())
+            .fetch_one(pool)
+            .await?;
+            Ok([a, b].into_iter().flatten().min().map(Timestamp::from_millis))
+        })
+    }
+
+    pub(crate) async fn it_get(&self, exec: &Id, resource: &Id) -> Result<Option<IterationRow>, StoreError> {
+        with_read!(self, pool => {
+            let row = sqlx::query(
+                "SELECT * FROM iterations WHERE execution_id = $1 AND resource_id = $2",
+            )
+            .bind(exec.as_str())
+            .bind(resource.as_str())
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(iteration_from_row).transpose()
+        })
+    }
+
+    pub(crate) async fn it_list(
+        &self,
+        exec: &Id,
+        state: Option<IterationState>,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Page<IterationRow>, StoreError> {
+        let filter = if state.is_some() { " AND state = $2" } else { " AND $2 = $2" };
+        let count_sql = format!("SELECT COUNT(*) FROM iterations WHERE execution_id = $1{filter}");
+        let page_sql = format!(
+            "SELECT * FROM iterations WHERE execution_id = $1{filter} ORDER BY seq LIMIT $3 OFFSET $4"
+        );
+        let st = state.map_or("", IterationState::as_str);
+        with_read!(self, pool => {
+            let total: i64 = sqlx::query_scalar(&count_sql)
+                .bind(exec.as_str())
+                .bind(st)
+                .fetch_one(pool)
+                .await?;
+            let rows = sqlx::query(&page_sql)
+                .bind(exec.as_str())
+                .bind(st)
+                .bind(i64::from(limit))
+                .bind(offset as i64)
+                .fetch_all(pool)
+                .await?;
+            Ok(Page {
+                items: rows.iter().map(iteration_from_row).collect::<Result<_, _>>()?,
+                total_count: total as u64,
+            })
+        })
+    }
+
+    pub(crate) async fn it_after(
+        &self,
+        exec: &Id,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<IterationRow>, StoreError> {
+        with_read!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM iterations WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(exec.as_str())
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(iteration_from_row).collect()
+        })
+    }
+
+    pub(crate) async fn it_apply(
+        &self,
+        exec: &Id,
+        writes: &[IterationWrite],
+        ew: &ExecWrite,
+    ) -> Result<Vec<bool>, StoreError> {
+        let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
+        with_write!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut won = Vec::with_capacity(writes.len());
+            for w in writes {
+                let r = &w.record;
+                let n = sqlx::query(
+                    "UPDATE iterations SET state = $1, attempt = $2, started_at = $3, deadline = $4,
+                         retry_at = $5, completed_at = $6, message = $7, accumulator = $8
+                     WHERE execution_id = $9 AND seq = $10 AND state = $11 AND attempt = $12",
+                )
+                .bind(r.state.as_str())
+                .bind(i64::from(r.attempt))
+                .bind(ms(r.started_at))
+                .bind(ms(r.deadline))
+                .bind(ms(r.retry_at))
+                .bind(ms(r.completed_at))
+                .bind(r.message.as_deref())
+                .bind(r.accumulator.as_deref())
+                .bind(exec.as_str())
+                .bind(w.seq)
+                .bind(w.expected_state.as_str())
+                .bind(i64::from(w.expected_attempt))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                won.push(n == 1);
+            }
+            if let Some(t) = ew.last_start_at {
+                sqlx::query(
+                    "UPDATE executions SET last_start_at = $1
+                     WHERE id = $2 AND (last_start_at IS NULL OR last_start_at < $1)",
+                )
+                .bind(t.as_millis())
+                .bind(exec.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            if let Some(acc) = &ew.accumulator {
+                sqlx::query("UPDATE executions SET accumulator = $1 WHERE id = $2")
+                    .bind(acc)
+                    .bind(exec.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(won)
+        })
+    }
+}
