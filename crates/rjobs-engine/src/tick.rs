@@ -100,6 +100,17 @@ impl Engine {
         if in_flight == 0 && !pending {
             return self.finish(e, now, report).await;
         }
+        // Pending work with a free slot (e.g. an iteration was settled instead of started): due
+        // now, or when the delay since the last start is over.
+        if pending && in_flight < u64::try_from(e.settings.max_iteration_concurrency).unwrap_or(1) {
+            let due = match e.last_start_at {
+                Some(last) if e.settings.iteration_delay > 0 => {
+                    last.plus_millis(e.settings.iteration_delay).max(now)
+                }
+                _ => now,
+            };
+            next = earliest(next, Some(due));
+        }
         let timer = self.store.next_timer(&e.id).await?;
         report.next_wakeup = earliest(report.next_wakeup, earliest(timer, next));
         Ok(())

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::SaltString;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -62,6 +62,7 @@ fn hash_now(password: &str) -> ApiResult<String> {
 /// Whether `password` matches the stored PHC string (the PHC string carries its own cost).
 #[cfg(test)]
 pub fn verify(password: &str, phc: &str) -> bool {
+    use argon2::PasswordVerifier;
     argon2::PasswordHash::new(phc)
         .map(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
         .unwrap_or(false)
