@@ -23,6 +23,7 @@
 mod engine;
 mod tick;
 mod error;
+mod flows;
 mod payload;
 pub mod render;
 pub mod report;
@@ -31,5 +32,6 @@ pub mod views;
 
 pub use engine::{AckRequest, Engine, ExecuteRequest, TickReport};
 pub use error::EngineError;
+pub use flows::FlowSink;
 pub use report::ReportSigner;
 pub use sink::{NullSink, RecordingSink, TriggerEvent, TriggerKind, TriggerSink};

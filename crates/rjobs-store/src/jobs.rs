@@ -65,11 +65,20 @@ pub trait ExecStore: Send + Sync {
     /// Inserts the execution and its whole target set (one iteration per matching resource, in
     /// id order) in one transaction, and stamps the job's `lastExecutionRequested`. Returns the
     /// number of iterations.
-    async fn create_execution(&self, e: &Execution, target: &TargetSpec<'_>)
-        -> Result<i64, StoreError>;
+    async fn create_execution(
+        &self,
+        e: &Execution,
+        target: &TargetSpec<'_>,
+    ) -> Result<i64, StoreError>;
+    /// The job of an execution of the application, by execution id alone.
+    async fn find_execution_job(&self, app: &Id, exec: &Id) -> Result<Option<Id>, StoreError>;
     /// One execution of a job.
-    async fn get_execution(&self, app: &Id, job: &Id, id: &Id)
-        -> Result<Option<Execution>, StoreError>;
+    async fn get_execution(
+        &self,
+        app: &Id,
+        job: &Id,
+        id: &Id,
+    ) -> Result<Option<Execution>, StoreError>;
     /// A job's executions, newest first, started at or after `since`.
     async fn list_executions(
         &self,
@@ -83,18 +92,28 @@ pub trait ExecStore: Send + Sync {
     /// Counts by state, from the iteration records.
     async fn summary(&self, exec: &Id) -> Result<Summary, StoreError>;
     /// In-progress iterations past their deadline and retrying ones past their retry time.
-    async fn due_iterations(&self, exec: &Id, now: Timestamp, limit: u32)
-        -> Result<Vec<IterationRow>, StoreError>;
+    async fn due_iterations(
+        &self,
+        exec: &Id,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<IterationRow>, StoreError>;
     /// The next pending iterations in target-set order.
-    async fn pending_iterations(&self, exec: &Id, limit: u32)
-        -> Result<Vec<IterationRow>, StoreError>;
+    async fn pending_iterations(
+        &self,
+        exec: &Id,
+        limit: u32,
+    ) -> Result<Vec<IterationRow>, StoreError>;
     /// Iterations holding a concurrency slot (`inProgress` + `retrying`).
     async fn in_flight(&self, exec: &Id) -> Result<u64, StoreError>;
     /// The earliest deadline or retry time.
     async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError>;
     /// The iteration of one resource.
-    async fn get_iteration(&self, exec: &Id, resource: &Id)
-        -> Result<Option<IterationRow>, StoreError>;
+    async fn get_iteration(
+        &self,
+        exec: &Id,
+        resource: &Id,
+    ) -> Result<Option<IterationRow>, StoreError>;
     /// A page of iterations in order, optionally of one state, with the matching total.
     async fn list_iterations(
         &self,
@@ -104,8 +123,12 @@ pub trait ExecStore: Send + Sync {
         limit: u32,
     ) -> Result<Page<IterationRow>, StoreError>;
     /// Iterations after position `after_seq`, in order (keyset paging for the report).
-    async fn iterations_after(&self, exec: &Id, after_seq: i64, limit: u32)
-        -> Result<Vec<IterationRow>, StoreError>;
+    async fn iterations_after(
+        &self,
+        exec: &Id,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<IterationRow>, StoreError>;
     /// Applies iteration writes (each a compare-and-set) and the execution write in one
     /// transaction; returns which writes won.
     async fn apply_iterations(

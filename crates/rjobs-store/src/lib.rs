@@ -14,11 +14,13 @@ use rjobs_core::list::ListParams;
 use rjobs_core::model::{AdminToken, ApiToken, Application};
 use rjobs_core::Id;
 
+pub mod flows;
 pub mod jobs;
 pub mod resources;
 pub mod sql;
 pub mod testing;
 
+pub use flows::{FlowRecord, FlowRun, FlowStore};
 pub use jobs::{ExecStore, ExecWrite, IterationWrite, JobStore, TargetSpec};
 pub use resources::ResourceStore;
 
@@ -68,7 +70,9 @@ pub struct Page<T> {
 
 /// The persistence the server needs. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
 #[async_trait]
-pub trait Store: ResourceStore + JobStore + ExecStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    ResourceStore + JobStore + ExecStore + FlowStore + Send + Sync + std::fmt::Debug + 'static
+{
     /// The backend in use.
     fn backend(&self) -> Backend;
     /// Checks the database answers.

@@ -9,7 +9,8 @@ use rjobs_core::model::AdminToken;
 use rjobs_core::secret::{hash_token, new_token, ADMIN_PREFIX};
 use rjobs_core::{Clock, IdGen, SystemClock};
 use rjobs_store::{Backend, ExecStore, SqlStore, Store};
-use rjobs_engine::{Engine, NullSink, ReportSigner};
+use rjobs_engine::{Engine, FlowSink, ReportSigner};
+use rjobs_flow::RunLimits;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -56,12 +57,13 @@ async fn build_engine(
     store: Arc<SqlStore>,
     clock: Arc<dyn Clock>,
     public_url: &str,
+    sink: Arc<FlowSink>,
 ) -> anyhow::Result<Engine> {
     let mut fresh = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut fresh);
     let key = store.server_secret("report_hmac", &hex::encode(fresh)).await?;
     let signer = ReportSigner::new(key.as_bytes(), public_url, rjobs_engine::report::DEFAULT_TTL_MS);
-    Ok(Engine::new(store, clock, Arc::new(NullSink), signer))
+    Ok(Engine::new(store, clock, sink, signer))
 }
 
 /// `rjobs token create-admin`.
@@ -102,7 +104,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             max_iteration_concurrency: i64::from(settings.limits.max_iteration_concurrency),
         },
     };
-    let engine = Arc::new(build_engine(store.clone(), clock.clone(), &api.public_url).await?);
+    let flows = Arc::new(FlowSink::new(store.clone(), RunLimits::default()));
+    let engine = Arc::new(build_engine(store.clone(), clock.clone(), &api.public_url, flows.clone()).await?);
+    flows.attach(&engine);
     let state = AppState {
         store: store.clone(),
         clock,

@@ -11,6 +11,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 
 mod applications;
+mod flows;
 mod jobs;
 mod resources;
 mod tokens;
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tokens::routes())
         .merge(resources::routes())
         .merge(jobs::routes())
+        .merge(flows::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))

@@ -13,7 +13,15 @@ impl ExecStore for SqlStore {
     async fn create_execution(&self, e: &Execution, t: &TargetSpec<'_>) -> Result<i64, StoreError> {
         self.exec_create(e, t).await
     }
-    async fn get_execution(&self, app: &Id, job: &Id, id: &Id) -> Result<Option<Execution>, StoreError> {
+    async fn find_execution_job(&self, app: &Id, exec: &Id) -> Result<Option<Id>, StoreError> {
+        self.exec_job_of(app, exec).await
+    }
+    async fn get_execution(
+        &self,
+        app: &Id,
+        job: &Id,
+        id: &Id,
+    ) -> Result<Option<Execution>, StoreError> {
         self.exec_get(app, job, id).await
     }
     async fn list_executions(
@@ -31,10 +39,19 @@ impl ExecStore for SqlStore {
     async fn summary(&self, exec: &Id) -> Result<Summary, StoreError> {
         self.it_summary(exec).await
     }
-    async fn due_iterations(&self, exec: &Id, now: Timestamp, limit: u32) -> Result<Vec<IterationRow>, StoreError> {
+    async fn due_iterations(
+        &self,
+        exec: &Id,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<IterationRow>, StoreError> {
         self.it_due(exec, now, limit).await
     }
-    async fn pending_iterations(&self, exec: &Id, limit: u32) -> Result<Vec<IterationRow>, StoreError> {
+    async fn pending_iterations(
+        &self,
+        exec: &Id,
+        limit: u32,
+    ) -> Result<Vec<IterationRow>, StoreError> {
         self.it_pending(exec, limit).await
     }
     async fn in_flight(&self, exec: &Id) -> Result<u64, StoreError> {
@@ -43,7 +60,11 @@ impl ExecStore for SqlStore {
     async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError> {
         self.it_next_timer(exec).await
     }
-    async fn get_iteration(&self, exec: &Id, resource: &Id) -> Result<Option<IterationRow>, StoreError> {
+    async fn get_iteration(
+        &self,
+        exec: &Id,
+        resource: &Id,
+    ) -> Result<Option<IterationRow>, StoreError> {
         self.it_get(exec, resource).await
     }
     async fn list_iterations(
@@ -55,7 +76,12 @@ impl ExecStore for SqlStore {
     ) -> Result<Page<IterationRow>, StoreError> {
         self.it_list(exec, state, offset, limit).await
     }
-    async fn iterations_after(&self, exec: &Id, after: i64, limit: u32) -> Result<Vec<IterationRow>, StoreError> {
+    async fn iterations_after(
+        &self,
+        exec: &Id,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<IterationRow>, StoreError> {
         self.it_after(exec, after, limit).await
     }
     async fn apply_iterations(
@@ -66,7 +92,12 @@ impl ExecStore for SqlStore {
     ) -> Result<Vec<bool>, StoreError> {
         self.it_apply(exec, writes, ew).await
     }
-    async fn update_execution(&self, e: &Execution, expected: ExecutionStatus, abandon: bool) -> Result<(), StoreError> {
+    async fn update_execution(
+        &self,
+        e: &Execution,
+        expected: ExecutionStatus,
+        abandon: bool,
+    ) -> Result<(), StoreError> {
         self.exec_update(e, expected, abandon).await
     }
     async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {

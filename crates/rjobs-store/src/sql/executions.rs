@@ -165,6 +165,20 @@ impl SqlStore {
         })
     }
 
+    pub(crate) async fn exec_job_of(&self, app: &Id, exec: &Id) -> Result<Option<Id>, StoreError> {
+        with_read!(self, pool => {
+            let job: Option<String> = sqlx::query_scalar(
+                "SELECT resource_job_id FROM executions WHERE application_id = $1 AND id = $2",
+            )
+            .bind(app.as_str())
+            .bind(exec.as_str())
+            .fetch_optional(pool)
+            .await?;
+            job.map(|j| Id::parse(&j).map_err(|_| StoreError::Corrupt(format!("resource_job_id {j:?}"))))
+                .transpose()
+        })
+    }
+
     pub(crate) async fn exec_list(
         &self,
         app: &Id,

@@ -81,7 +81,11 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_pending(&self, exec: &Id, limit: u32) -> Result<Vec<IterationRow>, StoreError> {
+    pub(crate) async fn it_pending(
+        &self,
+        exec: &Id,
+        limit: u32,
+    ) -> Result<Vec<IterationRow>, StoreError> {
         with_read!(self, pool => {
             let rows = sqlx::query(
                 "SELECT * FROM iterations WHERE execution_id = $1 AND state = 'pending'
@@ -126,7 +130,11 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_get(&self, exec: &Id, resource: &Id) -> Result<Option<IterationRow>, StoreError> {
+    pub(crate) async fn it_get(
+        &self,
+        exec: &Id,
+        resource: &Id,
+    ) -> Result<Option<IterationRow>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query(
                 "SELECT * FROM iterations WHERE execution_id = $1 AND resource_id = $2",
@@ -146,7 +154,11 @@ impl SqlStore {
         offset: u64,
         limit: u32,
     ) -> Result<Page<IterationRow>, StoreError> {
-        let filter = if state.is_some() { " AND state = $2" } else { " AND $2 = $2" };
+        let filter = if state.is_some() {
+            " AND state = $2"
+        } else {
+            " AND $2 = $2"
+        };
         let count_sql = format!("SELECT COUNT(*) FROM iterations WHERE execution_id = $1{filter}");
         let page_sql = format!(
             "SELECT * FROM iterations WHERE execution_id = $1{filter} ORDER BY seq LIMIT $3 OFFSET $4"

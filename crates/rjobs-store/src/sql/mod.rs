@@ -16,12 +16,13 @@ use sqlx::{PgPool, SqlitePool};
 use crate::{Backend, StoreError};
 
 mod apps;
-mod exec_impl;
-mod executions;
-mod iterations;
 mod data_tables;
 mod devices;
+mod exec_impl;
+mod executions;
+mod flows;
 mod groups;
+mod iterations;
 mod jobs_impl;
 mod list;
 mod qbuild;

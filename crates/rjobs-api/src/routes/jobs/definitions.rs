@@ -181,7 +181,7 @@ pub(super) async fn remove(
     Params(q): Params,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let _include_workflows = match q
+    let include_workflows = match q
         .get("includeWorkflows")
         .map(|s| s.trim().to_ascii_lowercase())
         .as_deref()
@@ -195,9 +195,17 @@ pub(super) async fn remove(
         }
     };
     let job = load_job(&state, &who, &action::JOB_DELETE, &path).await?;
-    // Workflows do not exist yet; once they do, `includeWorkflows` deletes those keyed to the job.
+    // Executions, iterations and reports go with the job (cascade): in-flight iterations are
+    // abandoned and later acks find nothing.
     if !state.store.delete_job(&job.application_id, &job.id).await? {
         return Err(ApiError::not_found("Resource job"));
+    }
+    if include_workflows {
+        let n = state
+            .store
+            .delete_flows_of_job(&job.application_id, &job.id)
+            .await?;
+        tracing::info!(resource_job_id = %job.id, flows = n, "deleted the job's workflows");
     }
     Ok(Json(json!({"success": true})))
 }

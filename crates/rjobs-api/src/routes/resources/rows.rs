@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,8 +21,8 @@ use serde_json::{json, Value};
 use super::data_tables::load_table;
 use super::{bulk_created, check_bulk_len, parse_query, success};
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::extract::{parse_json, JsonArray, JsonBody, NoBody, Params, PathParams};
 use crate::scopes::action;
 use crate::state::AppState;
 
@@ -39,6 +40,40 @@ pub(super) fn routes() -> Router<AppState> {
             &format!("{base}/{{rowId}}"),
             get(read).patch(update).delete(remove),
         )
+}
+
+/// The body of `POST .../rows`: one row object or an array of them.
+struct RowBody(Value);
+
+impl FromRequest<AppState> for RowBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+        let limit = state.settings.body_limit;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!("Request body is larger than the limit of {limit} bytes"),
+                )
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::validation("A JSON body is required"));
+        }
+        if !json {
+            return Err(ApiError::validation("Content-Type must be application/json"));
+        }
+        match parse_json::<Value>(&bytes)? {
+            v @ (Value::Object(_) | Value::Array(_)) => Ok(RowBody(v)),
+            _ => Err(ApiError::validation("The JSON body must be a row object or an array of rows")),
+        }
+    }
 }
 
 fn schema(t: &DataTable) -> TableSchema {
@@ -166,7 +201,7 @@ async fn create(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
-    JsonBody(v): JsonBody<Value>,
+    RowBody(v): RowBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let t = load_table(&state, &who, &action::ROWS_POST, &path).await?;
     match v {
@@ -190,7 +225,7 @@ async fn bulk(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
-    JsonBody(items): JsonBody<Vec<Value>>,
+    JsonArray(items): JsonArray<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let t = load_table(&state, &who, &action::ROWS_POST, &path).await?;
     check_bulk_len(items.len())?;

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{bulk_created, check_bulk_len, list_query, password, success, validate_all, with_query};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::extract::{JsonArray, JsonBody, NoBody, Params, PathParams};
 use crate::routes::applications::load_app;
 use crate::scopes::{action, Action};
 use crate::state::AppState;
@@ -107,7 +107,7 @@ async fn bulk(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
-    JsonBody(items): JsonBody<Vec<UserPost>>,
+    JsonArray(items): JsonArray<UserPost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let app = load_app(&state, &who, &action::USERS_POST, &path).await?;
     check_bulk_len(items.len())?;

@@ -1,0 +1,195 @@
+//! The trigger sink that runs workflows: for each trigger, every enabled flow of the application
+//! with a trigger of that type keyed to the job runs with the original's payload envelope, in its
+//! own task (a slow or failing flow never holds up the engine), and its run is logged. The flows'
+//! Job: Acknowledge and Job: Execute nodes call back into the engine through [`EngineHost`].
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use rjobs_core::engine::IterationId;
+use rjobs_core::execution::Source;
+use rjobs_core::{Id, IdGen};
+use rjobs_flow::{FlowHost, RunLimits};
+use rjobs_store::{FlowRun, Store};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::engine::{AckRequest, Engine, ExecuteRequest};
+use crate::sink::{TriggerEvent, TriggerSink};
+
+/// Runs flows on triggers.
+#[derive(Debug)]
+pub struct FlowSink {
+    store: Arc<dyn Store>,
+    engine: OnceLock<Weak<Engine>>,
+    limits: Arc<RunLimits>,
+    slots: Arc<Semaphore>,
+}
+
+impl FlowSink {
+    /// A sink over `store`; call [`FlowSink::attach`] once the engine exists.
+    pub fn new(store: Arc<dyn Store>, limits: RunLimits) -> Self {
+        FlowSink {
+            store,
+            engine: OnceLock::new(),
+            limits: Arc::new(limits),
+            slots: Arc::new(Semaphore::new(512)),
+        }
+    }
+
+    /// Connects the engine the flows' nodes call (the engine owns the sink, hence the weak link).
+    pub fn attach(&self, engine: &Arc<Engine>) {
+        let _ = self.engine.set(Arc::downgrade(engine));
+    }
+}
+
+/// What a flow's Job nodes can do, on behalf of one application and flow.
+struct EngineHost {
+    engine: Weak<Engine>,
+    store: Arc<dyn Store>,
+    app: Id,
+    job: Id,
+    flow: Id,
+}
+
+#[async_trait]
+impl FlowHost for EngineHost {
+    async fn acknowledge(
+        &self,
+        iteration_id: &str,
+        attempt: Option<u32>,
+        success: bool,
+        message: Option<String>,
+        accumulator: Option<Value>,
+    ) -> Result<(), String> {
+        let engine = self.engine.upgrade().ok_or("the engine is shutting down")?;
+        let iid = IterationId::parse(iteration_id)
+            .map_err(|_| format!("{iteration_id:?} is not an iteration id"))?;
+        let exec = iid.execution_id().clone();
+        // The iteration may belong to another job of the application (a flow can ack any).
+        let job = match self.store.find_execution_job(&self.app, &exec).await {
+            Ok(Some(j)) => j,
+            Ok(None) => return Err(format!("iteration {iteration_id} was not found")),
+            Err(e) => return Err(e.to_string()),
+        };
+        let req = AckRequest {
+            iteration_id: iteration_id.to_string(),
+            success,
+            message,
+            accumulator,
+            attempt,
+        };
+        engine
+            .ack(&self.app, &job, &exec, req)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn execute_job(&self, job_id: &str, context: Option<String>) -> Result<String, String> {
+        let engine = self.engine.upgrade().ok_or("the engine is shutting down")?;
+        let id = Id::parse(job_id).map_err(|_| format!("{job_id:?} is not a resource job id"))?;
+        let job = self
+            .store
+            .get_job(&self.app, &id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("resource job {job_id} was not found"))?;
+        let req = ExecuteRequest {
+            template_context: context,
+            query_json: None,
+            data_table_id: None,
+            source: Source {
+                kind: "flow".into(),
+                id: Some(self.flow.clone()),
+            },
+        };
+        let _ = &self.job;
+        engine.execute(&job, req).await.map(|e| e.to_string()).map_err(|e| e.to_string())
+    }
+}
+
+#[async_trait]
+impl TriggerSink for FlowSink {
+    async fn fire(&self, ev: TriggerEvent) {
+        let kind = ev.kind.as_str();
+        let flows = match self
+            .store
+            .flows_for_trigger(&ev.application_id, kind, ev.resource_job_id.as_str())
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load the flows of a trigger");
+                return;
+            }
+        };
+        if flows.is_empty() {
+            return;
+        }
+        let app_name = match self.store.get_application(&ev.application_id).await {
+            Ok(Some(a)) => a.name,
+            _ => String::new(),
+        };
+        let Some(engine) = self.engine.get().cloned() else {
+            return;
+        };
+        for rec in flows {
+            let def = match rjobs_flow::parse_flow(&rec.body) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(flow_id = %rec.id, error = %e, "stored flow does not parse");
+                    continue;
+                }
+            };
+            let store = self.store.clone();
+            let limits = self.limits.clone();
+            let slots = self.slots.clone();
+            let ev = ev.clone();
+            let app_name = app_name.clone();
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let Ok(_permit) = slots.acquire().await else {
+                    return;
+                };
+                let key = ev.resource_job_id.to_string();
+                for index in def.listens_to(ev.kind.as_str(), &key) {
+                    let payload = rjobs_flow::envelope(
+                        &def,
+                        rec.id.as_str(),
+                        index,
+                        ev.application_id.as_str(),
+                        &app_name,
+                        ev.data.clone(),
+                        &ev.time.to_rfc3339(),
+                    );
+                    let host = EngineHost {
+                        engine: engine.clone(),
+                        store: store.clone(),
+                        app: ev.application_id.clone(),
+                        job: ev.resource_job_id.clone(),
+                        flow: rec.id.clone(),
+                    };
+                    #[allow(clippy::disallowed_methods)] // run duration only, never stored as time
+                    let started = Instant::now();
+                    let log = rjobs_flow::run(&def, index, payload, &host, &limits).await;
+                    let run = FlowRun {
+                        id: IdGen::new().next(ev.time),
+                        flow_id: rec.id.clone(),
+                        application_id: ev.application_id.clone(),
+                        time: ev.time,
+                        trigger_type: ev.kind.as_str().to_string(),
+                        trigger_key: key.clone(),
+                        status: log.status.clone(),
+                        error: log.error.clone(),
+                        debug: Value::Array(log.debug.clone()),
+                        duration_ms: started.elapsed().as_millis() as i64,
+                    };
+                    if let Err(e) = store.insert_flow_run(&run).await {
+                        tracing::error!(flow_id = %rec.id, error = %e, "cannot record a flow run");
+                    }
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Typed node configurations, read from the original's `config` objects.
+//!
+//! The flow keeps each node's `config` JSON verbatim (so an exported flow round-trips
+//! unchanged); this module checks it once at save time and produces the typed form the runner
+//! uses, so a run never meets a missing or mistyped field. Unknown config fields are ignored
+//! (the original's UI writes several presentation-only ones).
+
+use serde_json::{Map, Value};
+
+use crate::{expr, path, template, FlowError};
+
+/// The supported node types, in the order error messages list them.
+pub const NODE_TYPES: [&str; 6] = [
+    "ResourceJobAcknowledgeNode",
+    "ResourceJobExecuteNode",
+    "HttpNode",
+    "ConditionalNode",
+    "MutateNode",
+    "DebugNode",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccumulatorMethod {
+    PayloadPath,
+    JsonTemplate,
+    StringTemplate,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AckConfig {
+    pub success_expression: String,
+    pub message_template: String,
+    pub iteration_id_path: String,
+    pub accumulator_method: AccumulatorMethod,
+    pub accumulator_value: String,
+    pub result_path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContextType {
+    None,
+    JsonTemplate,
+    PayloadPath,
+    FullPayload,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecConfig {
+    pub job_id_template: String,
+    pub context_type: ContextType,
+    pub context_template: String,
+    pub result_path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyType {
+    None,
+    String,
+    JsonTemplate,
+    UrlEncoded(Vec<(String, String)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    pub method: String,
+    pub uri_template: String,
+    pub body_type: BodyType,
+    pub body_template: String,
+    /// `(name, valueTemplate)` pairs from `headerInfo`.
+    pub headers: Vec<(String, String)>,
+    /// `(usernameTemplate, passwordTemplate)` for `authType: "basic"`.
+    pub basic_auth: Option<(String, String)>,
+    pub response_path: Option<String>,
+    /// `Some(path)` when `errorBehavior` is `payloadPath`; `None` means a failure ends the run.
+    pub error_path: Option<String>,
+    pub timeout_template: String,
+    pub disable_redirects: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MutateRule {
+    Set { value_template: String, json: bool, destination: String },
+    Copy { source: String, destination: String },
+    Move { source: String, destination: String },
+    Remove { source: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DebugConfig {
+    pub message: String,
+    pub property: Option<String>,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    Acknowledge(AckConfig),
+    Execute(ExecConfig),
+    Http(HttpConfig),
+    Conditional { expression: String },
+    Mutate { rules: Vec<MutateRule> },
+    Debug(DebugConfig),
+}
+
+impl NodeKind {
+    /// How many output groups (`outputIds` entries) the node type has.
+    pub fn outputs(&self) -> usize {
+        match self {
+            NodeKind::Conditional { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Field access on one `config` object with error paths like `nodes[2].config.method`.
+struct Cfg<'a> {
+    obj: &'a Map<String, Value>,
+    at: String,
+}
+
+impl Cfg<'_> {
+    fn err(&self, key: &str, message: impl Into<String>) -> FlowError {
+        FlowError::new(format!("{}.{key}", self.at), message)
+    }
+
+    fn opt_str(&self, key: &str) -> Result<String, FlowError> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(_) => Err(self.err(key, "must be a string")),
+        }
+    }
+
+    fn req_str(&self, key: &str) -> Result<String, FlowError> {
+        let s = self.opt_str(key)?;
+        if s.trim().is_empty() {
+            return Err(self.err(key, "is required"));
+        }
+        Ok(s)
+    }
+
+    fn template(&self, key: &str, required: bool) -> Result<String, FlowError> {
+        let s = if required { self.req_str(key)? } else { self.opt_str(key)? };
+        template::check(&s).map_err(|m| self.err(key, m))?;
+        Ok(s)
+    }
+
+    fn path(&self, key: &str) -> Result<Option<String>, FlowError> {
+        let s = self.opt_str(key)?;
+        if s.trim().is_empty() {
+            return Ok(None);
+        }
+        path::validate(&s).map_err(|m| self.err(key, m))?;
+        Ok(Some(s.trim().to_string()))
+    }
+
+    fn req_path(&self, key: &str) -> Result<String, FlowError> {
+        self.path(key)?.ok_or_else(|| self.err(key, "is required"))
+    }
+
+    fn expression(&self, key: &str) -> Result<String, FlowError> {
+        let s = self.req_str(key)?;
+        expr::parse(&s).map_err(|m| self.err(key, format!("invalid expression: {m}")))?;
+        Ok(s)
+    }
+
+    fn choice(&self, key: &str, allowed: &[&str], default: &str) -> Result<String, FlowError> {
+        let s = self.opt_str(key)?;
+        if s.is_empty() {
+            return Ok(default.to_string());
+        }
+        if !allowed.contains(&s.as_str()) {
+            return Err(self.err(key, format!("must be one of {}", allowed.join(", "))));
+        }
+        Ok(s)
+    }
+
+    fn opt_bool(&self, key: &str) -> Result<bool, FlowError> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(self.err(key, "must be a boolean")),
+        }
+    }
+
+    fn array(&self, key: &str) -> Result<&Vec<Value>, FlowError> {
+        static EMPTY: Vec<Value> = Vec::new();
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(&EMPTY),
+            Some(Value::Array(a)) => Ok(a),
+            Some(_) => Err(self.err(key, "must be an array")),
+        }
+    }
+
+    fn item<'v>(&self, key: &str, i: usize, v: &'v Value) -> Result<Cfg<'v>, FlowError> {
+        match v {
+            Value::Object(obj) => Ok(Cfg { obj, at: format!("{}.{key}[{i}]", self.at) }),
+            _ => Err(self.err(&format!("{key}[{i}]"), "must be an object")),
+        }
+    }
+}
+
+/// Checks `config` for a node of type `ty`; `at` is the node's error path (`nodes[3]`).
+pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowError> {
+    let empty = Map::new();
+    let obj = match config {
+        Value::Object(m) => m,
+        Value::Null => &empty,
+        _ => return Err(FlowError::new(format!("{at}.config"), "must be an object")),
+    };
+    let c = Cfg { obj, at: format!("{at}.config") };
+    Ok(match ty {
+        "ResourceJobAcknowledgeNode" => {
+            let method = c.choice(
+                "accumulatorMethod",
+                &["payloadPath", "jsonTemplate", "stringTemplate"],
+                "payloadPath",
+            )?;
+            let accumulator_method = match method.as_str() {
+                "jsonTemplate" => AccumulatorMethod::JsonTemplate,
+                "stringTemplate" => AccumulatorMethod::StringTemplate,
+                _ => AccumulatorMethod::PayloadPath,
+            };
+            let accumulator_value = if accumulator_method == AccumulatorMethod::PayloadPath {
+                c.path("accumulatorValue")?.unwrap_or_default()
+            } else {
+                c.template("accumulatorValue", false)?
+            };
+            NodeKind::Acknowledge(AckConfig {
+                success_expression: c.expression("successExpression")?,
+                message_template: c.template("messageTemplate", false)?,
+                iteration_id_path: c.path("iterationIdPath")?.unwrap_or_else(|| "data.iterationId".into()),
+                accumulator_method,
+                accumulator_value,
+                result_path: c.path("resultPath")?,
+            })
+        }
+        "ResourceJobExecuteNode" => {
+            let t = c.choice(
+                "contextTemplateType",
+                &["none", "jsonTemplate", "payloadPath", "workflowPayload", "fullPayload"],
+                "none",
+            )?;
+            let context_type = match t.as_str() {
+                "jsonTemplate" => ContextType::JsonTemplate,
+                "payloadPath" => ContextType::PayloadPath,
+                "workflowPayload" | "fullPayload" => ContextType::FullPayload,
+                _ => ContextType::None,
+            };
+            let context_template = match context_type {
+                ContextType::JsonTemplate => c.template("contextTemplate", true)?,
+                ContextType::PayloadPath => c.req_path("contextTemplate")?,
+                _ => c.opt_str("contextTemplate")?,
+            };
+            NodeKind::Execute(ExecConfig {
+                job_id_template: c.template("resourceJobIdTemplate", true)?,
+                context_type,
+                context_template,
+                result_path: c.path("resultPath")?,
+            })
+        }
+        "HttpNode" => NodeKind::Http(parse_http(&c)?),
+        "ConditionalNode" => NodeKind::Conditional { expression: c.expression("expression")? },
+        "MutateNode" => {
+            let list = c.array("rules")?;
+            if list.len() > 100 {
+                return Err(c.err("rules", "at most 100 rules are allowed"));
+            }
+            let mut rules = Vec::new();
+            for (i, v) in list.iter().enumerate() {
+                let r = c.item("rules", i, v)?;
+                let kind = r.choice("type", &["set", "copy", "move", "remove"], "")?;
+                rules.push(match kind.as_str() {
+                    "set" => {
+                        let vt = r.choice("valueTemplateType", &["string", "json"], "string")?;
+                        let value_template = r.opt_str("valueTemplate")?;
+                        if !r.obj.contains_key("valueTemplate") {
+                            return Err(r.err("valueTemplate", "is required"));
+                        }
+                        template::check(&value_template).map_err(|m| r.err("valueTemplate", m))?;
+                        MutateRule::Set { value_template, json: vt == "json", destination: r.req_path("destination")? }
+                    }
+                    "copy" => MutateRule::Copy { source: r.req_path("source")?, destination: r.req_path("destination")? },
+                    "move" => MutateRule::Move { source: r.req_path("source")?, destination: r.req_path("destination")? },
+                    "remove" => MutateRule::Remove { source: r.req_path("source")? },
+                    _ => return Err(r.err("type", "is required (set, copy, move or remove)")),
+                });
+            }
+            NodeKind::Mutate { rules }
+        }
+        "DebugNode" => NodeKind::Debug(DebugConfig {
+            message: c.template("message", false)?,
+            property: c.path("property")?,
+            level: c.choice("level", &["verbose", "info", "warn", "error"], "verbose")?,
+        }),
+        other => {
+            return Err(FlowError::new(
+                format!("{at}.type"),
+                format!("unsupported node type {other:?}; supported: {}", NODE_TYPES.join(", ")),
+            ))
+        }
+    })
+}
+
+fn parse_http(c: &Cfg<'_>) -> Result<HttpConfig, FlowError> {
+    let method = c.opt_str("method")?.to_ascii_uppercase();
+    let method = if method.is_empty() { "GET".to_string() } else { method };
+    if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&method.as_str()) {
+        return Err(c.err("method", "must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"));
+    }
+    let body_kind = c.opt_str("bodyType")?;
+    let body_type = match body_kind.as_str() {
+        "" | "string" => BodyType::String,
+        "none" => BodyType::None,
+        "jsonTemplate" => BodyType::JsonTemplate,
+        "urlencoded" => {
+            let mut fields = Vec::new();
+            for (i, v) in c.array("bodyFields")?.iter().enumerate() {
+                let f = c.item("bodyFields", i, v)?;
+                fields.push((f.template("keyTemplate", true)?, f.template("valueTemplate", false)?));
+            }
+            BodyType::UrlEncoded(fields)
+        }
+        other => {
+            return Err(c.err(
+                "bodyType",
+                format!("unsupported body type {other:?}; supported: string, none, jsonTemplate, urlencoded"),
+            ))
+        }
+    };
+    let mut headers = Vec::new();
+    for (i, v) in c.array("headerInfo")?.iter().enumerate() {
+        let h = c.item("headerInfo", i, v)?;
+        let key = h.req_str("key")?;
+        if reqwest::header::HeaderName::from_bytes(key.trim().as_bytes()).is_err() {
+            return Err(h.err("key", format!("{key:?} is not a valid header name")));
+        }
+        headers.push((key.trim().to_string(), h.template("valueTemplate", false)?));
+    }
+    let auth = c.choice("authType", &["none", "basic", "clientCert", "credential"], "none")?;
+    let basic_auth = match auth.as_str() {
+        "basic" => {
+            let creds = match c.obj.get("authCredentials") {
+                Some(Value::Object(obj)) => Cfg { obj, at: format!("{}.authCredentials", c.at) },
+                _ => return Err(c.err("authCredentials", "must be an object with usernameTemplate and passwordTemplate")),
+            };
+            Some((creds.template("usernameTemplate", true)?, creds.template("passwordTemplate", false)?))
+        }
+        "none" => None,
+        other => return Err(c.err("authType", format!("{other:?} is not supported here; supported: none, basic"))),
+    };
+    let behavior = c.choice("errorBehavior", &["throw", "payloadPath"], "")?;
+    let error_path = c.path("errorPath")?;
+    let error_path = match behavior.as_str() {
+        "throw" => None,
+        "payloadPath" if error_path.is_none() => {
+            return Err(c.err("errorPath", "is required when errorBehavior is payloadPath"))
+        }
+        _ => error_path,
+    };
+    let timeout_template = c.template("timeoutTemplate", false)?;
+    Ok(HttpConfig {
+        method,
+        uri_template: c.template("uriTemplate", true)?,
+        body_type,
+        body_template: c.template("bodyTemplate", false)?,
+        headers,
+        basic_auth,
+        response_path: c.path("responsePath")?,
+        error_path,
+        timeout_template: if timeout_template.trim().is_empty() { "10".into() } else { timeout_template },
+        disable_redirects: c.opt_bool("disableRedirects")?,
+    })
+}

@@ -1,0 +1,192 @@
+//! The HTTP node: one outbound request, bounded in every dimension.
+//!
+//! A flow author controls the URI, so the request must never hang or exhaust the run: it has a
+//! connect timeout and a total timeout (the node's `timeoutTemplate`, default 10 s, clamped to
+//! 30 s and to the server's limit), a bounded number of redirects (none with
+//! `disableRedirects`) and a response size cap enforced while streaming. Non-2xx statuses are
+//! ordinary responses (`statusCode` in the response object); only transport failures — refused
+//! connections, timeouts, oversized responses, bad requests — are errors, which go to
+//! `errorPath` as `{type, message}` when set and otherwise end the run.
+//!
+//! This build has no TLS, so `https:` URIs fail with a clear message instead of a vague
+//! connector error.
+
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use serde_json::{json, Map, Value};
+
+use crate::config::{BodyType, HttpConfig};
+use crate::{path, template, RunLimits};
+
+const MAX_TIMEOUT_SECS: f64 = 30.0;
+const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Failure = (&'static str, String);
+
+/// Runs the node against payload `p`.
+pub async fn run(c: &HttpConfig, p: &mut Value, limits: &RunLimits) -> Result<(), String> {
+    match request(c, p, limits).await {
+        Ok(resp) => match &c.response_path {
+            Some(rp) => path::set(p, rp, resp),
+            None => Ok(()),
+        },
+        Err((ty, message)) => match &c.error_path {
+            Some(ep) => path::set(p, ep, json!({"type": ty, "message": message})),
+            None => Err(message),
+        },
+    }
+}
+
+fn timeout(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Duration, Failure> {
+    let text = template::render(&c.timeout_template, p).map_err(|e| ("InvalidRequest", format!("timeoutTemplate: {e}")))?;
+    let secs = text.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0).unwrap_or(DEFAULT_TIMEOUT_SECS);
+    let ms = (secs.min(MAX_TIMEOUT_SECS) * 1000.0) as u64;
+    Ok(Duration::from_millis(ms.min(limits.http_timeout_ms).max(1)))
+}
+
+fn bad(message: String) -> Failure {
+    ("InvalidRequest", message)
+}
+
+fn describe(e: &reqwest::Error) -> Failure {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    let ty = if e.is_timeout() {
+        "TimeoutError"
+    } else if e.is_redirect() {
+        "RedirectError"
+    } else if e.is_connect() {
+        "ConnectionError"
+    } else {
+        "RequestError"
+    };
+    (ty, msg)
+}
+
+async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value, Failure> {
+    let uri = template::render(&c.uri_template, p).map_err(|e| bad(format!("uriTemplate: {e}")))?;
+    let uri = uri.trim().to_string();
+    let url = reqwest::Url::parse(&uri).map_err(|e| bad(format!("invalid URI {uri:?}: {e}")))?;
+    match url.scheme() {
+        "http" => {}
+        "https" => {
+            return Err((
+                "UnsupportedProtocol",
+                format!("https is not supported by this server (built without TLS): {uri}"),
+            ))
+        }
+        other => return Err(bad(format!("unsupported URI scheme {other:?} (only http)"))),
+    }
+    let total = timeout(c, p, limits)?;
+    let redirects = if c.disable_redirects {
+        reqwest::redirect::Policy::none()
+    } else {
+        reqwest::redirect::Policy::limited(limits.http_max_redirects)
+    };
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT.min(total))
+        .timeout(total)
+        .redirect(redirects)
+        .build()
+        .map_err(|e| describe(&e))?;
+
+    let method = reqwest::Method::from_bytes(c.method.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let mut headers = HeaderMap::new();
+    for (name, value_template) in &c.headers {
+        let value = template::render(value_template, p).map_err(|e| bad(format!("header {name}: {e}")))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(format!("header {name:?}: {e}")))?;
+        let value = HeaderValue::from_str(&value).map_err(|e| bad(format!("header {name}: {e}")))?;
+        headers.append(name, value);
+    }
+    let mut body: Option<String> = None;
+    if !matches!(c.method.as_str(), "GET" | "HEAD") {
+        match &c.body_type {
+            BodyType::None => {}
+            BodyType::String => body = Some(template::render(&c.body_template, p).map_err(|e| bad(format!("bodyTemplate: {e}")))?),
+            BodyType::JsonTemplate => {
+                let text = template::render(&c.body_template, p).map_err(|e| bad(format!("bodyTemplate: {e}")))?;
+                serde_json::from_str::<Value>(&text)
+                    .map_err(|e| bad(format!("bodyTemplate did not render valid JSON ({e})")))?;
+                if !headers.contains_key(CONTENT_TYPE) {
+                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                }
+                body = Some(text);
+            }
+            BodyType::UrlEncoded(fields) => {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                for (k, v) in fields {
+                    let k = template::render(k, p).map_err(|e| bad(format!("bodyFields: {e}")))?;
+                    let v = template::render(v, p).map_err(|e| bad(format!("bodyFields: {e}")))?;
+                    form.append_pair(&k, &v);
+                }
+                if !headers.contains_key(CONTENT_TYPE) {
+                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+                }
+                body = Some(form.finish());
+            }
+        }
+    }
+    let mut req = client.request(method, url).headers(headers);
+    if let Some((user, pass)) = &c.basic_auth {
+        let user = template::render(user, p).map_err(|e| bad(format!("usernameTemplate: {e}")))?;
+        let pass = template::render(pass, p).map_err(|e| bad(format!("passwordTemplate: {e}")))?;
+        req = req.basic_auth(user, Some(pass));
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+
+    let started = Instant::now();
+    let mut resp = req.send().await.map_err(|e| describe(&e))?;
+    let cap = limits.http_max_response_bytes;
+    let too_large = || ("ResponseTooLarge", format!("the response is larger than the maximum of {cap} bytes"));
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let mut bytes: Vec<u8> = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+        if bytes.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let duration = started.elapsed().as_millis() as u64;
+
+    let mut header_obj = Map::new();
+    for (name, value) in resp.headers() {
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match header_obj.get_mut(name.as_str()) {
+            Some(Value::String(prev)) => {
+                prev.push_str(", ");
+                prev.push_str(&v);
+            }
+            _ => {
+                header_obj.insert(name.as_str().to_string(), Value::String(v));
+            }
+        }
+    }
+    let is_json = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+    let body = if is_json {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    } else {
+        Value::String(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    Ok(json!({
+        "statusCode": resp.status().as_u16(),
+        "headers": header_obj,
+        "body": body,
+        "requestDuration": duration,
+        "request": {"method": c.method, "uri": uri},
+    }))
+}

@@ -1,0 +1,32 @@
+//! Workflows for rjobs: the part of the original's workflow engine that resource jobs use.
+//!
+//! The original drives resource jobs through workflows: a job's iterations fire the
+//! `resourceJobIteration` trigger, a flow does the per-resource work, and its Job: Acknowledge
+//! node reports the outcome. To stay compatible with flows exported from the original, this
+//! crate reads and writes the original's flow JSON unchanged and follows its node config field
+//! names and semantics. It is pure logic plus a runner: no storage and no HTTP server. The
+//! server stores flows, builds trigger payloads with [`envelope`], calls [`run`] and implements
+//! [`FlowHost`] to acknowledge iterations and start executions.
+//!
+//! Modules:
+//! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]).
+//! - [`config`]: typed node configs, checked at save time.
+//! - [`run`]: the bounded runner; [`http`]: the HTTP node.
+//! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
+//!   expressions; [`js`]: JavaScript coercion rules; [`path`]: payload paths.
+
+pub mod config;
+pub mod def;
+pub mod expr;
+pub mod http;
+pub mod js;
+pub mod path;
+pub mod run;
+pub mod template;
+
+pub use def::{
+    envelope, flow_json, parse_flow, patch_flow, FlowDef, FlowError, GlobalDef, NodeDef, TriggerDef,
+    TRIGGER_TYPES,
+};
+pub use config::NODE_TYPES;
+pub use run::{run, FlowHost, RunLimits, RunLog};
