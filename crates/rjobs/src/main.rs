@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod cli;
+mod demo;
 mod serve;
 mod settings;
 
@@ -47,6 +49,12 @@ enum Command {
         #[arg(long, value_enum)]
         log_format: Option<LogFormat>,
     },
+    /// Run a demonstration on a temporary embedded database and exit.
+    Demo(demo::DemoArgs),
+    /// Manage resource jobs on a server (user CLI).
+    Jobs(cli::JobsArgs),
+    /// Watch executions and fetch their reports (user CLI).
+    Executions(cli::ExecutionsArgs),
     /// Manage admin tokens.
     Token {
         #[command(subcommand)]
@@ -85,6 +93,9 @@ fn main() -> anyhow::Result<()> {
             serve::init_logging(settings.log_format);
             rt.block_on(serve::run(settings))
         }
+        Command::Demo(args) => rt.block_on(demo::run(args)),
+        Command::Jobs(args) => rt.block_on(cli::run_jobs(args)),
+        Command::Executions(args) => rt.block_on(cli::run_executions(args)),
         Command::Token {
             command: TokenCommand::CreateAdmin { common },
         } => {

@@ -90,7 +90,8 @@ async fn main() -> anyhow::Result<()> {
         }
         other => bail!("--database must be sqlite or postgres, got {other}"),
     };
-    let store: Arc<dyn Store> = Arc::new(rjobs_store::connect(&url).await?);
+    let sql = Arc::new(rjobs_store::connect(&url).await?);
+    let store: Arc<dyn Store> = sql.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let engine = rjobs_engine::Engine::new(
         store.clone(),
@@ -211,7 +212,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     if let Some(db) = pg {
-        store.close().await;
+        sql.close().await;
         db.drop_db().await?;
     }
     Ok(())
