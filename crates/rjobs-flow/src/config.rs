@@ -79,10 +79,22 @@ pub struct HttpConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum MutateRule {
-    Set { value_template: String, json: bool, destination: String },
-    Copy { source: String, destination: String },
-    Move { source: String, destination: String },
-    Remove { source: String },
+    Set {
+        value_template: String,
+        json: bool,
+        destination: String,
+    },
+    Copy {
+        source: String,
+        destination: String,
+    },
+    Move {
+        source: String,
+        destination: String,
+    },
+    Remove {
+        source: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -140,7 +152,11 @@ impl Cfg<'_> {
     }
 
     fn template(&self, key: &str, required: bool) -> Result<String, FlowError> {
-        let s = if required { self.req_str(key)? } else { self.opt_str(key)? };
+        let s = if required {
+            self.req_str(key)?
+        } else {
+            self.opt_str(key)?
+        };
         template::check(&s).map_err(|m| self.err(key, m))?;
         Ok(s)
     }
@@ -194,7 +210,10 @@ impl Cfg<'_> {
 
     fn item<'v>(&self, key: &str, i: usize, v: &'v Value) -> Result<Cfg<'v>, FlowError> {
         match v {
-            Value::Object(obj) => Ok(Cfg { obj, at: format!("{}.{key}[{i}]", self.at) }),
+            Value::Object(obj) => Ok(Cfg {
+                obj,
+                at: format!("{}.{key}[{i}]", self.at),
+            }),
             _ => Err(self.err(&format!("{key}[{i}]"), "must be an object")),
         }
     }
@@ -208,7 +227,10 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
         Value::Null => &empty,
         _ => return Err(FlowError::new(format!("{at}.config"), "must be an object")),
     };
-    let c = Cfg { obj, at: format!("{at}.config") };
+    let c = Cfg {
+        obj,
+        at: format!("{at}.config"),
+    };
     Ok(match ty {
         "ResourceJobAcknowledgeNode" => {
             let method = c.choice(
@@ -229,7 +251,9 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
             NodeKind::Acknowledge(AckConfig {
                 success_expression: c.expression("successExpression")?,
                 message_template: c.template("messageTemplate", false)?,
-                iteration_id_path: c.path("iterationIdPath")?.unwrap_or_else(|| "data.iterationId".into()),
+                iteration_id_path: c
+                    .path("iterationIdPath")?
+                    .unwrap_or_else(|| "data.iterationId".into()),
                 accumulator_method,
                 accumulator_value,
                 result_path: c.path("resultPath")?,
@@ -238,7 +262,13 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
         "ResourceJobExecuteNode" => {
             let t = c.choice(
                 "contextTemplateType",
-                &["none", "jsonTemplate", "payloadPath", "workflowPayload", "fullPayload"],
+                &[
+                    "none",
+                    "jsonTemplate",
+                    "payloadPath",
+                    "workflowPayload",
+                    "fullPayload",
+                ],
                 "none",
             )?;
             let context_type = match t.as_str() {
@@ -260,7 +290,9 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
             })
         }
         "HttpNode" => NodeKind::Http(parse_http(&c)?),
-        "ConditionalNode" => NodeKind::Conditional { expression: c.expression("expression")? },
+        "ConditionalNode" => NodeKind::Conditional {
+            expression: c.expression("expression")?,
+        },
         "MutateNode" => {
             let list = c.array("rules")?;
             if list.len() > 100 {
@@ -278,11 +310,23 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
                             return Err(r.err("valueTemplate", "is required"));
                         }
                         template::check(&value_template).map_err(|m| r.err("valueTemplate", m))?;
-                        MutateRule::Set { value_template, json: vt == "json", destination: r.req_path("destination")? }
+                        MutateRule::Set {
+                            value_template,
+                            json: vt == "json",
+                            destination: r.req_path("destination")?,
+                        }
                     }
-                    "copy" => MutateRule::Copy { source: r.req_path("source")?, destination: r.req_path("destination")? },
-                    "move" => MutateRule::Move { source: r.req_path("source")?, destination: r.req_path("destination")? },
-                    "remove" => MutateRule::Remove { source: r.req_path("source")? },
+                    "copy" => MutateRule::Copy {
+                        source: r.req_path("source")?,
+                        destination: r.req_path("destination")?,
+                    },
+                    "move" => MutateRule::Move {
+                        source: r.req_path("source")?,
+                        destination: r.req_path("destination")?,
+                    },
+                    "remove" => MutateRule::Remove {
+                        source: r.req_path("source")?,
+                    },
                     _ => return Err(r.err("type", "is required (set, copy, move or remove)")),
                 });
             }
@@ -296,7 +340,10 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
         other => {
             return Err(FlowError::new(
                 format!("{at}.type"),
-                format!("unsupported node type {other:?}; supported: {}", NODE_TYPES.join(", ")),
+                format!(
+                    "unsupported node type {other:?}; supported: {}",
+                    NODE_TYPES.join(", ")
+                ),
             ))
         }
     })
@@ -304,9 +351,16 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
 
 fn parse_http(c: &Cfg<'_>) -> Result<HttpConfig, FlowError> {
     let method = c.opt_str("method")?.to_ascii_uppercase();
-    let method = if method.is_empty() { "GET".to_string() } else { method };
+    let method = if method.is_empty() {
+        "GET".to_string()
+    } else {
+        method
+    };
     if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&method.as_str()) {
-        return Err(c.err("method", "must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"));
+        return Err(c.err(
+            "method",
+            "must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
+        ));
     }
     let body_kind = c.opt_str("bodyType")?;
     let body_type = match body_kind.as_str() {
@@ -337,17 +391,37 @@ fn parse_http(c: &Cfg<'_>) -> Result<HttpConfig, FlowError> {
         }
         headers.push((key.trim().to_string(), h.template("valueTemplate", false)?));
     }
-    let auth = c.choice("authType", &["none", "basic", "clientCert", "credential"], "none")?;
+    let auth = c.choice(
+        "authType",
+        &["none", "basic", "clientCert", "credential"],
+        "none",
+    )?;
     let basic_auth = match auth.as_str() {
         "basic" => {
             let creds = match c.obj.get("authCredentials") {
-                Some(Value::Object(obj)) => Cfg { obj, at: format!("{}.authCredentials", c.at) },
-                _ => return Err(c.err("authCredentials", "must be an object with usernameTemplate and passwordTemplate")),
+                Some(Value::Object(obj)) => Cfg {
+                    obj,
+                    at: format!("{}.authCredentials", c.at),
+                },
+                _ => {
+                    return Err(c.err(
+                        "authCredentials",
+                        "must be an object with usernameTemplate and passwordTemplate",
+                    ))
+                }
             };
-            Some((creds.template("usernameTemplate", true)?, creds.template("passwordTemplate", false)?))
+            Some((
+                creds.template("usernameTemplate", true)?,
+                creds.template("passwordTemplate", false)?,
+            ))
         }
         "none" => None,
-        other => return Err(c.err("authType", format!("{other:?} is not supported here; supported: none, basic"))),
+        other => {
+            return Err(c.err(
+                "authType",
+                format!("{other:?} is not supported here; supported: none, basic"),
+            ))
+        }
     };
     let behavior = c.choice("errorBehavior", &["throw", "payloadPath"], "")?;
     let error_path = c.path("errorPath")?;
@@ -368,7 +442,11 @@ fn parse_http(c: &Cfg<'_>) -> Result<HttpConfig, FlowError> {
         basic_auth,
         response_path: c.path("responsePath")?,
         error_path,
-        timeout_template: if timeout_template.trim().is_empty() { "10".into() } else { timeout_template },
+        timeout_template: if timeout_template.trim().is_empty() {
+            "10".into()
+        } else {
+            timeout_template
+        },
         disable_redirects: c.opt_bool("disableRedirects")?,
     })
 }

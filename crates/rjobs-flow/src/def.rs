@@ -30,7 +30,10 @@ pub struct FlowError {
 
 impl FlowError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> FlowError {
-        FlowError { path: path.into(), message: message.into() }
+        FlowError {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -108,7 +111,12 @@ impl FlowDef {
 
     /// The globals as the payload's `globals` object.
     pub fn globals_object(&self) -> Value {
-        Value::Object(self.globals.iter().map(|g| (g.key.clone(), g.value.clone())).collect())
+        Value::Object(
+            self.globals
+                .iter()
+                .map(|g| (g.key.clone(), g.value.clone()))
+                .collect(),
+        )
     }
 }
 
@@ -116,7 +124,12 @@ fn is_job_id(s: &str) -> bool {
     s.len() == 24 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-fn string_field(obj: &Map<String, Value>, key: &str, at: &str, required: bool) -> Result<Option<String>, FlowError> {
+fn string_field(
+    obj: &Map<String, Value>,
+    key: &str,
+    at: &str,
+    required: bool,
+) -> Result<Option<String>, FlowError> {
     match obj.get(key) {
         None | Some(Value::Null) if !required => Ok(None),
         None | Some(Value::Null) => Err(FlowError::new(format!("{at}{key}"), "is required")),
@@ -135,13 +148,21 @@ fn output_ids(v: Option<&Value>, at: &str) -> Result<Vec<Vec<String>>, FlowError
     let mut out = Vec::new();
     for (i, g) in groups.iter().enumerate() {
         let Value::Array(ids) = g else {
-            return Err(FlowError::new(format!("{at}[{i}]"), "must be an array of node ids"));
+            return Err(FlowError::new(
+                format!("{at}[{i}]"),
+                "must be an array of node ids",
+            ));
         };
         let mut group = Vec::new();
         for (j, id) in ids.iter().enumerate() {
             match id {
                 Value::String(s) => group.push(s.clone()),
-                _ => return Err(FlowError::new(format!("{at}[{i}][{j}]"), "must be a string (a node id)")),
+                _ => {
+                    return Err(FlowError::new(
+                        format!("{at}[{i}][{j}]"),
+                        "must be a string (a node id)",
+                    ))
+                }
             }
         }
         out.push(group);
@@ -161,7 +182,10 @@ fn meta(obj: &Map<String, Value>, at: &str) -> Result<Option<Value>, FlowError> 
 }
 
 fn extra(obj: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
-    obj.iter().filter(|(k, _)| !known.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+    obj.iter()
+        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 fn array<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<&'a [Value], FlowError> {
@@ -182,12 +206,18 @@ fn parse_trigger(v: &Value, i: usize) -> Result<TriggerDef, FlowError> {
     if !TRIGGER_TYPES.contains(&trigger_type.as_str()) {
         return Err(FlowError::new(
             format!("{at}.type"),
-            format!("unsupported trigger type {trigger_type:?}; supported: {}", TRIGGER_TYPES.join(", ")),
+            format!(
+                "unsupported trigger type {trigger_type:?}; supported: {}",
+                TRIGGER_TYPES.join(", ")
+            ),
         ));
     }
     let key = string_field(obj, "key", &dot, true)?.unwrap_or_default();
     if !is_job_id(&key) {
-        return Err(FlowError::new(format!("{at}.key"), "must be a resource job id (24 hex characters)"));
+        return Err(FlowError::new(
+            format!("{at}.key"),
+            "must be a resource job id (24 hex characters)",
+        ));
     }
     let config = match obj.get("config") {
         None | Some(Value::Null) => json!({}),
@@ -196,7 +226,10 @@ fn parse_trigger(v: &Value, i: usize) -> Result<TriggerDef, FlowError> {
     };
     let output_ids = output_ids(obj.get("outputIds"), &at)?;
     if output_ids.len() > 1 {
-        return Err(FlowError::new(format!("{at}.outputIds"), "a trigger has exactly one output"));
+        return Err(FlowError::new(
+            format!("{at}.outputIds"),
+            "a trigger has exactly one output",
+        ));
     }
     Ok(TriggerDef {
         trigger_type,
@@ -225,7 +258,8 @@ fn parse_node(v: &Value, i: usize) -> Result<NodeDef, FlowError> {
     let want = kind.outputs();
     if output_ids.len() > want || (want == 2 && output_ids.len() != 2) {
         let msg = if want == 2 {
-            "a ConditionalNode has exactly two outputs: [[false branch ids], [true branch ids]]".to_string()
+            "a ConditionalNode has exactly two outputs: [[false branch ids], [true branch ids]]"
+                .to_string()
         } else {
             format!("a {node_type} has exactly one output")
         };
@@ -253,7 +287,10 @@ fn parse_global(v: &Value, i: usize, seen: &mut HashSet<String>) -> Result<Globa
         return Err(FlowError::new(format!("{at}.key"), "must not be empty"));
     }
     if !seen.insert(key.clone()) {
-        return Err(FlowError::new(format!("{at}.key"), format!("duplicate global {key:?}")));
+        return Err(FlowError::new(
+            format!("{at}.key"),
+            format!("duplicate global {key:?}"),
+        ));
     }
     let json = string_field(obj, "json", &dot, false)?.unwrap_or_else(|| "null".into());
     let value = serde_json::from_str(&json)
@@ -279,11 +316,30 @@ pub fn parse_flow(v: &Value) -> Result<FlowDef, FlowError> {
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(FlowError::new("enabled", "must be a boolean")),
     };
-    let triggers = array(obj, "triggers")?.iter().enumerate().map(|(i, t)| parse_trigger(t, i)).collect::<Result<Vec<_>, _>>()?;
-    let nodes = array(obj, "nodes")?.iter().enumerate().map(|(i, n)| parse_node(n, i)).collect::<Result<Vec<_>, _>>()?;
+    let triggers = array(obj, "triggers")?
+        .iter()
+        .enumerate()
+        .map(|(i, t)| parse_trigger(t, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let nodes = array(obj, "nodes")?
+        .iter()
+        .enumerate()
+        .map(|(i, n)| parse_node(n, i))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut seen = HashSet::new();
-    let globals = array(obj, "globals")?.iter().enumerate().map(|(i, g)| parse_global(g, i, &mut seen)).collect::<Result<Vec<_>, _>>()?;
-    let flow = FlowDef { name, description, enabled, triggers, nodes, globals };
+    let globals = array(obj, "globals")?
+        .iter()
+        .enumerate()
+        .map(|(i, g)| parse_global(g, i, &mut seen))
+        .collect::<Result<Vec<_>, _>>()?;
+    let flow = FlowDef {
+        name,
+        description,
+        enabled,
+        triggers,
+        nodes,
+        globals,
+    };
     check_graph(&flow)?;
     Ok(flow)
 }
@@ -297,7 +353,14 @@ pub fn patch_flow(cur: &FlowDef, v: &Value) -> Result<FlowDef, FlowError> {
         Value::Object(m) => m,
         _ => Map::new(),
     };
-    for key in ["name", "description", "enabled", "triggers", "nodes", "globals"] {
+    for key in [
+        "name",
+        "description",
+        "enabled",
+        "triggers",
+        "nodes",
+        "globals",
+    ] {
         if let Some(val) = patch.get(key) {
             merged.insert(key.to_string(), val.clone());
         }
@@ -320,7 +383,10 @@ fn check_graph(flow: &FlowDef) -> Result<(), FlowError> {
         for (g, ids) in groups.iter().enumerate() {
             for (j, id) in ids.iter().enumerate() {
                 if !index.contains_key(id.as_str()) {
-                    return Err(FlowError::new(format!("{at}.outputIds[{g}][{j}]"), format!("no node with id {id:?}")));
+                    return Err(FlowError::new(
+                        format!("{at}.outputIds[{g}][{j}]"),
+                        format!("no node with id {id:?}"),
+                    ));
                 }
             }
         }
@@ -341,7 +407,12 @@ fn check_graph(flow: &FlowDef) -> Result<(), FlowError> {
         let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
         colour[start] = 1;
         while let Some(&(node, next)) = stack.last() {
-            let succ = flow.nodes[node].output_ids.iter().flatten().filter_map(|id| index.get(id.as_str()).copied()).nth(next);
+            let succ = flow.nodes[node]
+                .output_ids
+                .iter()
+                .flatten()
+                .filter_map(|id| index.get(id.as_str()).copied())
+                .nth(next);
             if let Some(s) = succ {
                 if let Some(top) = stack.last_mut() {
                     top.1 += 1;
@@ -353,11 +424,20 @@ fn check_graph(flow: &FlowDef) -> Result<(), FlowError> {
                     }
                     1 => {
                         let pos = stack.iter().position(|(n, _)| *n == s).unwrap_or(0);
-                        let mut ids: Vec<&str> = stack[pos..].iter().map(|(n, _)| flow.nodes[*n].id.as_str()).collect();
+                        let mut ids: Vec<&str> = stack[pos..]
+                            .iter()
+                            .map(|(n, _)| flow.nodes[*n].id.as_str())
+                            .collect();
                         ids.push(flow.nodes[s].id.as_str());
                         return Err(FlowError::new(
                             format!("nodes[{node}].outputIds"),
-                            format!("cycle: {}", ids.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>().join(" -> ")),
+                            format!(
+                                "cycle: {}",
+                                ids.iter()
+                                    .map(|i| format!("{i:?}"))
+                                    .collect::<Vec<_>>()
+                                    .join(" -> ")
+                            ),
                         ));
                     }
                     _ => {}
@@ -402,7 +482,11 @@ pub fn flow_json(f: &FlowDef) -> Value {
             with(m, &n.meta, &n.output_ids)
         })
         .collect();
-    let globals: Vec<Value> = f.globals.iter().map(|g| json!({"key": g.key, "json": g.json})).collect();
+    let globals: Vec<Value> = f
+        .globals
+        .iter()
+        .map(|g| json!({"key": g.key, "json": g.json}))
+        .collect();
     json!({
         "name": f.name,
         "description": f.description,

@@ -59,8 +59,8 @@ pub enum Ast {
 }
 
 const OPS: [&str; 21] = [
-    "===", "!==", "==", "!=", "<=", ">=", "&&", "||", "<", ">", "+", "-", "*", "/", "%", "!",
-    "?", ":", "(", ")", "=",
+    "===", "!==", "==", "!=", "<=", ">=", "&&", "||", "<", ">", "+", "-", "*", "/", "%", "!", "?",
+    ":", "(", ")", "=",
 ];
 
 fn lex(src: &str) -> Result<Vec<Tok>, String> {
@@ -80,7 +80,9 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                 .ok_or_else(|| format!("unclosed template at character {}", i + 1))?;
             out.push(Tok::Tmpl(rest[..end].trim().to_string()));
             i += open + rest[..end].chars().count() + close.len();
-        } else if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
+        } else if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
             let start = i;
             if c == '0' && chars.get(i + 1).is_some_and(|n| "xXoObB".contains(*n)) {
                 i += 2;
@@ -103,7 +105,11 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             }
             let text: String = chars[start..i].iter().collect();
             let n = js::str_to_number(&text);
-            if n.is_nan() || chars.get(i).is_some_and(|c| c.is_alphanumeric() || *c == '_') {
+            if n.is_nan()
+                || chars
+                    .get(i)
+                    .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+            {
                 return Err(format!("invalid number {text:?}"));
             }
             out.push(Tok::Num(n));
@@ -113,7 +119,9 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             i = next;
         } else if c.is_alphabetic() || c == '_' || c == '$' {
             let start = i;
-            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$') {
+            while i < chars.len()
+                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
+            {
                 i += 1;
             }
             out.push(Tok::Ident(chars[start..i].iter().collect()));
@@ -197,7 +205,9 @@ impl Parser {
     fn count_op(&mut self) -> Result<(), String> {
         self.ops += 1;
         if self.ops > MAX_OPERATORS {
-            return Err(format!("expression has more than {MAX_OPERATORS} operators"));
+            return Err(format!(
+                "expression has more than {MAX_OPERATORS} operators"
+            ));
         }
         Ok(())
     }
@@ -261,7 +271,11 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Result<Ast, String> {
-        let tok = self.toks.get(self.pos).cloned().ok_or("unexpected end of expression")?;
+        let tok = self
+            .toks
+            .get(self.pos)
+            .cloned()
+            .ok_or("unexpected end of expression")?;
         self.pos += 1;
         Ok(match tok {
             Tok::Num(n) => Ast::Lit(Js::Num(n)),
@@ -279,7 +293,11 @@ impl Parser {
                 "undefined" => Js::Undefined,
                 "NaN" => Js::Num(f64::NAN),
                 "Infinity" => Js::Num(f64::INFINITY),
-                _ => return Err(format!("unknown identifier {id:?} (payload values go in {{{{...}}}})")),
+                _ => {
+                    return Err(format!(
+                        "unknown identifier {id:?} (payload values go in {{{{...}}}})"
+                    ))
+                }
             }),
             Tok::Op("(") => {
                 let inner = self.expr()?;
@@ -298,7 +316,9 @@ fn is_plain_path(t: &str) -> bool {
         && !t.starts_with('#')
         && !t.starts_with('/')
         && path::validate(t).is_ok()
-        && t.split('[').next().is_some_and(|head| !head.contains(char::is_whitespace))
+        && t.split('[')
+            .next()
+            .is_some_and(|head| !head.contains(char::is_whitespace))
         && !t.contains(['(', ')', '"', '\'', '='])
 }
 
@@ -308,11 +328,19 @@ pub fn parse(src: &str) -> Result<Ast, String> {
     if toks.is_empty() {
         return Err("empty expression".into());
     }
-    let mut p = Parser { toks, pos: 0, depth: 0, ops: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+        ops: 0,
+    };
     let ast = p.expr()?;
     match p.toks.get(p.pos) {
         None => Ok(ast),
-        Some(t) => Err(format!("unexpected {} after the end of the expression", describe(t))),
+        Some(t) => Err(format!(
+            "unexpected {} after the end of the expression",
+            describe(t)
+        )),
     }
 }
 
@@ -369,8 +397,20 @@ fn eval_ast(ast: &Ast, payload: &Value) -> Result<Js, String> {
         Ast::Binary(op, l, r) => {
             let a = eval_ast(l, payload)?;
             match *op {
-                "&&" => return if a.truthy() { eval_ast(r, payload) } else { Ok(a) },
-                "||" => return if a.truthy() { Ok(a) } else { eval_ast(r, payload) },
+                "&&" => {
+                    return if a.truthy() {
+                        eval_ast(r, payload)
+                    } else {
+                        Ok(a)
+                    }
+                }
+                "||" => {
+                    return if a.truthy() {
+                        Ok(a)
+                    } else {
+                        eval_ast(r, payload)
+                    }
+                }
                 _ => {}
             }
             let b = eval_ast(r, payload)?;

@@ -40,8 +40,14 @@ pub async fn run(c: &HttpConfig, p: &mut Value, limits: &RunLimits) -> Result<()
 }
 
 fn timeout(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Duration, Failure> {
-    let text = template::render(&c.timeout_template, p).map_err(|e| ("InvalidRequest", format!("timeoutTemplate: {e}")))?;
-    let secs = text.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s > 0.0).unwrap_or(DEFAULT_TIMEOUT_SECS);
+    let text = template::render(&c.timeout_template, p)
+        .map_err(|e| ("InvalidRequest", format!("timeoutTemplate: {e}")))?;
+    let secs = text
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(DEFAULT_TIMEOUT_SECS);
     let ms = (secs.min(MAX_TIMEOUT_SECS) * 1000.0) as u64;
     Ok(Duration::from_millis(ms.min(limits.http_timeout_ms).max(1)))
 }
@@ -97,21 +103,31 @@ async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value,
         .build()
         .map_err(|e| describe(&e))?;
 
-    let method = reqwest::Method::from_bytes(c.method.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let method =
+        reqwest::Method::from_bytes(c.method.as_bytes()).map_err(|e| bad(e.to_string()))?;
     let mut headers = HeaderMap::new();
     for (name, value_template) in &c.headers {
-        let value = template::render(value_template, p).map_err(|e| bad(format!("header {name}: {e}")))?;
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(format!("header {name:?}: {e}")))?;
-        let value = HeaderValue::from_str(&value).map_err(|e| bad(format!("header {name}: {e}")))?;
+        let value =
+            template::render(value_template, p).map_err(|e| bad(format!("header {name}: {e}")))?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| bad(format!("header {name:?}: {e}")))?;
+        let value =
+            HeaderValue::from_str(&value).map_err(|e| bad(format!("header {name}: {e}")))?;
         headers.append(name, value);
     }
     let mut body: Option<String> = None;
     if !matches!(c.method.as_str(), "GET" | "HEAD") {
         match &c.body_type {
             BodyType::None => {}
-            BodyType::String => body = Some(template::render(&c.body_template, p).map_err(|e| bad(format!("bodyTemplate: {e}")))?),
+            BodyType::String => {
+                body = Some(
+                    template::render(&c.body_template, p)
+                        .map_err(|e| bad(format!("bodyTemplate: {e}")))?,
+                )
+            }
             BodyType::JsonTemplate => {
-                let text = template::render(&c.body_template, p).map_err(|e| bad(format!("bodyTemplate: {e}")))?;
+                let text = template::render(&c.body_template, p)
+                    .map_err(|e| bad(format!("bodyTemplate: {e}")))?;
                 serde_json::from_str::<Value>(&text)
                     .map_err(|e| bad(format!("bodyTemplate did not render valid JSON ({e})")))?;
                 if !headers.contains_key(CONTENT_TYPE) {
@@ -127,7 +143,10 @@ async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value,
                     form.append_pair(&k, &v);
                 }
                 if !headers.contains_key(CONTENT_TYPE) {
-                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+                    headers.insert(
+                        CONTENT_TYPE,
+                        HeaderValue::from_static("application/x-www-form-urlencoded"),
+                    );
                 }
                 body = Some(form.finish());
             }
@@ -146,7 +165,12 @@ async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value,
     let started = Instant::now();
     let mut resp = req.send().await.map_err(|e| describe(&e))?;
     let cap = limits.http_max_response_bytes;
-    let too_large = || ("ResponseTooLarge", format!("the response is larger than the maximum of {cap} bytes"));
+    let too_large = || {
+        (
+            "ResponseTooLarge",
+            format!("the response is larger than the maximum of {cap} bytes"),
+        )
+    };
     if resp.content_length().is_some_and(|n| n > cap as u64) {
         return Err(too_large());
     }
@@ -178,7 +202,8 @@ async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value,
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
     let body = if is_json {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     } else {
         Value::String(String::from_utf8_lossy(&bytes).into_owned())
     };

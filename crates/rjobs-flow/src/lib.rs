@@ -24,9 +24,9 @@ pub mod path;
 pub mod run;
 pub mod template;
 
-pub use def::{
-    envelope, flow_json, parse_flow, patch_flow, FlowDef, FlowError, GlobalDef, NodeDef, TriggerDef,
-    TRIGGER_TYPES,
-};
 pub use config::NODE_TYPES;
+pub use def::{
+    envelope, flow_json, parse_flow, patch_flow, FlowDef, FlowError, GlobalDef, NodeDef,
+    TriggerDef, TRIGGER_TYPES,
+};
 pub use run::{run, FlowHost, RunLimits, RunLog};

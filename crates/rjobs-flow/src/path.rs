@@ -156,8 +156,11 @@ pub fn set(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
             if let Value::Array(a) = cur {
                 // A non-index key on an array: JSON cannot carry array properties, so the array
                 // becomes an object keyed by index.
-                let m: Map<String, Value> =
-                    a.drain(..).enumerate().map(|(k, v)| (k.to_string(), v)).collect();
+                let m: Map<String, Value> = a
+                    .drain(..)
+                    .enumerate()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect();
                 *cur = Value::Object(m);
             }
         }
@@ -165,7 +168,9 @@ pub fn set(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
             Value::Array(a) => {
                 let idx = index_of(seg).unwrap_or(0);
                 if idx > a.len() + MAX_ARRAY_PAD {
-                    return Err(format!("array index {idx} in {path:?} is too far past the end"));
+                    return Err(format!(
+                        "array index {idx} in {path:?} is too far past the end"
+                    ));
                 }
                 if idx >= a.len() {
                     a.resize(idx + 1, Value::Null);
@@ -229,10 +234,22 @@ mod tests {
 
     #[test]
     fn segments_forms() {
-        assert_eq!(segments("data.items.0.name").unwrap(), ["data", "items", "0", "name"]);
-        assert_eq!(segments("data.items.[0].name").unwrap(), ["data", "items", "0", "name"]);
-        assert_eq!(segments("data.items[0].name").unwrap(), ["data", "items", "0", "name"]);
-        assert_eq!(segments("data.[key with spaces]").unwrap(), ["data", "key with spaces"]);
+        assert_eq!(
+            segments("data.items.0.name").unwrap(),
+            ["data", "items", "0", "name"]
+        );
+        assert_eq!(
+            segments("data.items.[0].name").unwrap(),
+            ["data", "items", "0", "name"]
+        );
+        assert_eq!(
+            segments("data.items[0].name").unwrap(),
+            ["data", "items", "0", "name"]
+        );
+        assert_eq!(
+            segments("data.[key with spaces]").unwrap(),
+            ["data", "key with spaces"]
+        );
         assert!(segments(".").unwrap().is_empty());
         assert!(segments("a..b").is_err());
         assert!(segments("a.[b").is_err());
@@ -252,7 +269,10 @@ mod tests {
         set(&mut v, "working.a.b", json!(1)).unwrap();
         set(&mut v, "working.list.1", json!("z")).unwrap();
         assert_eq!(v["working"], json!({"a": {"b": 1}, "list": [null, "z"]}));
-        assert_eq!(remove(&mut v, "data.items.0").unwrap(), Some(json!({"name": "x"})));
+        assert_eq!(
+            remove(&mut v, "data.items.0").unwrap(),
+            Some(json!({"name": "x"}))
+        );
         assert_eq!(get(&v, "data.items.0.name"), Some(json!("y")));
         assert_eq!(remove(&mut v, "no.such.path").unwrap(), None);
         assert!(set(&mut v, "a.99999999", json!(1)).is_err());

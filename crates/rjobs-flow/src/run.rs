@@ -83,7 +83,9 @@ pub fn now_iso() -> String {
     let fmt = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    time::OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_default()
 }
 
 /// Counts serialized bytes, stopping early once past the limit.
@@ -119,7 +121,12 @@ pub async fn run(
     host: &dyn FlowHost,
     limits: &RunLimits,
 ) -> RunLog {
-    let mut log = RunLog { status: "success".into(), error: None, debug: Vec::new(), nodes_run: 0 };
+    let mut log = RunLog {
+        status: "success".into(),
+        error: None,
+        debug: Vec::new(),
+        nodes_run: 0,
+    };
     if let Err(e) = walk(flow, trigger_index, payload, host, limits, &mut log).await {
         log.status = "error".into();
         log.error = Some(e);
@@ -179,11 +186,18 @@ fn push_children<'f>(
     let Some(ids) = ids else { return Ok(()) };
     let mut nodes = Vec::with_capacity(ids.len());
     for id in ids {
-        nodes.push(flow.node(id).ok_or_else(|| format!("no node with id {id:?}"))?);
+        nodes.push(
+            flow.node(id)
+                .ok_or_else(|| format!("no node with id {id:?}"))?,
+        );
     }
     let mut payload = Some(payload);
     for (i, node) in nodes.into_iter().enumerate().rev() {
-        let p = if i == 0 { payload.take().unwrap_or(Value::Null) } else { payload.clone().unwrap_or(Value::Null) };
+        let p = if i == 0 {
+            payload.take().unwrap_or(Value::Null)
+        } else {
+            payload.clone().unwrap_or(Value::Null)
+        };
         stack.push((node, p));
     }
     Ok(())
@@ -231,7 +245,11 @@ async fn run_node(
 
 fn mutate(rule: &MutateRule, p: &mut Value) -> Result<(), String> {
     match rule {
-        MutateRule::Set { value_template, json, destination } => {
+        MutateRule::Set {
+            value_template,
+            json,
+            destination,
+        } => {
             let text = template::render(value_template, p)?;
             if *json {
                 // Output that is not JSON stores `undefined` in the original: the key is absent.
@@ -243,11 +261,17 @@ fn mutate(rule: &MutateRule, p: &mut Value) -> Result<(), String> {
                 path::set(p, destination, Value::String(text))
             }
         }
-        MutateRule::Copy { source, destination } => match path::get(p, source) {
+        MutateRule::Copy {
+            source,
+            destination,
+        } => match path::get(p, source) {
             Some(v) => path::set(p, destination, v),
             None => path::remove(p, destination).map(|_| ()),
         },
-        MutateRule::Move { source, destination } => {
+        MutateRule::Move {
+            source,
+            destination,
+        } => {
             let v = path::get(p, source);
             path::remove(p, source)?;
             match v {
@@ -260,7 +284,12 @@ fn mutate(rule: &MutateRule, p: &mut Value) -> Result<(), String> {
 }
 
 /// Writes `{error: {type, message}}` at `result_path`, or fails the node when there is none.
-fn fail_to(p: &mut Value, result_path: &Option<String>, ty: &str, message: String) -> Result<(), String> {
+fn fail_to(
+    p: &mut Value,
+    result_path: &Option<String>,
+    ty: &str,
+    message: String,
+) -> Result<(), String> {
     match result_path {
         Some(rp) => path::set(p, rp, json!({"error": {"type": ty, "message": message}})),
         None => Err(message),
@@ -278,10 +307,13 @@ fn accumulator(c: &AckConfig, p: &Value) -> Result<Option<Value>, String> {
         },
         AccumulatorMethod::JsonTemplate => {
             let text = template::render(&c.accumulator_value, p)?;
-            serde_json::from_str(&text)
-                .map_err(|e| format!("accumulatorValue did not render valid JSON ({e}): {text:.100}"))?
+            serde_json::from_str(&text).map_err(|e| {
+                format!("accumulatorValue did not render valid JSON ({e}): {text:.100}")
+            })?
         }
-        AccumulatorMethod::StringTemplate => Value::String(template::render(&c.accumulator_value, p)?),
+        AccumulatorMethod::StringTemplate => {
+            Value::String(template::render(&c.accumulator_value, p)?)
+        }
     };
     let len = v.to_string().chars().count();
     if len > MAX_ACCUMULATOR_CHARS {
@@ -293,8 +325,10 @@ fn accumulator(c: &AckConfig, p: &Value) -> Result<Option<Value>, String> {
 }
 
 async fn acknowledge(c: &AckConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), String> {
-    let success = expr::truthy(&c.success_expression, p).map_err(|e| format!("successExpression: {e}"))?;
-    let message = template::render(&c.message_template, p).map_err(|e| format!("messageTemplate: {e}"))?;
+    let success =
+        expr::truthy(&c.success_expression, p).map_err(|e| format!("successExpression: {e}"))?;
+    let message =
+        template::render(&c.message_template, p).map_err(|e| format!("messageTemplate: {e}"))?;
     let message: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
     let message = (!message.is_empty()).then_some(message);
     let accumulator = accumulator(c, p)?;
@@ -308,7 +342,16 @@ async fn acknowledge(c: &AckConfig, p: &mut Value, host: &dyn FlowHost) -> Resul
             return fail_to(p, &c.result_path, "AcknowledgeError", m);
         }
     };
-    match host.acknowledge(&iteration_id, attempt, success, message.clone(), accumulator).await {
+    match host
+        .acknowledge(
+            &iteration_id,
+            attempt,
+            success,
+            message.clone(),
+            accumulator,
+        )
+        .await
+    {
         Ok(()) => match &c.result_path {
             Some(rp) => {
                 let mut result = json!({"success": success, "completedAt": now_iso()});
@@ -324,12 +367,14 @@ async fn acknowledge(c: &AckConfig, p: &mut Value, host: &dyn FlowHost) -> Resul
 }
 
 async fn execute(c: &ExecConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), String> {
-    let job_id = template::render(&c.job_id_template, p).map_err(|e| format!("resourceJobIdTemplate: {e}"))?;
+    let job_id = template::render(&c.job_id_template, p)
+        .map_err(|e| format!("resourceJobIdTemplate: {e}"))?;
     let context = match c.context_type {
         ContextType::None => None,
-        ContextType::JsonTemplate => {
-            Some(template::render(&c.context_template, p).map_err(|e| format!("contextTemplate: {e}"))?)
-        }
+        ContextType::JsonTemplate => Some(
+            template::render(&c.context_template, p)
+                .map_err(|e| format!("contextTemplate: {e}"))?,
+        ),
         ContextType::PayloadPath => match path::get(p, &c.context_template) {
             Some(v) => Some(v.to_string()),
             None => {

@@ -297,7 +297,10 @@ mod tests {
             ("{{#if (eq data.status \"ACTIVE\")}}on{{/if}}", "on"),
             ("{{eq 1 1}}", "true"),
             ("{{gt 1 2}}", "false"),
-            ("{{#if data.items}}{{#each data.items}}{{this}};{{/each}}{{/if}}", "1;2;3;"),
+            (
+                "{{#if data.items}}{{#each data.items}}{{this}};{{/each}}{{/if}}",
+                "1;2;3;",
+            ),
         ];
         for (t, want) in cases {
             assert_eq!(r(t), want, "template {t:?}");

@@ -26,12 +26,20 @@ fn docs_examples() {
     assert!(t("{{data.temp}} > 80"));
     assert!(t("{{data.status}} === \"active\""));
     assert!(t("{{data.status}} === 'active'"));
-    assert!(!t("\"{{data.status}}\" === 'active'"), "quotes make it a literal string");
-    assert!(!t("{{working.error}}"), "missing path is the empty string: falsy");
+    assert!(
+        !t("\"{{data.status}}\" === 'active'"),
+        "quotes make it a literal string"
+    );
+    assert!(
+        !t("{{working.error}}"),
+        "missing path is the empty string: falsy"
+    );
     assert!(t("{{data.items.length}} > 0"));
     assert!(!t("{{data.empty.length}} > 0"));
     assert!(t("{{data.temp}} > 75"));
-    assert!(t("{{data.temp}} > {{globals.threshold}} && {{data.humidity}} < 90"));
+    assert!(t(
+        "{{data.temp}} > {{globals.threshold}} && {{data.humidity}} < 90"
+    ));
     assert!(!t("!{{data.active}}"));
     assert!(t("{{data.count}} % 2 === 0"));
     assert!(t("{{lower data.status}} === 'active'"));
@@ -99,14 +107,30 @@ fn coercion_table() {
 #[test]
 fn parse_errors_are_messages() {
     for bad in [
-        "", "1 +", "(1", "1 = 1", "foo", "{{data.x", "'open", "1 2", "a.b", "1..2", "0xZZ",
-        "Math.max(1, 2)", "? :", "{{#if a}}",
+        "",
+        "1 +",
+        "(1",
+        "1 = 1",
+        "foo",
+        "{{data.x",
+        "'open",
+        "1 2",
+        "a.b",
+        "1..2",
+        "0xZZ",
+        "Math.max(1, 2)",
+        "? :",
+        "{{#if a}}",
     ] {
         let err = expr::parse(bad).expect_err(bad);
         assert!(!err.is_empty(), "{bad}");
     }
-    assert!(expr::parse(&"(".repeat(100)).unwrap_err().contains("nests deeper"));
-    assert!(expr::parse(&"!".repeat(100)).unwrap_err().contains("nests deeper"));
+    assert!(expr::parse(&"(".repeat(100))
+        .unwrap_err()
+        .contains("nests deeper"));
+    assert!(expr::parse(&"!".repeat(100))
+        .unwrap_err()
+        .contains("nests deeper"));
     let long = vec!["1"; 2000].join(" + ");
     assert!(expr::parse(&long).unwrap_err().contains("operators"));
 }

@@ -18,21 +18,33 @@ fn json_template_examples() {
     let p = payload();
     let r = |t: &str| template::render(t, &p).unwrap_or_else(|e| panic!("{t}: {e}"));
     assert_eq!(r("{ \"foo\": \"bar\" }"), "{ \"foo\": \"bar\" }");
-    let v: Value = serde_json::from_str(&r("{ \"temp\": {{data.temp}}, \"unit\": \"{{data.unit}}\" }")).unwrap();
+    let v: Value = serde_json::from_str(&r(
+        "{ \"temp\": {{data.temp}}, \"unit\": \"{{data.unit}}\" }",
+    ))
+    .unwrap();
     assert_eq!(v, json!({"temp": 23.5, "unit": "celsius"}));
-    let v: Value = serde_json::from_str(&r("{ \"device\": {{{jsonEncode working.device}}} }")).unwrap();
+    let v: Value =
+        serde_json::from_str(&r("{ \"device\": {{{jsonEncode working.device}}} }")).unwrap();
     assert_eq!(v, json!({"device": {"id": "abc123", "name": "Sensor 1"}}));
-    let v: Value = serde_json::from_str(&r("{ \"device\": {{jsonEncode working.device}} }")).unwrap();
+    let v: Value =
+        serde_json::from_str(&r("{ \"device\": {{jsonEncode working.device}} }")).unwrap();
     assert_eq!(v["device"]["name"], "Sensor 1");
     let v: Value = serde_json::from_str(&r("{{{jsonEncode data.anArray}}}")).unwrap();
     assert_eq!(v, json!([44, "Goodbye world", false, {"key": "val"}]));
-    let v: Value = serde_json::from_str(&r("{ {{#gt data.score 50}}\"result\": \"pass\"{{else}}\"result\": \"fail\"{{/gt}} }")).unwrap();
+    let v: Value = serde_json::from_str(&r(
+        "{ {{#gt data.score 50}}\"result\": \"pass\"{{else}}\"result\": \"fail\"{{/gt}} }",
+    ))
+    .unwrap();
     assert_eq!(v, json!({"result": "pass"}));
     let v: Value = serde_json::from_str(&r("{ \"name\": {{jsonEncode data.name}} }")).unwrap();
     assert_eq!(v, json!({"name": "Sensor \"1\""}));
-    let v: Value = serde_json::from_str(&r("{\"count\": {{add data.accumulator.count 1}}}")).unwrap();
+    let v: Value =
+        serde_json::from_str(&r("{\"count\": {{add data.accumulator.count 1}}}")).unwrap();
     assert_eq!(v, json!({"count": 3}));
-    assert_eq!(r("{\"id\": \"{{data.id}}\", {{#if data.name}}\"n\": 1,{{/if}} \"x\": 0}"), "{\"id\": \"abc\", \"n\": 1, \"x\": 0}");
+    assert_eq!(
+        r("{\"id\": \"{{data.id}}\", {{#if data.name}}\"n\": 1,{{/if}} \"x\": 0}"),
+        "{\"id\": \"abc\", \"n\": 1, \"x\": 0}"
+    );
     assert_eq!(r("Hello, {{data.unit}}!"), "Hello, celsius!");
     assert_eq!(r("{{data.nothing.here}}"), "");
 }

@@ -93,7 +93,10 @@ fn main() -> anyhow::Result<()> {
             serve::init_logging(settings.log_format);
             rt.block_on(serve::run(settings))
         }
-        Command::Demo(args) => rt.block_on(demo::run(args)),
+        Command::Demo(args) => {
+            serve::init_logging_quiet();
+            rt.block_on(demo::run(args))
+        }
         Command::Jobs(args) => rt.block_on(cli::run_jobs(args)),
         Command::Executions(args) => rt.block_on(cli::run_executions(args)),
         Command::Token {

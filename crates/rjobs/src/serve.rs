@@ -28,6 +28,16 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
+/// Warnings and errors only (the demo draws its own output).
+pub fn init_logging_quiet() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 async fn open(settings: &Settings) -> anyhow::Result<SqlStore> {
     rjobs_store::connect(&settings.database_url)
         .await
@@ -75,9 +85,32 @@ pub async fn create_admin(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `rjobs serve`.
-pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let store = Arc::new(open(&settings).await?);
+/// A server running in this process.
+pub struct Running {
+    /// The bound address.
+    pub addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    engine: tokio::task::JoinHandle<()>,
+    store: Arc<SqlStore>,
+}
+
+impl Running {
+    /// Stops accepting requests, drains in-flight ones, stops the engine, closes the database.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let served = self.http.await;
+        let _ = self.engine.await;
+        tracing::info!("shut down: engine stopped, closing the database");
+        self.store.close().await;
+        served??;
+        Ok(())
+    }
+}
+
+/// Builds and starts the server: connect and migrate, admin token, bind, serve, engine.
+pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
+    let store = Arc::new(open(settings).await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if store.backend() == Backend::Sqlite {
         tracing::info!("SQLite backend: single-node mode (use PostgreSQL to run several nodes)");
@@ -105,7 +138,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         },
     };
     let flows = Arc::new(FlowSink::new(store.clone(), RunLimits::default()));
-    let engine = Arc::new(build_engine(store.clone(), clock.clone(), &api.public_url, flows.clone()).await?);
+    let engine =
+        Arc::new(build_engine(store.clone(), clock.clone(), &api.public_url, flows.clone()).await?);
     flows.attach(&engine);
     let state = AppState {
         store: store.clone(),
@@ -116,16 +150,29 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let engine_task = tokio::spawn(engine.run(shutdown.clone(), Duration::from_secs(1)));
-    println!("rjobs listening on http://{addr}");
+    let stop = shutdown.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, rjobs_api::router(state))
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+    });
     tracing::info!(%addr, database = %rjobs_store::sql::redact(&settings.database_url), "listening");
-    axum::serve(listener, rjobs_api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    tracing::info!("shutting down: stopping the engine, closing the database");
-    shutdown.cancel();
-    let _ = engine_task.await;
-    store.close().await;
-    Ok(())
+    Ok(Running {
+        addr,
+        shutdown,
+        http,
+        engine: engine_task,
+        store,
+    })
+}
+
+/// `rjobs serve`: runs until SIGINT/SIGTERM.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let running = start(&settings).await?;
+    println!("rjobs listening on http://{}", running.addr);
+    shutdown_signal().await;
+    tracing::info!("signal received: shutting down");
+    running.stop().await
 }
 
 async fn shutdown_signal() {

@@ -1,19 +1,304 @@
 //! The user CLI: talks to any rjobs server over HTTP (`--url`/`RJOBS_URL`, `--token`/`RJOBS_TOKEN`).
+//!
+//! Why it is a thin HTTP client and not a direct store user: it must work against any server
+//! (a remote one, a cluster, the original product's API shape), and the server is the single place
+//! that validates. So every error the user sees is the server's own `{"type","message"}`, printed
+//! as `Validation: resourceType: must be one of ...`, and the CLI adds only the cases the server
+//! cannot speak for (unreachable, refused token).
+//!
+//! Exit codes: 0 success; 1 any error (message on stderr as `error: ...`); 2 bad usage (clap);
+//! 3 `executions watch` saw the execution end `canceled` or `errored`.
+//!
+//! Layout: `client` (HTTP + errors, reused by the demo), `watch` (progress bar, reused by the
+//! demo), `jobs` and `executions` (one function per subcommand), `table` (aligned text).
+
+use std::io::Write;
+
+use clap::Subcommand;
+
+pub mod client;
+mod executions;
+mod jobs;
+mod table;
+pub mod watch;
+
+#[allow(unused_imports)] // re-exported for `demo.rs`
+pub use client::{Client, ClientError};
+#[allow(unused_imports)] // re-exported for `demo.rs`
+pub use watch::{summary_text, watch, WatchStyle};
+
+/// Where the CLI looks for a server when neither `--url` nor `RJOBS_URL` is given.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:7480";
+
+/// Exit code of `executions watch` when the execution ended `canceled` or `errored`.
+pub const EXIT_NOT_COMPLETED: i32 = 3;
+
+/// Options every user-CLI command takes (accepted before or after the subcommand).
+#[derive(Debug, clap::Args)]
+pub struct GlobalOpts {
+    /// Base URL of the rjobs server.
+    #[arg(long, env = "RJOBS_URL", default_value = DEFAULT_URL, global = true)]
+    pub url: String,
+    /// API or admin token, sent as `Authorization: Bearer <token>`.
+    #[arg(long, env = "RJOBS_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print the server's JSON instead of tables (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl GlobalOpts {
+    fn client(&self) -> anyhow::Result<Client> {
+        Client::new(&self.url, self.token.as_deref())
+    }
+}
 
 /// `rjobs jobs ...` arguments.
 #[derive(Debug, clap::Args)]
-pub struct JobsArgs {}
+pub struct JobsArgs {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: JobsCommand,
+}
+
+/// The `--application` option shared by every job and execution command.
+#[derive(Debug, clap::Args)]
+pub struct AppOpt {
+    /// Application id.
+    #[arg(long, short = 'a')]
+    pub application: String,
+}
+
+/// `rjobs jobs <command>`.
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List the application's resource jobs.
+    List {
+        #[command(flatten)]
+        app: AppOpt,
+        /// Only jobs whose name matches this glob (`*`, `?`; case-insensitive).
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Show one resource job.
+    Get {
+        #[command(flatten)]
+        app: AppOpt,
+        /// Resource job id.
+        job: String,
+    },
+    /// Create a resource job.
+    Create(Box<CreateArgs>),
+    /// Start an execution of a job; prints the execution id.
+    Execute {
+        #[command(flatten)]
+        app: AppOpt,
+        /// Resource job id.
+        job: String,
+        /// Template context, a JSON object (default: the job's defaultContext).
+        #[arg(long)]
+        context: Option<String>,
+        /// Query override, JSON (may contain `{{ctx...}}` templates).
+        #[arg(long)]
+        query: Option<String>,
+        /// Data table id override (for dataTableRow jobs).
+        #[arg(long)]
+        data_table_id: Option<String>,
+    },
+    /// Cancel a running execution.
+    Cancel {
+        #[command(flatten)]
+        app: AppOpt,
+        /// Resource job id.
+        job: String,
+        /// Execution id.
+        #[arg(long)]
+        execution: String,
+    },
+    /// Show a job's recent executions, newest first.
+    Logs {
+        #[command(flatten)]
+        app: AppOpt,
+        /// Resource job id.
+        job: String,
+        /// How many executions (server default 1, max 100).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Only executions started at or after this time (ms since the epoch).
+        #[arg(long)]
+        since: Option<i64>,
+    },
+}
+
+/// `rjobs jobs create` arguments; field names follow the API (`--iteration-delay` → `iterationDelay`).
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub app: AppOpt,
+    /// Job name (1–255 characters).
+    #[arg(long)]
+    pub name: String,
+    /// device, dataTableRow, experienceGroup or experienceUser.
+    #[arg(long)]
+    pub resource_type: String,
+    /// Advanced query selecting the resources, JSON (default `{}`: all of them).
+    #[arg(long)]
+    pub query: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Data table id (required for dataTableRow; may be a template).
+    #[arg(long)]
+    pub data_table_id: Option<String>,
+    /// Default template context, a JSON object.
+    #[arg(long)]
+    pub default_context: Option<String>,
+    #[arg(long)]
+    pub max_iteration_concurrency: Option<u64>,
+    /// Milliseconds between iteration starts.
+    #[arg(long)]
+    pub iteration_delay: Option<u64>,
+    /// Milliseconds an attempt may wait for its acknowledgement.
+    #[arg(long)]
+    pub iteration_timeout: Option<u64>,
+    #[arg(long)]
+    pub retry_on_failure: bool,
+    #[arg(long)]
+    pub retry_on_timeout: bool,
+    #[arg(long)]
+    pub max_iteration_retries: Option<u64>,
+    /// Milliseconds before a retry.
+    #[arg(long)]
+    pub retry_delay: Option<u64>,
+}
 
 /// `rjobs executions ...` arguments.
 #[derive(Debug, clap::Args)]
-pub struct ExecutionsArgs {}
-
-/// Runs `rjobs jobs ...`.
-pub async fn run_jobs(_args: JobsArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+pub struct ExecutionsArgs {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: ExecutionsCommand,
 }
 
-/// Runs `rjobs executions ...`.
-pub async fn run_executions(_args: ExecutionsArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+/// Which execution: `<executionId> --application <id> --job <id>`.
+#[derive(Debug, clap::Args)]
+pub struct ExecRef {
+    /// Execution id.
+    pub execution: String,
+    #[command(flatten)]
+    pub app: AppOpt,
+    /// Resource job id.
+    #[arg(long, short = 'j')]
+    pub job: String,
+}
+
+/// `rjobs executions <command>`.
+#[derive(Debug, Subcommand)]
+pub enum ExecutionsCommand {
+    /// Follow an execution with a live progress bar until it ends; exit 3 if canceled or errored.
+    Watch {
+        #[command(flatten)]
+        target: ExecRef,
+    },
+    /// Download an execution's CSV report to stdout or a file.
+    Report {
+        #[command(flatten)]
+        target: ExecRef,
+        /// Write the CSV here instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+/// Runs `rjobs jobs ...`; on failure prints `error: ...` and exits non-zero.
+pub async fn run_jobs(args: JobsArgs) -> anyhow::Result<()> {
+    let result = jobs::run(&args.global, args.command).await;
+    finish(result.map(|()| 0))
+}
+
+/// Runs `rjobs executions ...`; on failure prints `error: ...` and exits non-zero.
+pub async fn run_executions(args: ExecutionsArgs) -> anyhow::Result<()> {
+    let result = executions::run(&args.global, args.command).await;
+    finish(result)
+}
+
+/// Turns a command's outcome into the process exit: `main` would print errors with `Debug`
+/// (`Error: ...` plus a cause list), so errors are printed here, plainly, and the process exits.
+fn finish(result: anyhow::Result<i32>) -> anyhow::Result<()> {
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
+}
+
+/// Prints a JSON value, pretty, on stdout.
+fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// Path segment for an id given on the command line: trimmed, and rejected if it could change the
+/// path (so a typo gives a clear message, not a 404 for some other route).
+fn segment<'a>(what: &str, id: &'a str) -> anyhow::Result<&'a str> {
+    let id = id.trim();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        anyhow::bail!("{what}: expected an id (letters, digits and '-'), got {id:?}");
+    }
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct T {
+        #[command(subcommand)]
+        c: Top,
+    }
+    #[derive(Debug, Subcommand)]
+    enum Top {
+        Jobs(JobsArgs),
+        Executions(ExecutionsArgs),
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let t = T::try_parse_from([
+            "rjobs", "jobs", "list", "-a", "app1", "--json", "--url", "http://h:1",
+        ])
+        .unwrap();
+        let Top::Jobs(j) = t.c else { panic!() };
+        assert!(j.global.json);
+        assert_eq!(j.global.url, "http://h:1");
+        let t = T::try_parse_from([
+            "rjobs", "--token", "x", "executions", "watch", "e1", "-a", "a", "--job", "j",
+        ]);
+        assert!(t.is_err(), "global options belong to the user subcommands");
+        let t = T::try_parse_from([
+            "rjobs", "executions", "--token", "x", "watch", "e1", "-a", "a", "--job", "j",
+        ])
+        .unwrap();
+        let Top::Executions(e) = t.c else { panic!() };
+        assert_eq!(e.global.token.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert_eq!(segment("job", " ab12 ").unwrap(), "ab12");
+        assert!(segment("job", "a/b").is_err());
+        assert!(segment("job", "").is_err());
+    }
 }

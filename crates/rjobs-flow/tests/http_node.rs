@@ -1,0 +1,241 @@
+//! The HTTP node against a local server on 127.0.0.1:0.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::{
+    body::Bytes,
+    http::{HeaderMap, Method, StatusCode},
+    response::{IntoResponse, Redirect},
+    routing::{any, get},
+    Json, Router,
+};
+use common::{flow, iteration_data, node, FakeHost};
+use rjobs_flow::{envelope, parse_flow, run, RunLimits, RunLog};
+use serde_json::{json, Value};
+
+async fn server() -> String {
+    let app = Router::new()
+        .route(
+            "/ok",
+            get(|| async { Json(json!({"hello": "world", "n": 1})) }),
+        )
+        .route(
+            "/fail",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .route("/big", get(|| async { "z".repeat(10_000) }))
+        .route("/redirect", get(|| async { Redirect::temporary("/ok") }))
+        .route("/loop", get(|| async { Redirect::temporary("/loop") }))
+        .route(
+            "/echo",
+            any(
+                |method: Method, headers: HeaderMap, body: Bytes| async move {
+                    let h = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    Json(json!({
+                        "method": method.as_str(),
+                        "contentType": h("content-type"),
+                        "auth": h("authorization"),
+                        "x": h("x-device"),
+                        "body": String::from_utf8_lossy(&body),
+                    }))
+                    .into_response()
+                },
+            ),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+async fn call(config: Value, limits: RunLimits) -> (RunLog, Value) {
+    let f = parse_flow(&flow(
+        &["h"],
+        json!([
+            node("h", "HttpNode", config, json!([["end"]])),
+            node(
+                "end",
+                "DebugNode",
+                json!({"property": "working"}),
+                json!([[]])
+            )
+        ]),
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let p = envelope(&f, "F", 0, "A", "App", iteration_data(), "T");
+    let log = run(&f, 0, p, &FakeHost::default(), &limits).await;
+    let w = log
+        .debug
+        .last()
+        .map(|d| d["value"].clone())
+        .unwrap_or(Value::Null);
+    (log, w)
+}
+
+fn cfg(uri: String) -> Value {
+    json!({"uriTemplate": uri, "responsePath": "working.resp", "errorBehavior": "payloadPath", "errorPath": "working.err"})
+}
+
+#[tokio::test]
+async fn success_parses_json() {
+    let base = server().await;
+    let (log, w) = call(cfg(format!("{base}/ok")), RunLimits::default()).await;
+    assert_eq!(log.status, "success", "{:?}", log.error);
+    assert_eq!(w["resp"]["statusCode"], 200);
+    assert_eq!(w["resp"]["body"], json!({"hello": "world", "n": 1}));
+    assert!(w["resp"]["headers"]["content-type"]
+        .as_str()
+        .unwrap_or("")
+        .contains("application/json"));
+    assert!(w["resp"]["requestDuration"].is_u64());
+    assert!(w.get("err").is_none());
+}
+
+#[tokio::test]
+async fn server_error_is_still_a_response() {
+    let base = server().await;
+    let (log, w) = call(cfg(format!("{base}/fail")), RunLimits::default()).await;
+    assert_eq!(log.status, "success");
+    assert_eq!(w["resp"]["statusCode"], 500);
+    assert_eq!(w["resp"]["body"], "boom");
+}
+
+#[tokio::test]
+async fn post_json_template_headers_and_basic_auth() {
+    let base = server().await;
+    let mut c = cfg(format!("{base}/echo"));
+    c["method"] = json!("POST");
+    c["bodyType"] = json!("jsonTemplate");
+    c["bodyTemplate"] =
+        json!("{\"name\": {{jsonEncode data.device.name}}, \"attempt\": {{data.attemptNumber}}}");
+    c["headerInfo"] = json!([{"key": "X-Device", "valueTemplate": "{{data.device.id}}"}]);
+    c["authType"] = json!("basic");
+    c["authCredentials"] = json!({"usernameTemplate": "u", "passwordTemplate": "p"});
+    let (log, w) = call(c, RunLimits::default()).await;
+    assert_eq!(log.status, "success", "{:?}", log.error);
+    let b = &w["resp"]["body"];
+    assert_eq!(b["method"], "POST");
+    assert_eq!(b["contentType"], "application/json");
+    assert_eq!(b["x"], "aaaaaaaaaaaaaaaaaaaaaaaa");
+    assert_eq!(b["auth"], "Basic dTpw");
+    let sent: Value = serde_json::from_str(b["body"].as_str().unwrap_or("")).unwrap_or_default();
+    assert_eq!(sent, json!({"name": "Pump 7", "attempt": 2}));
+}
+
+#[tokio::test]
+async fn connection_refused_goes_to_error_path() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    let (log, w) = call(
+        cfg(format!("http://127.0.0.1:{port}/x")),
+        RunLimits::default(),
+    )
+    .await;
+    assert_eq!(log.status, "success");
+    assert_eq!(w["err"]["type"], "ConnectionError", "{w}");
+    assert!(w.get("resp").is_none());
+}
+
+#[tokio::test]
+async fn slow_server_times_out_to_error_path() {
+    let base = server().await;
+    let mut c = cfg(format!("{base}/slow"));
+    c["timeoutTemplate"] = json!("0.3");
+    let started = std::time::Instant::now();
+    let (log, w) = call(c, RunLimits::default()).await;
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(log.status, "success");
+    assert_eq!(w["err"]["type"], "TimeoutError", "{w}");
+    // The server-wide cap also applies when the node asks for more.
+    let limits = RunLimits {
+        http_timeout_ms: 200,
+        ..RunLimits::default()
+    };
+    let (_, w) = call(cfg(format!("{base}/slow")), limits).await;
+    assert_eq!(w["err"]["type"], "TimeoutError", "{w}");
+}
+
+#[tokio::test]
+async fn oversized_response_goes_to_error_path() {
+    let base = server().await;
+    let limits = RunLimits {
+        http_max_response_bytes: 1000,
+        ..RunLimits::default()
+    };
+    let (log, w) = call(cfg(format!("{base}/big")), limits).await;
+    assert_eq!(log.status, "success");
+    assert_eq!(w["err"]["type"], "ResponseTooLarge", "{w}");
+}
+
+#[tokio::test]
+async fn redirects_are_bounded() {
+    let base = server().await;
+    let (_, w) = call(cfg(format!("{base}/redirect")), RunLimits::default()).await;
+    assert_eq!(w["resp"]["body"]["hello"], "world");
+    let (_, w) = call(cfg(format!("{base}/loop")), RunLimits::default()).await;
+    assert_eq!(w["err"]["type"], "RedirectError", "{w}");
+    let mut c = cfg(format!("{base}/redirect"));
+    c["disableRedirects"] = json!(true);
+    let (_, w) = call(c, RunLimits::default()).await;
+    assert_eq!(w["resp"]["statusCode"], 307);
+}
+
+#[tokio::test]
+async fn https_and_no_error_path() {
+    let (log, w) = call(cfg("https://example.com/".into()), RunLimits::default()).await;
+    assert_eq!(log.status, "success");
+    assert_eq!(w["err"]["type"], "UnsupportedProtocol");
+    assert!(w["err"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("without TLS"));
+    // Without an error path a transport failure ends the run.
+    let (log, _) = call(
+        json!({"uriTemplate": "https://example.com/"}),
+        RunLimits::default(),
+    )
+    .await;
+    assert_eq!(log.status, "error");
+    assert!(log
+        .error
+        .as_deref()
+        .unwrap_or("")
+        .contains("node \"h\" (HttpNode)"));
+}
+
+#[tokio::test]
+async fn run_deadline_bounds_everything() {
+    let base = server().await;
+    let limits = RunLimits {
+        max_duration_ms: 200,
+        ..RunLimits::default()
+    };
+    let (log, _) = call(json!({"uriTemplate": format!("{base}/slow")}), limits).await;
+    assert_eq!(log.status, "error");
+    assert!(
+        log.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("maximum duration"),
+        "{:?}",
+        log.error
+    );
+}

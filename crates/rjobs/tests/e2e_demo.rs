@@ -1,0 +1,60 @@
+//! `rjobs demo` runs to the end and its output holds: the counts add up, the report exists with
+//! one row per device, and the failures are exactly the sensors the built-in API fails.
+
+use std::collections::{HashMap, HashSet};
+
+#[test]
+fn demo_runs_and_its_figures_hold() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rjobs"))
+        .args(["demo", "--devices", "2000"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "demo failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let summary = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Summary: "))
+        .expect("a Summary line");
+    let fields: HashMap<&str, &str> = summary
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let n = |k: &str| fields[k].parse::<u64>().unwrap();
+    assert_eq!(fields["status"], "completed");
+    assert_eq!(n("succeeded") + n("failed") + n("timedOut"), 2000);
+    assert_eq!((n("inProgress"), n("remaining")), (0, 0));
+    assert_eq!(n("failed"), 20, "sensors n%100==7 fail on every attempt");
+    let path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Report: "))
+        .and_then(|l| l.split(" (").next())
+        .expect("a Report line");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("iterationId,resourceId,resourceName,status,attempts,startedAt,completedAt,message,accumulator")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2000, "one row per device");
+    let ids: HashSet<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(ids.len(), 2000);
+    let mut by_status: HashMap<&str, u64> = HashMap::new();
+    for r in &rows {
+        *by_status.entry(r[3]).or_default() += 1;
+        let attempts: u32 = r[4].parse().unwrap();
+        assert!((1..=3).contains(&attempts));
+        if r[2].ends_with("13") && r[2][7..].parse::<u32>().unwrap() % 100 == 13 {
+            assert_eq!((r[3], attempts), ("succeeded", 2), "{r:?} recovers on its retry");
+        }
+        if r[3] == "failed" {
+            assert_eq!(attempts, 3, "{r:?}");
+            assert_eq!(r[7], "HTTP 500: sensor offline");
+        }
+    }
+    assert_eq!(by_status.get("succeeded").copied(), Some(n("succeeded")));
+    assert_eq!(by_status.get("failed").copied(), Some(n("failed")));
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
