@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Metrics;
 use crate::render::render;
 use crate::report::ReportSigner;
 use crate::sink::TriggerSink;
@@ -76,6 +77,7 @@ pub struct Engine {
     wake: Notify,
     /// Most starts or timer events handled per execution per tick (bounds one tick's work).
     pub(crate) batch: u32,
+    pub(crate) metrics: Metrics,
 }
 
 fn column_type(c: rjobs_core::resources::table::ColumnType) -> ColumnType {
@@ -113,7 +115,13 @@ impl Engine {
             ids: IdGen::new(),
             wake: Notify::new(),
             batch: 500,
+            metrics: Metrics::new().unwrap_or_else(|e| panic!("metric names are static: {e}")),
         }
+    }
+
+    /// The engine's metrics (the API adds HTTP figures and renders them at `/metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The report link signer.
@@ -282,6 +290,7 @@ impl Engine {
             ))
         })?;
         let carried = t.record.accumulator.clone().filter(|_| e.settings.serial());
+        let outcome = t.record.state.as_str();
         let write = IterationWrite {
             seq: row.seq,
             expected_state: t.expected_state,
@@ -298,6 +307,10 @@ impl Engine {
                 req.iteration_id
             )));
         }
+        self.metrics
+            .iterations_finished
+            .with_label_values(&[outcome])
+            .inc();
         self.wake();
         Ok(())
     }

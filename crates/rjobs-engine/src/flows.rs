@@ -9,7 +9,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use rjobs_core::engine::IterationId;
 use rjobs_core::execution::Source;
-use rjobs_core::{Id, IdGen};
+use rjobs_core::{Clock, Id, IdGen};
 use rjobs_flow::{FlowHost, RunLimits};
 use rjobs_store::{FlowRun, Store};
 use serde_json::Value;
@@ -22,6 +22,7 @@ use crate::sink::{TriggerEvent, TriggerSink};
 #[derive(Debug)]
 pub struct FlowSink {
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     engine: OnceLock<Weak<Engine>>,
     limits: Arc<RunLimits>,
     slots: Arc<Semaphore>,
@@ -29,9 +30,10 @@ pub struct FlowSink {
 
 impl FlowSink {
     /// A sink over `store`; call [`FlowSink::attach`] once the engine exists.
-    pub fn new(store: Arc<dyn Store>, limits: RunLimits) -> Self {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limits: RunLimits) -> Self {
         FlowSink {
             store,
+            clock,
             engine: OnceLock::new(),
             limits: Arc::new(limits),
             slots: Arc::new(Semaphore::new(512)),
@@ -47,6 +49,7 @@ impl FlowSink {
 /// What a flow's Job nodes can do, on behalf of one application and flow.
 struct EngineHost {
     engine: Weak<Engine>,
+    clock: Arc<dyn Clock>,
     store: Arc<dyn Store>,
     app: Id,
     job: Id,
@@ -55,6 +58,10 @@ struct EngineHost {
 
 #[async_trait]
 impl FlowHost for EngineHost {
+    fn now_iso(&self) -> String {
+        self.clock.now().to_rfc3339()
+    }
+
     async fn acknowledge(
         &self,
         iteration_id: &str,
@@ -143,6 +150,7 @@ impl TriggerSink for FlowSink {
                 }
             };
             let store = self.store.clone();
+            let clock = self.clock.clone();
             let limits = self.limits.clone();
             let slots = self.slots.clone();
             let ev = ev.clone();
@@ -165,6 +173,7 @@ impl TriggerSink for FlowSink {
                     );
                     let host = EngineHost {
                         engine: engine.clone(),
+                        clock: clock.clone(),
                         store: store.clone(),
                         app: ev.application_id.clone(),
                         job: ev.resource_job_id.clone(),

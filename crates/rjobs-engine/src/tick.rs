@@ -35,6 +35,14 @@ impl Engine {
     /// One step over every execution that is not final. Errors of one execution are logged and
     /// do not stop the others.
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
+        #[allow(clippy::disallowed_methods)] // latency measurement only
+        let began = std::time::Instant::now();
+        let r = self.tick_all().await;
+        self.metrics.store_op("tick", began.elapsed().as_secs_f64());
+        r
+    }
+
+    async fn tick_all(&self) -> Result<TickReport, EngineError> {
         let now = self.clock.now();
         let mut report = TickReport::default();
         for e in self.store.active_executions().await? {
@@ -153,6 +161,14 @@ impl Engine {
             if !ok {
                 continue;
             }
+            if let Some(due) = row.record.deadline.or(row.record.retry_at) {
+                let lag = (now.as_millis() - due.as_millis()).max(0) as f64 / 1000.0;
+                self.metrics.dispatch_lag.with_label_values(&["deadline"]).observe(lag);
+            }
+            self.metrics
+                .iterations_finished
+                .with_label_values(&[t.record.state.as_str()])
+                .inc();
             match t.record.state {
                 IterationState::TimedOut | IterationState::Retrying
                     if row.record.state == IterationState::InProgress =>
@@ -230,7 +246,10 @@ impl Engine {
             last_start_at: any_start.then_some(now),
             accumulator: None,
         };
+        #[allow(clippy::disallowed_methods)] // latency measurement only
+        let began = std::time::Instant::now();
         let won = self.store.apply_iterations(&e.id, &writes, &ew).await?;
+        self.metrics.store_op("start_iterations", began.elapsed().as_secs_f64());
         if any_start {
             e.last_start_at = Some(now);
         }
@@ -242,6 +261,11 @@ impl Engine {
             match (t.iteration_trigger(), res) {
                 (Some(info), Some(res)) => {
                     report.started += 1;
+                    self.metrics.iterations_started.inc();
+                    if let Some(due) = row.record.retry_at {
+                        let lag = (now.as_millis() - due.as_millis()).max(0) as f64 / 1000.0;
+                        self.metrics.dispatch_lag.with_label_values(&["retry"]).observe(lag);
+                    }
                     let data = payload::iteration(e, &row, res, acc.flatten(), &info);
                     let mut data = data;
                     if acc.is_none() {
@@ -251,7 +275,13 @@ impl Engine {
                     }
                     self.fire(e, TriggerKind::Iteration, data).await;
                 }
-                _ => report.settled += 1,
+                _ => {
+                    report.settled += 1;
+                    self.metrics
+                        .iterations_finished
+                        .with_label_values(&[t.record.state.as_str()])
+                        .inc();
+                }
             }
         }
         Ok(true)

@@ -496,36 +496,3 @@ pub fn flow_json(f: &FlowDef) -> Value {
         "globals": globals,
     })
 }
-
-/// Builds a run payload: the original's 12-key envelope around the trigger's `data`.
-/// `time` is the firing time as ISO-8601 text; `flowVersion` is `"develop"` (the original's name
-/// for the editable version, the only one rjobs has).
-pub fn envelope(
-    flow: &FlowDef,
-    flow_id: &str,
-    trigger_index: usize,
-    application_id: &str,
-    application_name: &str,
-    data: Value,
-    time: &str,
-) -> Value {
-    let (trigger_type, key) = flow
-        .triggers
-        .get(trigger_index)
-        .map(|t| (t.trigger_type.as_str(), t.key.as_str()))
-        .unwrap_or(("", ""));
-    json!({
-        "applicationId": application_id,
-        "applicationName": application_name,
-        "data": data,
-        "flowId": flow_id,
-        "flowName": flow.name,
-        "flowVersion": "develop",
-        "globals": flow.globals_object(),
-        "relayId": key,
-        "relayType": "resourceJob",
-        "time": time,
-        "triggerId": key,
-        "triggerType": trigger_type,
-    })
-}

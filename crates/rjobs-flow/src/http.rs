@@ -162,6 +162,7 @@ async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value,
         req = req.body(b);
     }
 
+    #[allow(clippy::disallowed_methods)] // latency measurement only (requestDuration)
     let started = Instant::now();
     let mut resp = req.send().await.map_err(|e| describe(&e))?;
     let cap = limits.http_max_response_bytes;

@@ -26,7 +26,7 @@ pub mod template;
 
 pub use config::NODE_TYPES;
 pub use def::{
-    envelope, flow_json, parse_flow, patch_flow, FlowDef, FlowError, GlobalDef, NodeDef,
-    TriggerDef, TRIGGER_TYPES,
+    flow_json, parse_flow, patch_flow, FlowDef, FlowError, GlobalDef, NodeDef, TriggerDef,
+    TRIGGER_TYPES,
 };
-pub use run::{run, FlowHost, RunLimits, RunLog};
+pub use run::{envelope, run, FlowHost, RunLimits, RunLog};

@@ -43,6 +43,11 @@ pub trait FlowHost: Send + Sync {
     /// Execute a job (the Job: Execute node); context JSON text or None for the job's default.
     /// Returns the execution id.
     async fn execute_job(&self, job_id: &str, context: Option<String>) -> Result<String, String>;
+    /// The current time as ISO-8601 text (`completedAt`, Debug entries). The default reads the
+    /// system clock; the server should answer from its `rjobs_core::Clock`.
+    fn now_iso(&self) -> String {
+        rjobs_core::Clock::now(&rjobs_core::SystemClock).to_rfc3339()
+    }
 }
 
 /// Bounds on one run.
@@ -76,16 +81,6 @@ pub struct RunLog {
     /// One entry per Debug node executed: `{nodeId, message, level, time, value}`.
     pub debug: Vec<Value>,
     pub nodes_run: u32,
-}
-
-/// The current time as the original prints dates (ISO-8601, milliseconds, UTC).
-pub fn now_iso() -> String {
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::now_utc()
-        .format(&fmt)
-        .unwrap_or_default()
 }
 
 /// Counts serialized bytes, stopping early once past the limit.
@@ -235,7 +230,7 @@ async fn run_node(
                 "nodeId": node.id,
                 "message": message,
                 "level": c.level,
-                "time": now_iso(),
+                "time": host.now_iso(),
                 "value": value,
             }));
             Ok(0)
@@ -354,7 +349,7 @@ async fn acknowledge(c: &AckConfig, p: &mut Value, host: &dyn FlowHost) -> Resul
     {
         Ok(()) => match &c.result_path {
             Some(rp) => {
-                let mut result = json!({"success": success, "completedAt": now_iso()});
+                let mut result = json!({"success": success, "completedAt": host.now_iso()});
                 if let Some(m) = message {
                     result["message"] = Value::String(m);
                 }
@@ -391,4 +386,37 @@ async fn execute(c: &ExecConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(
         },
         Err(m) => fail_to(p, &c.result_path, "ResourceJobExecuteError", m),
     }
+}
+
+/// Builds a run payload: the original's 12-key envelope around the trigger's `data`.
+/// `time` is the firing time as ISO-8601 text; `flowVersion` is `"develop"` (the original's name
+/// for the editable version, the only one rjobs has).
+pub fn envelope(
+    flow: &FlowDef,
+    flow_id: &str,
+    trigger_index: usize,
+    application_id: &str,
+    application_name: &str,
+    data: Value,
+    time: &str,
+) -> Value {
+    let (trigger_type, key) = flow
+        .triggers
+        .get(trigger_index)
+        .map(|t| (t.trigger_type.as_str(), t.key.as_str()))
+        .unwrap_or(("", ""));
+    json!({
+        "applicationId": application_id,
+        "applicationName": application_name,
+        "data": data,
+        "flowId": flow_id,
+        "flowName": flow.name,
+        "flowVersion": "develop",
+        "globals": flow.globals_object(),
+        "relayId": key,
+        "relayType": "resourceJob",
+        "time": time,
+        "triggerId": key,
+        "triggerType": trigger_type,
+    })
 }

@@ -159,7 +159,7 @@ async fn slow_server_times_out_to_error_path() {
     let base = server().await;
     let mut c = cfg(format!("{base}/slow"));
     c["timeoutTemplate"] = json!("0.3");
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let (log, w) = call(c, RunLimits::default()).await;
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(log.status, "success");

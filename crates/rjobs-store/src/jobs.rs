@@ -87,6 +87,8 @@ pub trait ExecStore: Send + Sync {
         since: Option<Timestamp>,
         limit: u32,
     ) -> Result<Vec<Execution>, StoreError>;
+    /// Number of executions in each status (for metrics).
+    async fn executions_by_status(&self) -> Result<Vec<(String, i64)>, StoreError>;
     /// Executions not yet final (`inProgress`, `canceling`, `erroring`).
     async fn active_executions(&self) -> Result<Vec<Execution>, StoreError>;
     /// Counts by state, from the iteration records.

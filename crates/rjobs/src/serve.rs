@@ -137,7 +137,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_iteration_concurrency: i64::from(settings.limits.max_iteration_concurrency),
         },
     };
-    let flows = Arc::new(FlowSink::new(store.clone(), RunLimits::default()));
+    let flows = Arc::new(FlowSink::new(store.clone(), clock.clone(), RunLimits::default()));
     let engine =
         Arc::new(build_engine(store.clone(), clock.clone(), &api.public_url, flows.clone()).await?);
     flows.attach(&engine);

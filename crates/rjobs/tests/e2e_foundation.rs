@@ -429,3 +429,58 @@ async fn health_and_bad_settings() {
     assert!(!out.status.success(), "unknown RJOBS_ key must be an error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("limts"));
 }
+
+/// Checks one exposition line: `name{label="value",...} number` or a `# HELP`/`# TYPE` comment.
+fn valid_prometheus_line(line: &str) -> bool {
+    if let Some(rest) = line.strip_prefix("# ") {
+        return rest.starts_with("HELP ") || rest.starts_with("TYPE ");
+    }
+    let Some((series, value)) = line.rsplit_once(' ') else {
+        return false;
+    };
+    let name_end = series.find('{').unwrap_or(series.len());
+    let name = &series[..name_end];
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
+    let labels_ok = name_end == series.len()
+        || (series.ends_with('}')
+            && series[name_end + 1..series.len() - 1]
+                .split("\",")
+                .filter(|p| !p.is_empty())
+                .all(|p| p.split_once("=\"").is_some()));
+    let value_ok = value.parse::<f64>().is_ok() || matches!(value, "+Inf" | "-Inf" | "NaN");
+    name_ok && labels_ok && value_ok
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text() {
+    let data = Data::new(Db::Sqlite).await;
+    let s = Server::start(&data, &[]);
+    let c = Client::new();
+    let app = create_app(&c, &s, "metrics").await;
+    let _ = c.call("GET", &s.url(&format!("/applications/{app}")), Some("bad"), None).await;
+    let resp = reqwest::get(s.url("/metrics")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = resp.text().await.unwrap();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        assert!(valid_prometheus_line(line), "not Prometheus text: {line:?}");
+    }
+    assert!(text.contains(
+        "rjobs_http_requests_total{method=\"POST\",route=\"/applications\",status=\"201\"} 1"
+    ));
+    assert!(text.contains(
+        "rjobs_http_requests_total{method=\"GET\",route=\"/applications/{applicationId}\",status=\"401\"} 1"
+    ));
+    for name in [
+        "rjobs_iterations_started_total",
+        "rjobs_store_operation_seconds",
+        "rjobs_http_request_duration_seconds",
+    ] {
+        assert!(text.contains(name), "{name} missing");
+    }
+    assert!(!valid_prometheus_line("not a metric"), "the checker can fail");
+    s.stop();
+}

@@ -20,6 +20,7 @@ mod tokens;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .merge(applications::routes())
         .merge(tokens::routes())
         .merge(resources::routes())
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(flows::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -44,6 +46,50 @@ async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> 
                 .into_response()
         }
     }
+}
+
+/// Counts every request by method, matched route (not the raw path, so ids do not explode the
+/// label set) and status, and times it.
+async fn track(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().to_string();
+    #[allow(clippy::disallowed_methods)] // latency measurement only
+    let began = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let m = state.engine.metrics();
+    m.http_duration
+        .with_label_values(&[&route])
+        .observe(began.elapsed().as_secs_f64());
+    m.http_requests
+        .with_label_values(&[&method, &route, resp.status().as_str()])
+        .inc();
+    resp
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let m = state.engine.metrics();
+    match state.store.executions_by_status().await {
+        Ok(rows) => {
+            m.executions.reset();
+            for (status, n) in rows {
+                m.executions.with_label_values(&[&status]).set(n);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count executions"),
+    }
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        m.render(),
+    )
+        .into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

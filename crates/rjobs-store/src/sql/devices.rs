@@ -14,7 +14,7 @@ use rjobs_query::Query;
 use super::qbuild::{bind_all, json_col, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{with_read, with_write, SqlStore};
-use crate::{Page, StoreError};
+use crate::{Backend, Page, StoreError};
 
 pub(crate) const FIELDS: Fields = &[
     ("name", "name"),
@@ -25,9 +25,10 @@ pub(crate) const FIELDS: Fields = &[
     ("connectionStatus", "COALESCE(connected, -1)"),
 ];
 
-const DEVICE_COLS: &str = "id, application_id, name, description, device_class, parent_id, \
-     gateway_id, tags, attributes, connected, connected_at, disconnected_at, creation_date, \
-     last_updated";
+const DEVICE_TABLE: &str = "devices (id, application_id, name, description, device_class, \
+     parent_id, gateway_id, tags, attributes, connected, connected_at, disconnected_at, \
+     creation_date, last_updated)";
+const TAG_TABLE: &str = "device_tags (device_id, application_id, key, value)";
 /// Rows per multi-row `INSERT` (14 parameters each; well under both backends' limits).
 const DEVICE_CHUNK: usize = 500;
 /// Tag rows per multi-row `INSERT` (4 parameters each).
@@ -62,61 +63,104 @@ pub(crate) fn from_row(r: &impl RowExt) -> Result<Device, StoreError> {
     })
 }
 
-fn device_values(b: &mut SqlBuf, d: &Device) {
-    b.push("(").text(d.id.as_str()).push(",");
-    b.text(d.application_id.as_str()).push(",");
-    b.text(&d.name).push(",").text(&d.description).push(",");
-    b.text(&d.device_class).push(",");
-    b.opt_text(d.parent_id.as_ref().map(Id::as_str)).push(",");
-    b.opt_text(d.gateway_id.as_ref().map(Id::as_str)).push(",");
-    b.text(&to_json_text(&d.tags)).push(",");
-    b.text(&to_json_text(&d.attributes)).push(",");
-    b.opt_int(d.connected.map(i64::from)).push(",");
-    b.opt_int(d.connected_at.map(|t| t.as_millis())).push(",");
-    b.opt_int(d.disconnected_at.map(|t| t.as_millis()))
-        .push(",");
-    b.int(d.creation_date.as_millis()).push(",");
-    b.int(d.last_updated.as_millis()).push(")");
+/// `INSERT INTO <table_cols> VALUES (..), (..)` for `rows` rows of `cols` placeholders, in the
+/// backend's placeholder style (`?` for SQLite, `$n` for PostgreSQL).
+fn multi_insert(backend: Backend, table_cols: &str, rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(table_cols.len() + rows * cols * 6 + 16);
+    s.push_str("INSERT INTO ");
+    s.push_str(table_cols);
+    s.push_str(" VALUES ");
+    let mut n = 0;
+    for r in 0..rows {
+        s.push_str(if r == 0 { "(" } else { ",(" });
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            n += 1;
+            if backend == Backend::Postgres {
+                s.push('$');
+                s.push_str(&n.to_string());
+            } else {
+                s.push('?');
+            }
+        }
+        s.push(')');
+    }
+    s
 }
 
-/// The multi-row `INSERT` statements that create `devices` and their tag rows.
-fn insert_statements(backend: crate::Backend, devices: &[Device]) -> Vec<SqlBuf> {
-    let mut out = Vec::new();
-    for chunk in devices.chunks(DEVICE_CHUNK) {
-        let mut b = SqlBuf::new(backend);
-        b.push(&format!("INSERT INTO devices ({DEVICE_COLS}) VALUES "));
-        for (i, d) in chunk.iter().enumerate() {
-            if i > 0 {
-                b.push(",");
+/// The JSON documents of each device, encoded once before the transaction.
+struct Encoded<'a> {
+    d: &'a Device,
+    tags: String,
+    attributes: String,
+}
+
+/// Binds one device row's 14 values (same order as [`DEVICE_COLS`]).
+macro_rules! bind_device {
+    ($q:expr, $e:expr) => {{
+        let e = $e;
+        let d = e.d;
+        $q.bind(d.id.as_str())
+            .bind(d.application_id.as_str())
+            .bind(d.name.as_str())
+            .bind(d.description.as_str())
+            .bind(d.device_class.as_str())
+            .bind(d.parent_id.as_ref().map(Id::as_str))
+            .bind(d.gateway_id.as_ref().map(Id::as_str))
+            .bind(e.tags.as_str())
+            .bind(e.attributes.as_str())
+            .bind(d.connected.map(i64::from))
+            .bind(d.connected_at.map(|t| t.as_millis()))
+            .bind(d.disconnected_at.map(|t| t.as_millis()))
+            .bind(d.creation_date.as_millis())
+            .bind(d.last_updated.as_millis())
+    }};
+}
+
+/// Inserts the devices' rows and tag rows on `$conn` (a transaction), in multi-row chunks.
+/// Values are bound straight from the records (no intermediate copies): this is the hot path of
+/// bulk creation.
+macro_rules! insert_devices_on {
+    ($conn:expr, $backend:expr, $encoded:expr) => {{
+        let encoded: &[Encoded<'_>] = $encoded;
+        for chunk in encoded.chunks(DEVICE_CHUNK) {
+            let sql = multi_insert($backend, DEVICE_TABLE, chunk.len(), 14);
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = bind_device!(q, e);
             }
-            device_values(&mut b, d);
+            q.execute(&mut *$conn).await?;
         }
-        out.push(b);
-    }
-    let tags: Vec<(&Device, &Tag)> = devices
+        let tags: Vec<(&Device, &Tag)> = encoded
+            .iter()
+            .flat_map(|e| e.d.tags.iter().map(move |t| (e.d, t)))
+            .collect();
+        for chunk in tags.chunks(TAG_CHUNK) {
+            let sql = multi_insert($backend, TAG_TABLE, chunk.len(), 4);
+            let mut q = sqlx::query(&sql);
+            for (d, t) in chunk {
+                q = q
+                    .bind(d.id.as_str())
+                    .bind(d.application_id.as_str())
+                    .bind(t.key.as_str())
+                    .bind(t.value.as_str());
+            }
+            q.execute(&mut *$conn).await?;
+        }
+    }};
+}
+
+fn encode(devices: &[Device]) -> Vec<Encoded<'_>> {
+    devices
         .iter()
-        .flat_map(|d| d.tags.iter().map(move |t| (d, t)))
-        .collect();
-    out.extend(tag_statements(backend, &tags));
-    out
-}
-
-fn tag_statements(backend: crate::Backend, tags: &[(&Device, &Tag)]) -> Vec<SqlBuf> {
-    let mut out = Vec::new();
-    for chunk in tags.chunks(TAG_CHUNK) {
-        let mut b = SqlBuf::new(backend);
-        b.push("INSERT INTO device_tags (device_id, application_id, key, value) VALUES ");
-        for (i, (d, t)) in chunk.iter().enumerate() {
-            if i > 0 {
-                b.push(",");
-            }
-            b.push("(").text(d.id.as_str()).push(",");
-            b.text(d.application_id.as_str()).push(",");
-            b.text(&t.key).push(",").text(&t.value).push(")");
-        }
-        out.push(b);
-    }
-    out
+        .map(|d| Encoded {
+            d,
+            tags: to_json_text(&d.tags),
+            attributes: to_json_text(&d.attributes),
+        })
+        .collect()
 }
 
 impl SqlStore {
@@ -124,12 +168,12 @@ impl SqlStore {
         if devices.is_empty() {
             return Ok(());
         }
-        let stmts = insert_statements(self.backend_kind(), devices);
+        let backend = self.backend_kind();
+        let encoded = encode(devices);
+        self.sqlite_bulk_cache().await?;
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            for s in &stmts {
-                bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
-            }
+            insert_devices_on!(tx, backend, &encoded);
             tx.commit().await?;
         });
         Ok(())
@@ -181,8 +225,7 @@ impl SqlStore {
 
     /// Replaces a device's fields and tags; false if it no longer exists.
     pub(crate) async fn device_update(&self, d: &Device) -> Result<bool, StoreError> {
-        let tags: Vec<(&Device, &Tag)> = d.tags.iter().map(|t| (d, t)).collect();
-        let tag_stmts = tag_statements(self.backend_kind(), &tags);
+        let backend = self.backend_kind();
         let tags_json = to_json_text(&d.tags);
         let attrs_json = to_json_text(&d.attributes);
         with_write!(self, pool => {
@@ -213,8 +256,17 @@ impl SqlStore {
                 .bind(d.id.as_str())
                 .execute(&mut *tx)
                 .await?;
-            for s in &tag_stmts {
-                bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
+            for chunk in d.tags.chunks(TAG_CHUNK) {
+                let sql = multi_insert(backend, TAG_TABLE, chunk.len(), 4);
+                let mut q = sqlx::query(&sql);
+                for t in chunk {
+                    q = q
+                        .bind(d.id.as_str())
+                        .bind(d.application_id.as_str())
+                        .bind(t.key.as_str())
+                        .bind(t.value.as_str());
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });

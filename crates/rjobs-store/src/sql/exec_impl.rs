@@ -33,6 +33,13 @@ impl ExecStore for SqlStore {
     ) -> Result<Vec<Execution>, StoreError> {
         self.exec_list(app, job, since, limit).await
     }
+    async fn executions_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        super::with_read!(self, pool => {
+            Ok(sqlx::query_as("SELECT status, COUNT(*) FROM executions GROUP BY status")
+                .fetch_all(pool)
+                .await?)
+        })
+    }
     async fn active_executions(&self) -> Result<Vec<Execution>, StoreError> {
         self.exec_active().await
     }

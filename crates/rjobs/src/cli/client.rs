@@ -146,9 +146,8 @@ impl Client {
         }
         let resp = self.send(rb).await?;
         let text = resp.text().await.map_err(|e| self.transport(&e))?;
-        serde_json::from_str(&text).map_err(|e| {
-            ClientError::BadResponse(format!("{e} in {:?}", truncate(&text, 200)))
-        })
+        serde_json::from_str(&text)
+            .map_err(|e| ClientError::BadResponse(format!("{e} in {:?}", truncate(&text, 200))))
     }
 
     /// `GET path` and hand back the successful response unread, for streaming large bodies

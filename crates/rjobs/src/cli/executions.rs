@@ -41,7 +41,7 @@ pub(super) async fn run(g: &GlobalOpts, cmd: ExecutionsCommand) -> anyhow::Resul
             let path =
                 format!("/applications/{app}/resource-jobs/{job}/executions/{exec}/report.csv");
             let mut resp = client.get_stream(&path).await?;
-            let bytes = match &output {
+            match &output {
                 Some(file) => {
                     let mut f = std::fs::File::create(file)
                         .with_context(|| format!("cannot create {}", file.display()))?;
@@ -49,15 +49,11 @@ pub(super) async fn run(g: &GlobalOpts, cmd: ExecutionsCommand) -> anyhow::Resul
                     f.sync_all()
                         .with_context(|| format!("cannot write {}", file.display()))?;
                     eprintln!("wrote {n} bytes to {}", file.display());
-                    n
                 }
                 None => {
-                    let stdout = std::io::stdout();
-                    let mut lock = stdout.lock();
-                    copy(&mut resp, &mut lock, Path::new("stdout")).await?
+                    copy(&mut resp, &mut std::io::stdout(), Path::new("stdout")).await?;
                 }
-            };
-            let _ = bytes;
+            }
             Ok(0)
         }
     }
@@ -72,7 +68,11 @@ fn ids(t: &ExecRef) -> anyhow::Result<(&str, &str, &str)> {
 }
 
 /// Copies the response body to `out` chunk by chunk; returns the byte count.
-async fn copy(resp: &mut reqwest::Response, out: &mut dyn Write, name: &Path) -> anyhow::Result<u64> {
+async fn copy(
+    resp: &mut reqwest::Response,
+    out: &mut dyn Write,
+    name: &Path,
+) -> anyhow::Result<u64> {
     let mut n = 0u64;
     while let Some(chunk) = resp
         .chunk()

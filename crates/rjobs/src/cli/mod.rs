@@ -277,18 +277,43 @@ mod tests {
     #[test]
     fn global_options_go_anywhere() {
         let t = T::try_parse_from([
-            "rjobs", "jobs", "list", "-a", "app1", "--json", "--url", "http://h:1",
+            "rjobs",
+            "jobs",
+            "list",
+            "-a",
+            "app1",
+            "--json",
+            "--url",
+            "http://h:1",
         ])
         .unwrap();
         let Top::Jobs(j) = t.c else { panic!() };
         assert!(j.global.json);
         assert_eq!(j.global.url, "http://h:1");
         let t = T::try_parse_from([
-            "rjobs", "--token", "x", "executions", "watch", "e1", "-a", "a", "--job", "j",
+            "rjobs",
+            "--token",
+            "x",
+            "executions",
+            "watch",
+            "e1",
+            "-a",
+            "a",
+            "--job",
+            "j",
         ]);
         assert!(t.is_err(), "global options belong to the user subcommands");
         let t = T::try_parse_from([
-            "rjobs", "executions", "--token", "x", "watch", "e1", "-a", "a", "--job", "j",
+            "rjobs",
+            "executions",
+            "--token",
+            "x",
+            "watch",
+            "e1",
+            "-a",
+            "a",
+            "--job",
+            "j",
         ])
         .unwrap();
         let Top::Executions(e) = t.c else { panic!() };

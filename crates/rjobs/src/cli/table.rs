@@ -37,7 +37,11 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// Renders `key: value` lines with the values aligned; keys taken from `fields` in order,
 /// values looked up in `obj` (missing → `-`).
 pub fn render_fields(obj: &Value, fields: &[(&str, &str)]) -> String {
-    let width = fields.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let width = fields
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for (label, key) in fields {
         let v = cell(&obj[*key]);

@@ -127,8 +127,8 @@ pub fn fmt_duration(d: Duration) -> String {
 
 /// Polls `GET /applications/{app}/resource-jobs/{job}/executions/{exec}` every
 /// [`POLL_INTERVAL`], showing progress as `out` says, until the status is final; returns the final
-/// log item. Server errors (404, 401, ...) end the watch at once; an unreachable server is retried
-/// for a few seconds (a restart should not kill a long watch).
+/// log item. Server errors (404, 401, ...) end the watch at once; a server that answered before and
+/// then becomes unreachable is retried for a few seconds (a restart should not kill a long watch).
 pub async fn watch(
     client: &Client,
     app: &str,
@@ -154,13 +154,16 @@ pub async fn watch(
     let mut pace = Pace { first: None };
     let mut last_line = String::new();
     let mut down_since: Option<Instant> = None;
+    let mut seen_once = false;
     let result = loop {
         let item = match client.get(&path).await {
             Ok(v) => {
                 down_since = None;
+                seen_once = true;
                 v
             }
-            Err(e) if e.is_transient() => {
+            // Only a server that answered once is waited for: a wrong --url fails at once.
+            Err(e) if e.is_transient() && seen_once => {
                 let since = *down_since.get_or_insert_with(Instant::now);
                 if since.elapsed() > UNREACHABLE_GRACE {
                     break Err(anyhow::Error::new(e));
