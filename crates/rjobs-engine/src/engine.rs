@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rjobs_core::engine::{
-    execution_transition, transition, ExecMode, ExecutionEvent, ExecutionRefusal,
-    ExecutionStatus, IterationEvent, IterationId,
+    execution_transition, transition, ExecMode, ExecutionEvent, ExecutionRefusal, ExecutionStatus,
+    IterationEvent, IterationId,
 };
 use rjobs_core::execution::{ExecSettings, Execution, Source};
 use rjobs_core::jobs::{check_context, ResourceJob, ResourceType};
@@ -156,14 +156,17 @@ impl Engine {
                 .as_deref()
                 .or(job.data_table_id.as_deref())
                 .ok_or_else(|| EngineError::Validation("dataTableId: is required".into()))?;
-            let rendered = render("dataTableId", table_ref, &context).map_err(EngineError::Validation)?;
+            let rendered =
+                render("dataTableId", table_ref, &context).map_err(EngineError::Validation)?;
             let id = Id::parse(rendered.trim()).map_err(|_| {
                 EngineError::Validation(format!(
                     "dataTableId: rendered to {rendered:?}, which is not a 24-character hexadecimal id"
                 ))
             })?;
             let table = self.store.get_data_table(app, &id).await?.ok_or_else(|| {
-                EngineError::Validation(format!("dataTableId: no data table {id} exists in this application"))
+                EngineError::Validation(format!(
+                    "dataTableId: no data table {id} exists in this application"
+                ))
             })?;
             let schema = TableSchema {
                 columns: table
@@ -212,7 +215,13 @@ impl Engine {
     }
 
     /// Marks an execution for cancellation (idempotent while canceling/canceled).
-    pub async fn cancel(&self, app: &Id, job: &Id, exec: &Id, by: Source) -> Result<(), EngineError> {
+    pub async fn cancel(
+        &self,
+        app: &Id,
+        job: &Id,
+        exec: &Id,
+        by: Source,
+    ) -> Result<(), EngineError> {
         for _ in 0..5 {
             let e = self
                 .store
@@ -221,7 +230,10 @@ impl Engine {
                 .ok_or(EngineError::NotFound("Execution"))?;
             let next = match execution_transition(e.status, &ExecutionEvent::CancelRequested) {
                 Ok(s) => s,
-                Err(ExecutionRefusal::AlreadyFinal { status } | ExecutionRefusal::AlreadyStopping { status }) => {
+                Err(
+                    ExecutionRefusal::AlreadyFinal { status }
+                    | ExecutionRefusal::AlreadyStopping { status },
+                ) => {
                     return Err(EngineError::Validation(format!(
                         "executionId: the execution is already {}",
                         status.as_str()
@@ -244,11 +256,19 @@ impl Engine {
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(EngineError::Conflict("the execution kept changing; retry".into()))
+        Err(EngineError::Conflict(
+            "the execution kept changing; retry".into(),
+        ))
     }
 
     /// Applies an acknowledgement to the iteration's current attempt.
-    pub async fn ack(&self, app: &Id, job: &Id, exec: &Id, req: AckRequest) -> Result<(), EngineError> {
+    pub async fn ack(
+        &self,
+        app: &Id,
+        job: &Id,
+        exec: &Id,
+        req: AckRequest,
+    ) -> Result<(), EngineError> {
         let iid = IterationId::parse(&req.iteration_id)
             .map_err(|_| EngineError::NotFound("Iteration"))?;
         if iid.execution_id() != exec {
@@ -299,7 +319,14 @@ impl Engine {
         };
         let won = self
             .store
-            .apply_iterations(exec, &[write], &ExecWrite { last_start_at: None, accumulator: carried })
+            .apply_iterations(
+                exec,
+                &[write],
+                &ExecWrite {
+                    last_start_at: None,
+                    accumulator: carried,
+                },
+            )
             .await?;
         if won.first() != Some(&true) {
             return Err(EngineError::Conflict(format!(
@@ -311,6 +338,7 @@ impl Engine {
             .iterations_finished
             .with_label_values(&[outcome])
             .inc();
+        tracing::debug!(execution_id = %exec, iteration_id = %req.iteration_id, outcome, "acknowledged");
         self.wake();
         Ok(())
     }

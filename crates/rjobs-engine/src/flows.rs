@@ -112,7 +112,11 @@ impl FlowHost for EngineHost {
             },
         };
         let _ = &self.job;
-        engine.execute(&job, req).await.map(|e| e.to_string()).map_err(|e| e.to_string())
+        engine
+            .execute(&job, req)
+            .await
+            .map(|e| e.to_string())
+            .map_err(|e| e.to_string())
     }
 }
 

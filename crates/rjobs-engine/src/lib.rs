@@ -21,7 +21,6 @@
 //! wins; late, duplicate and stale acks are refused and change nothing.
 
 mod engine;
-mod tick;
 mod error;
 mod flows;
 pub mod metrics;
@@ -29,6 +28,7 @@ mod payload;
 pub mod render;
 pub mod report;
 mod sink;
+mod tick;
 pub mod views;
 
 pub use engine::{AckRequest, Engine, ExecuteRequest, TickReport};

@@ -41,7 +41,10 @@ impl Metrics {
             "Iteration attempts started",
         ))?;
         let iterations_finished = IntCounterVec::new(
-            Opts::new("rjobs_iterations_finished_total", "Iteration attempts ended, by outcome"),
+            Opts::new(
+                "rjobs_iterations_finished_total",
+                "Iteration attempts ended, by outcome",
+            ),
             &["outcome"],
         )?;
         let dispatch_lag = HistogramVec::new(
@@ -58,12 +61,18 @@ impl Metrics {
             &["operation"],
         )?;
         let http_requests = IntCounterVec::new(
-            Opts::new("rjobs_http_requests_total", "HTTP requests by route and status"),
+            Opts::new(
+                "rjobs_http_requests_total",
+                "HTTP requests by route and status",
+            ),
             &["method", "route", "status"],
         )?;
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("rjobs_http_request_duration_seconds", "HTTP request duration")
-                .buckets(LATENCY_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "rjobs_http_request_duration_seconds",
+                "HTTP request duration",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
             &["route"],
         )?;
         let executions = IntGaugeVec::new(

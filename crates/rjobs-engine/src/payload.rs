@@ -29,7 +29,10 @@ pub(crate) fn execution(e: &Execution) -> Map<String, Value> {
     put("id", json!(e.id));
     put("iterationDelay", json!(s.iteration_delay));
     put("iterationTimeout", json!(s.iteration_timeout));
-    put("maxIterationConcurrency", json!(s.max_iteration_concurrency));
+    put(
+        "maxIterationConcurrency",
+        json!(s.max_iteration_concurrency),
+    );
     put("maxIterationRetries", json!(s.max_iteration_retries));
     put("query", parsed(&e.query_json));
     put("resourceJobExecutionId", json!(e.id));
@@ -59,8 +62,14 @@ pub(crate) fn iteration(
     d.insert("execution".into(), Value::Object(execution(e)));
     d.insert("iterationId".into(), json!(row.iteration_id().to_string()));
     d.insert("attemptNumber".into(), json!(info.attempt));
-    d.insert("willRetryOnFailure".into(), json!(info.will_retry_on_failure));
-    d.insert("willRetryOnTimeout".into(), json!(info.will_retry_on_timeout));
+    d.insert(
+        "willRetryOnFailure".into(),
+        json!(info.will_retry_on_failure),
+    );
+    d.insert(
+        "willRetryOnTimeout".into(),
+        json!(info.will_retry_on_timeout),
+    );
     Value::Object(d)
 }
 
@@ -79,8 +88,14 @@ pub(crate) fn timeout(
     d.insert("iterationId".into(), json!(row.iteration_id().to_string()));
     d.insert("iterationStartedAt".into(), json!(info.started_at));
     d.insert("attemptNumber".into(), json!(info.attempt));
-    d.insert("willRetryOnFailure".into(), json!(info.will_retry_on_failure));
-    d.insert("willRetryOnTimeout".into(), json!(info.will_retry_on_timeout));
+    d.insert(
+        "willRetryOnFailure".into(),
+        json!(info.will_retry_on_failure),
+    );
+    d.insert(
+        "willRetryOnTimeout".into(),
+        json!(info.will_retry_on_timeout),
+    );
     Value::Object(d)
 }
 

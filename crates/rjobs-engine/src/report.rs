@@ -71,7 +71,9 @@ pub struct ReportSigner {
 
 impl std::fmt::Debug for ReportSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReportSigner").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("ReportSigner")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,7 +113,15 @@ impl ReportSigner {
     }
 
     /// Whether a link's expiry and signature are valid at `now`.
-    pub fn verify(&self, app: &Id, job: &Id, exec: &Id, expires: i64, sig: &str, now: Timestamp) -> bool {
+    pub fn verify(
+        &self,
+        app: &Id,
+        job: &Id,
+        exec: &Id,
+        expires: i64,
+        sig: &str,
+        now: Timestamp,
+    ) -> bool {
         if now.as_millis() >= expires {
             return false;
         }
@@ -150,8 +160,14 @@ mod tests {
         let expires: i64 = q.split('&').next().unwrap()[8..].parse().unwrap();
         let sig = q.split("signature=").nth(1).unwrap();
         assert!(s.verify(&a, &j, &e, expires, sig, now));
-        assert!(!s.verify(&a, &j, &e, expires, sig, Timestamp::from_millis(6000)), "expired");
-        assert!(!s.verify(&a, &j, &e, expires + 1, sig, now), "expiry tampered");
+        assert!(
+            !s.verify(&a, &j, &e, expires, sig, Timestamp::from_millis(6000)),
+            "expired"
+        );
+        assert!(
+            !s.verify(&a, &j, &e, expires + 1, sig, now),
+            "expiry tampered"
+        );
         assert!(!s.verify(&a, &j, &a, expires, sig, now), "other execution");
         assert!(!s.verify(&a, &j, &e, expires, "zz", now));
         let other = ReportSigner::new(b"k2", "http://h:1", 1000);

@@ -68,7 +68,10 @@ pub struct RecordingSink(Mutex<Vec<TriggerEvent>>);
 impl RecordingSink {
     /// Takes the triggers recorded so far.
     pub fn take(&self) -> Vec<TriggerEvent> {
-        self.0.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 }
 

@@ -47,7 +47,10 @@ impl Engine {
         let mut report = TickReport::default();
         for e in self.store.active_executions().await? {
             let id = e.id.clone();
-            if let Err(err) = self.tick_execution(e, now, &mut report).await {
+            let span = tracing::info_span!("execution", execution_id = %id, resource_job_id = %e.resource_job_id);
+            let step =
+                tracing::Instrument::instrument(self.tick_execution(e, now, &mut report), span);
+            if let Err(err) = step.await {
                 tracing::error!(execution_id = %id, error = %err, "execution step failed");
                 report.next_wakeup = earliest(report.next_wakeup, Some(now.plus_millis(1000)));
             }
@@ -163,7 +166,10 @@ impl Engine {
             }
             if let Some(due) = row.record.deadline.or(row.record.retry_at) {
                 let lag = (now.as_millis() - due.as_millis()).max(0) as f64 / 1000.0;
-                self.metrics.dispatch_lag.with_label_values(&["deadline"]).observe(lag);
+                self.metrics
+                    .dispatch_lag
+                    .with_label_values(&["deadline"])
+                    .observe(lag);
             }
             self.metrics
                 .iterations_finished
@@ -184,18 +190,35 @@ impl Engine {
         Ok(starts)
     }
 
-    async fn resource(&self, e: &Execution, row: &IterationRow) -> Result<Option<Value>, StoreError> {
+    async fn resource(
+        &self,
+        e: &Execution,
+        row: &IterationRow,
+    ) -> Result<Option<Value>, StoreError> {
         self.store
-            .get_resource_json(&e.application_id, query_type(e.resource_type), &row.resource_id)
+            .get_resource_json(
+                &e.application_id,
+                query_type(e.resource_type),
+                &row.resource_id,
+            )
             .await
     }
 
-    async fn fire_timeout(&self, e: &Execution, row: &IterationRow, info: &AttemptInfo) -> Result<(), EngineError> {
+    async fn fire_timeout(
+        &self,
+        e: &Execution,
+        row: &IterationRow,
+        info: &AttemptInfo,
+    ) -> Result<(), EngineError> {
         let res = self
             .resource(e, row)
             .await?
             .unwrap_or_else(|| json!({ "id": row.resource_id }));
-        let acc = e.settings.serial().then_some(e.accumulator.as_deref()).flatten();
+        let acc = e
+            .settings
+            .serial()
+            .then_some(e.accumulator.as_deref())
+            .flatten();
         let data = payload::timeout(e, row, res, acc, info);
         self.fire(e, TriggerKind::Timeout, data).await;
         Ok(())
@@ -229,8 +252,11 @@ impl Engine {
             let ev = match &res {
                 Some(_) => IterationEvent::Start { now },
                 None => {
-                    if e.resource_type == ResourceType::DataTableRow && !self.table_exists(e).await? {
-                        self.error_execution(e, "the execution's data table was deleted").await?;
+                    if e.resource_type == ResourceType::DataTableRow
+                        && !self.table_exists(e).await?
+                    {
+                        self.error_execution(e, "the execution's data table was deleted")
+                            .await?;
                         return Ok(false);
                     }
                     IterationEvent::ResourceDeleted { now }
@@ -241,7 +267,9 @@ impl Engine {
             }
         }
         let writes: Vec<_> = planned.iter().map(|(r, t, _)| write_of(r, t)).collect();
-        let any_start = planned.iter().any(|(_, t, _)| t.iteration_trigger().is_some());
+        let any_start = planned
+            .iter()
+            .any(|(_, t, _)| t.iteration_trigger().is_some());
         let ew = ExecWrite {
             last_start_at: any_start.then_some(now),
             accumulator: None,
@@ -249,7 +277,8 @@ impl Engine {
         #[allow(clippy::disallowed_methods)] // latency measurement only
         let began = std::time::Instant::now();
         let won = self.store.apply_iterations(&e.id, &writes, &ew).await?;
-        self.metrics.store_op("start_iterations", began.elapsed().as_secs_f64());
+        self.metrics
+            .store_op("start_iterations", began.elapsed().as_secs_f64());
         if any_start {
             e.last_start_at = Some(now);
         }
@@ -262,9 +291,13 @@ impl Engine {
                 (Some(info), Some(res)) => {
                     report.started += 1;
                     self.metrics.iterations_started.inc();
+                    tracing::debug!(iteration_id = %row.iteration_id(), attempt = info.attempt, "iteration started");
                     if let Some(due) = row.record.retry_at {
                         let lag = (now.as_millis() - due.as_millis()).max(0) as f64 / 1000.0;
-                        self.metrics.dispatch_lag.with_label_values(&["retry"]).observe(lag);
+                        self.metrics
+                            .dispatch_lag
+                            .with_label_values(&["retry"])
+                            .observe(lag);
                     }
                     let data = payload::iteration(e, &row, res, acc.flatten(), &info);
                     let mut data = data;
@@ -289,7 +322,11 @@ impl Engine {
 
     async fn table_exists(&self, e: &Execution) -> Result<bool, EngineError> {
         Ok(match &e.data_table_id {
-            Some(t) => self.store.get_data_table(&e.application_id, t).await?.is_some(),
+            Some(t) => self
+                .store
+                .get_data_table(&e.application_id, t)
+                .await?
+                .is_some(),
             None => false,
         })
     }
@@ -311,7 +348,12 @@ impl Engine {
     }
 
     /// Nothing in flight and nothing pending: the final status, then Job: Complete.
-    async fn finish(&self, mut e: Execution, now: Timestamp, report: &mut TickReport) -> Result<(), EngineError> {
+    async fn finish(
+        &self,
+        mut e: Execution,
+        now: Timestamp,
+        report: &mut TickReport,
+    ) -> Result<(), EngineError> {
         let Ok(next) = execution_transition(e.status, &ExecutionEvent::Drained) else {
             return Ok(());
         };
@@ -326,7 +368,10 @@ impl Engine {
         report.completed += 1;
         let summary = self.store.summary(&e.id).await?;
         tracing::info!(execution_id = %e.id, status = e.status.as_str(), ?summary, "execution finished");
-        let job = self.store.get_job(&e.application_id, &e.resource_job_id).await?;
+        let job = self
+            .store
+            .get_job(&e.application_id, &e.resource_job_id)
+            .await?;
         let url = self
             .signer
             .url(&e.application_id, &e.resource_job_id, &e.id, now);

@@ -91,7 +91,10 @@ pub fn execution_log(e: &Execution, s: &Summary, report_url: Option<&str>) -> Va
         put("errorMessage", json!(msg));
     }
     let st = &e.settings;
-    put("maxIterationConcurrency", json!(st.max_iteration_concurrency));
+    put(
+        "maxIterationConcurrency",
+        json!(st.max_iteration_concurrency),
+    );
     put("iterationDelay", json!(st.iteration_delay));
     put("iterationTimeout", json!(st.iteration_timeout));
     put("retryOnFailure", json!(st.retry_on_failure));

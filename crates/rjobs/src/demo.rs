@@ -44,18 +44,37 @@ struct SensorApi {
     seen: Arc<Mutex<HashSet<u32>>>,
 }
 
-async fn reading(State(api): State<SensorApi>, Path(name): Path<String>) -> (StatusCode, Json<Value>) {
-    tokio::time::sleep(Duration::from_millis(5 + u64::from(name.len() as u32 % 7) * 2)).await;
-    let n: u32 = name.rsplit('-').next().and_then(|s| s.parse().ok()).unwrap_or(0);
+async fn reading(
+    State(api): State<SensorApi>,
+    Path(name): Path<String>,
+) -> (StatusCode, Json<Value>) {
+    tokio::time::sleep(Duration::from_millis(
+        5 + u64::from(name.len() as u32 % 7) * 2,
+    ))
+    .await;
+    let n: u32 = name
+        .rsplit('-')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let first = api.seen.lock().map(|mut s| s.insert(n)).unwrap_or(true);
     if fails_always(n) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "sensor offline"})));
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": "sensor offline"})),
+        );
     }
     if fails_once(n) && first {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "busy, try again"})));
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"error": "busy, try again"})),
+        );
     }
     let celsius = 15.0 + f64::from(n % 150) / 10.0;
-    (StatusCode::OK, Json(json!({"sensor": name, "celsius": celsius})))
+    (
+        StatusCode::OK,
+        Json(json!({"sensor": name, "celsius": celsius})),
+    )
 }
 
 async fn start_sensor_api() -> anyhow::Result<String> {
@@ -77,7 +96,12 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let mut rb = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -87,7 +111,10 @@ impl Api {
         }
         let resp = rb.send().await.with_context(|| format!("calling {path}"))?;
         let status = resp.status();
-        let v: Value = resp.json().await.with_context(|| format!("reading {path}"))?;
+        let v: Value = resp
+            .json()
+            .await
+            .with_context(|| format!("reading {path}"))?;
         if !status.is_success() {
             bail!("{path}: {status}: {}", v["message"].as_str().unwrap_or(""));
         }
@@ -107,7 +134,10 @@ fn count(v: &Value, k: &str) -> u64 {
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let dir = tempfile::Builder::new().prefix("rjobs-demo-").tempdir()?.keep();
+    let dir = tempfile::Builder::new()
+        .prefix("rjobs-demo-")
+        .tempdir()?
+        .keep();
     let token = rjobs_core::secret::new_token(rjobs_core::secret::ADMIN_PREFIX);
     let mut settings = Settings::default();
     settings.listen = "127.0.0.1:0".into();
@@ -121,10 +151,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         token,
     };
     println!("rjobs demo");
-    println!("  server       {} (SQLite at {}/demo.db)", api.base, dir.display());
+    println!(
+        "  server       {} (SQLite at {}/demo.db)",
+        api.base,
+        dir.display()
+    );
     println!("  sensor API   {sensors} (fails sensors n%100==7 always, n%100==13 once)");
 
-    let app = api.post("/applications", json!({"name": "rjobs demo"})).await?;
+    let app = api
+        .post("/applications", json!({"name": "rjobs demo"}))
+        .await?;
     let app = app["id"].as_str().unwrap_or_default().to_string();
     let fleet: Vec<Value> = (1..=args.devices)
         .map(|n| {
@@ -135,8 +171,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         })
         .collect();
     for chunk in fleet.chunks(10_000) {
-        api.post(&format!("/applications/{app}/devices/bulk"), Value::Array(chunk.to_vec()))
-            .await?;
+        api.post(
+            &format!("/applications/{app}/devices/bulk"),
+            Value::Array(chunk.to_vec()),
+        )
+        .await?;
     }
     println!("  application  {app} with {} devices", args.devices);
     let job = api
@@ -167,11 +206,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 "messageTemplate": "HTTP {{data.reading.statusCode}}: {{#if data.reading.body.celsius}}{{data.reading.body.celsius}} C{{else}}{{data.reading.body.error}}{{/if}}"}}
         ]
     });
-    api.post(&format!("/applications/{app}/flows"), flow).await?;
-    println!("  job          {job} (concurrency {}, 2 retries on failure) and its workflow", args.concurrency);
+    api.post(&format!("/applications/{app}/flows"), flow)
+        .await?;
+    println!(
+        "  job          {job} (concurrency {}, 2 retries on failure) and its workflow",
+        args.concurrency
+    );
 
     let exec = api
-        .post(&format!("/applications/{app}/resource-jobs/{job}/execute"), json!({}))
+        .post(
+            &format!("/applications/{app}/resource-jobs/{job}/execute"),
+            json!({}),
+        )
         .await?;
     let exec = exec["executionId"].as_str().unwrap_or_default().to_string();
     println!("  execution    {exec}");
@@ -195,13 +241,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             count(&v, "inProgress"),
             count(&v, "remaining")
         ));
-        if matches!(v["status"].as_str(), Some("completed" | "canceled" | "errored")) {
+        if matches!(
+            v["status"].as_str(),
+            Some("completed" | "canceled" | "errored")
+        ) {
             break v;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     bar.finish();
-    let (ok, failed, timed_out) = (count(&last, "succeeded"), count(&last, "failed"), count(&last, "timedOut"));
+    let (ok, failed, timed_out) = (
+        count(&last, "succeeded"),
+        count(&last, "failed"),
+        count(&last, "timedOut"),
+    );
     let (in_flight, remaining) = (count(&last, "inProgress"), count(&last, "remaining"));
     println!(
         "Summary: status={} succeeded={ok} failed={failed} timedOut={timed_out} inProgress={in_flight} remaining={remaining} (total {})",
@@ -222,7 +275,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await?;
     let file = dir.join(format!("report-{exec}.csv"));
     std::fs::write(&file, &report)?;
-    let rows = report.iter().filter(|b| **b == b'\n').count().saturating_sub(1);
+    let rows = report
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        .saturating_sub(1);
     println!("Report: {} ({rows} rows, one per device)", file.display());
     let expected_failures = (1..=args.devices).filter(|n| fails_always(*n)).count() as u64;
     println!(

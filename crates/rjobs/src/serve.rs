@@ -8,9 +8,9 @@ use rjobs_api::{ApiSettings, AppState};
 use rjobs_core::model::AdminToken;
 use rjobs_core::secret::{hash_token, new_token, ADMIN_PREFIX};
 use rjobs_core::{Clock, IdGen, SystemClock};
-use rjobs_store::{Backend, ExecStore, SqlStore, Store};
 use rjobs_engine::{Engine, FlowSink, ReportSigner};
 use rjobs_flow::RunLimits;
+use rjobs_store::{Backend, ExecStore, SqlStore, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -71,8 +71,14 @@ async fn build_engine(
 ) -> anyhow::Result<Engine> {
     let mut fresh = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut fresh);
-    let key = store.server_secret("report_hmac", &hex::encode(fresh)).await?;
-    let signer = ReportSigner::new(key.as_bytes(), public_url, rjobs_engine::report::DEFAULT_TTL_MS);
+    let key = store
+        .server_secret("report_hmac", &hex::encode(fresh))
+        .await?;
+    let signer = ReportSigner::new(
+        key.as_bytes(),
+        public_url,
+        rjobs_engine::report::DEFAULT_TTL_MS,
+    );
     Ok(Engine::new(store, clock, sink, signer))
 }
 
@@ -137,7 +143,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_iteration_concurrency: i64::from(settings.limits.max_iteration_concurrency),
         },
     };
-    let flows = Arc::new(FlowSink::new(store.clone(), clock.clone(), RunLimits::default()));
+    let flows = Arc::new(FlowSink::new(
+        store.clone(),
+        clock.clone(),
+        RunLimits::default(),
+    ));
     let engine =
         Arc::new(build_engine(store.clone(), clock.clone(), &api.public_url, flows.clone()).await?);
     flows.attach(&engine);

@@ -8,7 +8,9 @@
 
 mod common;
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -57,6 +59,21 @@ fn seed() -> u64 {
     }
 }
 
+/// Devices whose iterations are never acknowledged: every attempt times out, the last one for good.
+fn never_ack(name: &str) -> bool {
+    name.strip_prefix("dev-")
+        .and_then(|n| n.parse::<u64>().ok())
+        .is_some_and(|n| n % 1000 == 7)
+}
+
+/// Whether the worker "loses" this attempt's acknowledgement (decided once per attempt, so the
+/// attempt really times out and is retried).
+fn dropped(seed: u64, id: &str, attempt: u64, per_mille: u32) -> bool {
+    let mut h = DefaultHasher::new();
+    (seed, id, attempt).hash(&mut h);
+    h.finish() % 1000 < u64::from(per_mille)
+}
+
 /// One worker task: list in-progress iterations, acknowledge its share of them (success, message =
 /// resource name), skipping `drop_per_mille` of them on purpose so their attempts time out and are
 /// retried. Every error is tolerated: the server may be down at any moment.
@@ -72,7 +89,6 @@ async fn worker(
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let mut rng = StdRng::seed_from_u64(seed);
     let log = &shared.log;
     while !shared.stop.load(Ordering::Relaxed) {
         let base = shared.base();
@@ -110,11 +126,12 @@ async fn worker(
                 continue;
             }
             let id = it["id"].as_str().unwrap().to_string();
-            if rng.gen_range(0..1000) < drop_per_mille {
+            let name = it["resourceName"].as_str().unwrap_or_default().to_string();
+            let attempt = it["attempts"].as_u64().unwrap_or(0);
+            if never_ack(&name) || dropped(seed, &id, attempt, drop_per_mille) {
                 log.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let name = it["resourceName"].as_str().unwrap_or_default().to_string();
             let res = http
                 .post(format!("{base}{path}/iterations/{id}/acknowledge"))
                 .bearer_auth(ADMIN)
@@ -280,8 +297,8 @@ async fn crash_run(db: Db, devices: usize, kills: std::ops::RangeInclusive<usize
                 exec_path.clone(),
                 i,
                 WORKERS,
-                10,
-                seed.wrapping_add(i as u64 + 1),
+                20,
+                seed,
             ))
         })
         .collect();
@@ -290,14 +307,21 @@ async fn crash_run(db: Db, devices: usize, kills: std::ops::RangeInclusive<usize
     for k in 0..kills {
         let wait = rng.gen_range(200..=1500);
         tokio::time::sleep(Duration::from_millis(wait)).await;
+        // Sometimes stay down long enough for deadlines to expire while down.
+        let down = if rng.gen_bool(0.5) {
+            rng.gen_range(0..=3500)
+        } else {
+            0
+        };
         let s = tokio::task::block_in_place(|| {
             server.kill9();
+            std::thread::sleep(Duration::from_millis(down));
             Server::start(&data, SERVER_ENV)
         });
         server = s;
         *shared.base.write().unwrap() = server.base.clone();
         println!(
-            "e2e_crash[{db:?}]: kill #{} after {wait} ms (t={:?}), restarted on {}",
+            "e2e_crash[{db:?}]: kill #{} after {wait} ms (t={:?}), down {down} ms, restarted on {}",
             k + 1,
             executed.elapsed(),
             server.base
@@ -365,7 +389,11 @@ async fn crash_run(db: Db, devices: usize, kills: std::ops::RangeInclusive<usize
             "iteration id {}",
             r[0]
         );
-        assert!(resources.insert(r[1].clone()), "duplicate resource {}", r[1]);
+        assert!(
+            resources.insert(r[1].clone()),
+            "duplicate resource {}",
+            r[1]
+        );
         let status = r[3].as_str();
         assert!(
             status == "succeeded" || status == "timedOut",
@@ -379,6 +407,9 @@ async fn crash_run(db: Db, devices: usize, kills: std::ops::RangeInclusive<usize
             r[0]
         );
         assert!(!r[5].is_empty() && !r[6].is_empty(), "timestamps of {r:?}");
+        if never_ack(&r[2]) {
+            assert_eq!(status, "timedOut", "{} was never acknowledged", r[0]);
+        }
         if status == "succeeded" {
             assert_eq!(r[7], r[2], "message of {} is its resource name", r[0]);
         } else {
@@ -392,7 +423,10 @@ async fn crash_run(db: Db, devices: usize, kills: std::ops::RangeInclusive<usize
         *counts.entry(status.to_string()).or_default() += 1;
         *attempts_hist.entry(attempts).or_default() += 1;
     }
-    assert_eq!(resources, device_ids, "the target set is exactly the devices");
+    assert_eq!(
+        resources, device_ids,
+        "the target set is exactly the devices"
+    );
 
     // The summary equals the counts from the report.
     let s = &final_item["executionSummary"];

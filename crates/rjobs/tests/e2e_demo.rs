@@ -10,7 +10,11 @@ fn demo_runs_and_its_figures_hold() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "demo failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary = stdout
         .lines()
         .find_map(|l| l.strip_prefix("Summary: "))
@@ -45,7 +49,11 @@ fn demo_runs_and_its_figures_hold() {
         let attempts: u32 = r[4].parse().unwrap();
         assert!((1..=3).contains(&attempts));
         if r[2].ends_with("13") && r[2][7..].parse::<u32>().unwrap() % 100 == 13 {
-            assert_eq!((r[3], attempts), ("succeeded", 2), "{r:?} recovers on its retry");
+            assert_eq!(
+                (r[3], attempts),
+                ("succeeded", 2),
+                "{r:?} recovers on its retry"
+            );
         }
         if r[3] == "failed" {
             assert_eq!(attempts, 3, "{r:?}");

@@ -460,10 +460,20 @@ async fn metrics_parse_as_prometheus_text() {
     let s = Server::start(&data, &[]);
     let c = Client::new();
     let app = create_app(&c, &s, "metrics").await;
-    let _ = c.call("GET", &s.url(&format!("/applications/{app}")), Some("bad"), None).await;
+    let _ = c
+        .call(
+            "GET",
+            &s.url(&format!("/applications/{app}")),
+            Some("bad"),
+            None,
+        )
+        .await;
     let resp = reqwest::get(s.url("/metrics")).await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let text = resp.text().await.unwrap();
     for line in text.lines().filter(|l| !l.is_empty()) {
         assert!(valid_prometheus_line(line), "not Prometheus text: {line:?}");
@@ -481,6 +491,9 @@ async fn metrics_parse_as_prometheus_text() {
     ] {
         assert!(text.contains(name), "{name} missing");
     }
-    assert!(!valid_prometheus_line("not a metric"), "the checker can fail");
+    assert!(
+        !valid_prometheus_line("not a metric"),
+        "the checker can fail"
+    );
     s.stop();
 }

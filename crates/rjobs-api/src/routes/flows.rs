@@ -28,12 +28,18 @@ const LIST: ListSpec = ListSpec {
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/applications/{applicationId}/flows", get(list).post(create))
+        .route(
+            "/applications/{applicationId}/flows",
+            get(list).post(create),
+        )
         .route(
             "/applications/{applicationId}/flows/{flowId}",
             get(read).patch(update).delete(remove),
         )
-        .route("/applications/{applicationId}/flows/{flowId}/logs", get(logs))
+        .route(
+            "/applications/{applicationId}/flows/{flowId}/logs",
+            get(logs),
+        )
 }
 
 fn record_of(def: &rjobs_flow::FlowDef, base: FlowRecord) -> FlowRecord {
@@ -71,7 +77,9 @@ fn flow_error(e: rjobs_flow::FlowError) -> ApiError {
 }
 
 /// `triggerFilter[i][type]` / `triggerFilter[i][key]` (how both official clients send it).
-fn trigger_filter(q: &std::collections::HashMap<String, String>) -> ApiResult<Vec<(String, String)>> {
+fn trigger_filter(
+    q: &std::collections::HashMap<String, String>,
+) -> ApiResult<Vec<(String, String)>> {
     let mut by_index: std::collections::BTreeMap<u32, (Option<String>, Option<String>)> =
         Default::default();
     for (k, v) in q {
@@ -81,7 +89,9 @@ fn trigger_filter(q: &std::collections::HashMap<String, String>) -> ApiResult<Ve
         let (idx, field) = rest
             .split_once("][")
             .and_then(|(i, f)| Some((i.parse::<u32>().ok()?, f.strip_suffix(']')?)))
-            .ok_or_else(|| ApiError::validation(format!("{k}: expected triggerFilter[<n>][type|key]")))?;
+            .ok_or_else(|| {
+                ApiError::validation(format!("{k}: expected triggerFilter[<n>][type|key]"))
+            })?;
         let e = by_index.entry(idx).or_default();
         match field {
             "type" => e.0 = Some(v.clone()),
@@ -114,7 +124,12 @@ async fn list(
     let triggers = trigger_filter(&q)?;
     let page = state.store.list_flows(&app.id, &p, &triggers).await?;
     let items = page.items.iter().map(view).collect();
-    Ok(Json(views::envelope(items, page.total_count, &p, Some(&app.id))))
+    Ok(Json(views::envelope(
+        items,
+        page.total_count,
+        &p,
+        Some(&app.id),
+    )))
 }
 
 async fn create(
@@ -143,7 +158,12 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view(&rec))))
 }
 
-async fn load_flow(state: &AppState, who: &Principal, act: &Action, path: &PathParams) -> ApiResult<FlowRecord> {
+async fn load_flow(
+    state: &AppState,
+    who: &Principal,
+    act: &Action,
+    path: &PathParams,
+) -> ApiResult<FlowRecord> {
     let app = load_app(state, who, act, path).await?;
     let id = path.id("flowId")?;
     state
@@ -153,8 +173,14 @@ async fn load_flow(state: &AppState, who: &Principal, act: &Action, path: &PathP
         .ok_or_else(|| ApiError::not_found("Flow"))
 }
 
-async fn read(State(state): State<AppState>, who: Principal, path: PathParams) -> ApiResult<Json<Value>> {
-    Ok(Json(view(&load_flow(&state, &who, &action::FLOW_GET, &path).await?)))
+async fn read(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(view(
+        &load_flow(&state, &who, &action::FLOW_GET, &path).await?,
+    )))
 }
 
 async fn update(
@@ -201,7 +227,9 @@ async fn logs(
     let since = match q.get("since").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(Timestamp::from_millis(s.parse::<i64>().map_err(|_| {
-            ApiError::validation(format!("since: expected milliseconds since the epoch, got {s:?}"))
+            ApiError::validation(format!(
+                "since: expected milliseconds since the epoch, got {s:?}"
+            ))
         })?)),
     };
     let runs = state.store.list_flow_runs(&f.id, since, limit).await?;

@@ -86,7 +86,10 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count executions"),
     }
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         m.render(),
     )
         .into_response()

@@ -103,7 +103,9 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .with_context(|| format!("spawn {bin} (build it with cargo build --release -p rjobs)"))?;
+            .with_context(|| {
+                format!("spawn {bin} (build it with cargo build --release -p rjobs)")
+            })?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {

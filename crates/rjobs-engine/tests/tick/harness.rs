@@ -69,7 +69,11 @@ impl H {
         }
     }
 
-    pub fn engine_for(store: &Arc<SqlStore>, clock: &ManualClock, sink: &Arc<RecordingSink>) -> Engine {
+    pub fn engine_for(
+        store: &Arc<SqlStore>,
+        clock: &ManualClock,
+        sink: &Arc<RecordingSink>,
+    ) -> Engine {
         Engine::new(
             store.clone(),
             Arc::new(clock.clone()),
@@ -115,9 +119,14 @@ impl H {
         ds.into_iter().map(|d| d.id).collect()
     }
 
-    pub async fn job(&mut self, rt: ResourceType, edit: impl FnOnce(&mut ResourceJob)) -> ResourceJob {
+    pub async fn job(
+        &mut self,
+        rt: ResourceType,
+        edit: impl FnOnce(&mut ResourceJob),
+    ) -> ResourceJob {
         let now = self.now();
-        let mut j = ResourceJob::with_defaults(self.ids.next(now), self.app.clone(), "job".into(), rt, now);
+        let mut j =
+            ResourceJob::with_defaults(self.ids.next(now), self.app.clone(), "job".into(), rt, now);
         edit(&mut j);
         self.cap = j.max_iteration_concurrency;
         self.store.insert_job(&j).await.unwrap();
@@ -132,7 +141,10 @@ impl H {
                     template_context: None,
                     query_json: None,
                     data_table_id: None,
-                    source: Source { kind: "user".into(), id: None },
+                    source: Source {
+                        kind: "user".into(),
+                        id: None,
+                    },
                 },
             )
             .await
@@ -153,16 +165,27 @@ impl H {
             *counts.entry(row.record.state).or_default() += 1;
             assert!(row.record.invariant_violation().is_none(), "{row:?}");
         }
-        let from_records = Summary::from_counts(counts.into_iter());
+        let from_records = Summary::from_counts(counts);
         let summary = self.store.summary(exec).await.unwrap();
         assert_eq!(summary, from_records, "summary equals the records");
         assert_eq!(summary.total(), rows.len() as u64);
         let in_flight = rows.iter().filter(|r| r.record.state.holds_slot()).count() as i64;
-        assert!(in_flight <= self.cap, "{in_flight} in flight over the cap {}", self.cap);
+        assert!(
+            in_flight <= self.cap,
+            "{in_flight} in flight over the cap {}",
+            self.cap
+        );
         r
     }
 
-    pub async fn ack(&self, job: &ResourceJob, exec: &Id, row: &IterationRow, success: bool, acc: Option<Value>) -> Result<(), EngineError> {
+    pub async fn ack(
+        &self,
+        job: &ResourceJob,
+        exec: &Id,
+        row: &IterationRow,
+        success: bool,
+        acc: Option<Value>,
+    ) -> Result<(), EngineError> {
         self.engine
             .ack(
                 &self.app,
@@ -180,7 +203,11 @@ impl H {
     }
 
     pub async fn in_state(&self, exec: &Id, s: IterationState) -> Vec<IterationRow> {
-        self.rows(exec).await.into_iter().filter(|r| r.record.state == s).collect()
+        self.rows(exec)
+            .await
+            .into_iter()
+            .filter(|r| r.record.state == s)
+            .collect()
     }
 
     /// Every trigger fired since the last call.

@@ -26,13 +26,21 @@ async fn serial_chain_with_accumulator(mut h: H) {
     let evs = h.triggers();
     let it = of(&evs, TriggerKind::Iteration);
     assert_eq!(it.len(), 1);
-    assert_eq!(it[0].data["accumulator"], json!({}), "the first iteration gets {{}}");
+    assert_eq!(
+        it[0].data["accumulator"],
+        json!({}),
+        "the first iteration gets {{}}"
+    );
     assert_eq!(it[0].data["device"]["name"], "a");
     assert_eq!(it[0].data["attemptNumber"], 1);
     assert_eq!(it[0].data["execution"]["id"], exec.as_str());
     assert_eq!(it[0].data["execution"]["status"], "inProgress");
     assert_eq!(it[0].data["execution"]["query"], json!({}));
-    assert_eq!(h.tick(&exec).await.started, 0, "serial: nothing starts while one is in flight");
+    assert_eq!(
+        h.tick(&exec).await.started,
+        0,
+        "serial: nothing starts while one is in flight"
+    );
     for (i, name) in ["a", "b", "c"].iter().enumerate() {
         let running = h.in_state(&exec, S::InProgress).await;
         assert_eq!(running.len(), 1);
@@ -52,21 +60,46 @@ async fn serial_chain_with_accumulator(mut h: H) {
             assert_eq!(done.len(), 1);
             assert_eq!(done[0].data["success"], true);
             assert_eq!(done[0].data["accumulator"], json!({"n": 3}));
-            assert_eq!(done[0].data["execution"]["executionSummary"]["succeeded"], 3);
+            assert_eq!(
+                done[0].data["execution"]["executionSummary"]["succeeded"],
+                3
+            );
             assert_eq!(done[0].data["resourceJob"]["id"], job.id.as_str());
         }
     }
-    let e = h.store.get_execution(&h.app, &job.id, &exec).await.unwrap().unwrap();
+    let e = h
+        .store
+        .get_execution(&h.app, &job.id, &exec)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(e.status.as_str(), "completed");
     assert_eq!(e.accumulator.as_deref(), Some("{\"n\":3}"));
-    let accs: Vec<_> = h.rows(&exec).await.into_iter().map(|r| r.record.accumulator).collect();
+    let accs: Vec<_> = h
+        .rows(&exec)
+        .await
+        .into_iter()
+        .map(|r| r.record.accumulator)
+        .collect();
     assert_eq!(
         accs,
-        [Some("{\"n\":1}".to_string()), Some("{\"n\":2}".into()), Some("{\"n\":3}".into())]
+        [
+            Some("{\"n\":1}".to_string()),
+            Some("{\"n\":2}".into()),
+            Some("{\"n\":3}".into())
+        ]
     );
     let err = h
         .engine
-        .cancel(&h.app, &job.id, &exec, Source { kind: "user".into(), id: None })
+        .cancel(
+            &h.app,
+            &job.id,
+            &exec,
+            Source {
+                kind: "user".into(),
+                id: None,
+            },
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Validation(m) if m.contains("completed")));
@@ -77,7 +110,9 @@ async fn parallel_cap_holds_at_every_tick(mut h: H) {
     let names: Vec<String> = (0..25).map(|i| format!("d{i:02}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     h.devices(&refs).await;
-    let job = h.job(ResourceType::Device, |j| j.max_iteration_concurrency = 10).await;
+    let job = h
+        .job(ResourceType::Device, |j| j.max_iteration_concurrency = 10)
+        .await;
     let exec = h.execute(&job).await;
     let mut started = 0;
     for step in 0..100 {
@@ -88,7 +123,10 @@ async fn parallel_cap_holds_at_every_tick(mut h: H) {
         }
         let evs = h.triggers();
         for t in of(&evs, TriggerKind::Iteration) {
-            assert!(t.data.get("accumulator").is_none(), "no accumulator in parallel jobs");
+            assert!(
+                t.data.get("accumulator").is_none(),
+                "no accumulator in parallel jobs"
+            );
         }
         if h.status(&job, &exec).await == "completed" {
             break;
@@ -146,7 +184,10 @@ async fn timeout_then_retry_then_success(mut h: H) {
     let r = h.tick(&exec).await;
     assert_eq!(r.next_wakeup, Some(Timestamp::from_millis(T0 + 60_000)));
     let first = h.triggers();
-    assert_eq!(of(&first, TriggerKind::Iteration)[0].data["willRetryOnTimeout"], true);
+    assert_eq!(
+        of(&first, TriggerKind::Iteration)[0].data["willRetryOnTimeout"],
+        true
+    );
     h.clock.advance(59_999);
     assert_eq!(h.tick(&exec).await.timed_out, 0);
     h.clock.advance(1);
@@ -155,9 +196,15 @@ async fn timeout_then_retry_then_success(mut h: H) {
     let to = of(&evs, TriggerKind::Timeout);
     assert_eq!(to.len(), 1);
     assert_eq!(to[0].data["attemptNumber"], 1);
-    assert_eq!(to[0].data["iterationStartedAt"], Timestamp::from_millis(T0).to_rfc3339());
+    assert_eq!(
+        to[0].data["iterationStartedAt"],
+        Timestamp::from_millis(T0).to_rfc3339()
+    );
     let row = &h.in_state(&exec, S::Retrying).await[0];
-    assert!(matches!(h.ack(&job, &exec, row, true, None).await, Err(EngineError::Conflict(_))));
+    assert!(matches!(
+        h.ack(&job, &exec, row, true, None).await,
+        Err(EngineError::Conflict(_))
+    ));
     h.clock.advance(499);
     assert_eq!(h.tick(&exec).await.started, 0);
     h.clock.advance(1);
@@ -173,11 +220,17 @@ async fn timeout_then_retry_then_success(mut h: H) {
         accumulator: None,
         attempt: Some(1),
     };
-    assert!(matches!(h.engine.ack(&h.app, &job.id, &exec, stale).await, Err(EngineError::Conflict(_))));
+    assert!(matches!(
+        h.engine.ack(&h.app, &job.id, &exec, stale).await,
+        Err(EngineError::Conflict(_))
+    ));
     h.ack(&job, &exec, row, true, None).await.unwrap();
     assert_eq!(h.tick(&exec).await.completed, 1);
     let rows = h.rows(&exec).await;
-    assert_eq!((rows[0].record.state, rows[0].record.attempt), (S::Succeeded, 2));
+    assert_eq!(
+        (rows[0].record.state, rows[0].record.attempt),
+        (S::Succeeded, 2)
+    );
     h.done().await;
 }
 
@@ -194,28 +247,50 @@ async fn failure_retries_until_exhausted(mut h: H) {
     let row = h.in_state(&exec, S::InProgress).await.remove(0);
     h.ack(&job, &exec, &row, false, None).await.unwrap();
     assert_eq!(h.in_state(&exec, S::Retrying).await.len(), 1);
-    assert_eq!(h.tick(&exec).await.started, 1, "retryDelay 0: the retry starts at once");
+    assert_eq!(
+        h.tick(&exec).await.started,
+        1,
+        "retryDelay 0: the retry starts at once"
+    );
     let row = h.in_state(&exec, S::InProgress).await.remove(0);
     assert_eq!(row.record.attempt, 2);
     h.ack(&job, &exec, &row, false, None).await.unwrap();
-    assert!(matches!(h.ack(&job, &exec, &row, true, None).await, Err(EngineError::Conflict(_))), "duplicate");
+    assert!(
+        matches!(
+            h.ack(&job, &exec, &row, true, None).await,
+            Err(EngineError::Conflict(_))
+        ),
+        "duplicate"
+    );
     assert_eq!(h.tick(&exec).await.completed, 1);
     let rows = h.rows(&exec).await;
-    assert_eq!((rows[0].record.state, rows[0].record.attempt), (S::Failed, 2));
+    assert_eq!(
+        (rows[0].record.state, rows[0].record.attempt),
+        (S::Failed, 2)
+    );
     assert_eq!(rows[0].record.message.as_deref(), Some("a done"));
     h.done().await;
 }
 
 async fn late_duplicate_and_unknown_acks_change_nothing(mut h: H) {
     h.devices(&["a", "b"]).await;
-    let job = h.job(ResourceType::Device, |j| j.max_iteration_concurrency = 2).await;
+    let job = h
+        .job(ResourceType::Device, |j| j.max_iteration_concurrency = 2)
+        .await;
     let exec = h.execute(&job).await;
     h.tick(&exec).await;
     let rows = h.in_state(&exec, S::InProgress).await;
     h.ack(&job, &exec, &rows[0], true, None).await.unwrap();
     let before = h.rows(&exec).await;
-    assert!(matches!(h.ack(&job, &exec, &rows[0], false, None).await, Err(EngineError::Conflict(_))));
-    assert_eq!(h.rows(&exec).await, before, "a duplicate ack changes nothing");
+    assert!(matches!(
+        h.ack(&job, &exec, &rows[0], false, None).await,
+        Err(EngineError::Conflict(_))
+    ));
+    assert_eq!(
+        h.rows(&exec).await,
+        before,
+        "a duplicate ack changes nothing"
+    );
     let unknown = AckRequest {
         iteration_id: format!("{exec}-575ec8687ae143cd83dc4a97"),
         success: true,
@@ -223,7 +298,10 @@ async fn late_duplicate_and_unknown_acks_change_nothing(mut h: H) {
         accumulator: None,
         attempt: None,
     };
-    assert!(matches!(h.engine.ack(&h.app, &job.id, &exec, unknown).await, Err(EngineError::NotFound(_))));
+    assert!(matches!(
+        h.engine.ack(&h.app, &job.id, &exec, unknown).await,
+        Err(EngineError::NotFound(_))
+    ));
     let garbage = AckRequest {
         iteration_id: "nope".into(),
         success: true,
@@ -231,10 +309,16 @@ async fn late_duplicate_and_unknown_acks_change_nothing(mut h: H) {
         accumulator: None,
         attempt: None,
     };
-    assert!(matches!(h.engine.ack(&h.app, &job.id, &exec, garbage).await, Err(EngineError::NotFound(_))));
+    assert!(matches!(
+        h.engine.ack(&h.app, &job.id, &exec, garbage).await,
+        Err(EngineError::NotFound(_))
+    ));
     h.clock.advance(60_000);
     // Late: at the deadline, even before the timeout is processed.
-    assert!(matches!(h.ack(&job, &exec, &rows[1], true, None).await, Err(EngineError::Conflict(_))));
+    assert!(matches!(
+        h.ack(&job, &exec, &rows[1], true, None).await,
+        Err(EngineError::Conflict(_))
+    ));
     assert_eq!(h.tick(&exec).await.timed_out, 1);
     assert_eq!(h.status(&job, &exec).await, "completed");
     let s = h.store.summary(&exec).await.unwrap();
@@ -253,9 +337,18 @@ async fn cancel_while_in_flight(mut h: H) {
     let exec = h.execute(&job).await;
     assert_eq!(h.tick(&exec).await.started, 2);
     h.triggers();
-    let by = Source { kind: "apiToken".into(), id: Some(h.app.clone()) };
-    h.engine.cancel(&h.app, &job.id, &exec, by.clone()).await.unwrap();
-    h.engine.cancel(&h.app, &job.id, &exec, by.clone()).await.unwrap();
+    let by = Source {
+        kind: "apiToken".into(),
+        id: Some(h.app.clone()),
+    };
+    h.engine
+        .cancel(&h.app, &job.id, &exec, by.clone())
+        .await
+        .unwrap();
+    h.engine
+        .cancel(&h.app, &job.id, &exec, by.clone())
+        .await
+        .unwrap();
     assert_eq!(h.status(&job, &exec).await, "canceling");
     assert_eq!(h.in_state(&exec, S::NotStarted).await.len(), 3);
     assert_eq!(h.tick(&exec).await.started, 0);
@@ -264,16 +357,30 @@ async fn cancel_while_in_flight(mut h: H) {
     h.clock.advance(60_000);
     h.tick(&exec).await;
     let evs = h.triggers();
-    assert!(of(&evs, TriggerKind::Timeout).is_empty(), "no Timeout trigger after cancel");
-    assert!(of(&evs, TriggerKind::Iteration).is_empty(), "no retry after cancel");
+    assert!(
+        of(&evs, TriggerKind::Timeout).is_empty(),
+        "no Timeout trigger after cancel"
+    );
+    assert!(
+        of(&evs, TriggerKind::Iteration).is_empty(),
+        "no retry after cancel"
+    );
     let done = of(&evs, TriggerKind::Complete);
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].data["success"], false);
-    let e = h.store.get_execution(&h.app, &job.id, &exec).await.unwrap().unwrap();
+    let e = h
+        .store
+        .get_execution(&h.app, &job.id, &exec)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(e.status.as_str(), "canceled");
     assert_eq!(e.cancel_source.unwrap().kind, "apiToken");
     let s = h.store.summary(&exec).await.unwrap();
-    assert_eq!((s.succeeded, s.timed_out, s.remaining, s.in_progress), (1, 1, 3, 0));
+    assert_eq!(
+        (s.succeeded, s.timed_out, s.remaining, s.in_progress),
+        (1, 1, 3, 0)
+    );
     h.engine.cancel(&h.app, &job.id, &exec, by).await.unwrap();
     h.done().await;
 }
@@ -296,7 +403,10 @@ async fn deleted_resource_fails_with_message(mut h: H) {
     let rows = h.rows(&exec).await;
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[1].record.state, S::Failed);
-    assert_eq!(rows[1].record.message.as_deref(), Some("resource was deleted"));
+    assert_eq!(
+        rows[1].record.message.as_deref(),
+        Some("resource was deleted")
+    );
     assert_eq!(rows[2].record.state, S::Succeeded);
     assert_eq!(h.status(&job, &exec).await, "completed");
     h.done().await;
@@ -340,14 +450,22 @@ async fn deleted_data_table_errors_the_execution(mut h: H) {
     let exec = h.execute(&job).await;
     h.tick(&exec).await;
     let evs = h.triggers();
-    assert_eq!(of(&evs, TriggerKind::Iteration)[0].data["dataTableRow"]["n"], 0);
+    assert_eq!(
+        of(&evs, TriggerKind::Iteration)[0].data["dataTableRow"]["n"],
+        0
+    );
     assert!(h.store.delete_data_table(&h.app, &table.id).await.unwrap());
     let row = h.in_state(&exec, S::InProgress).await.remove(0);
     h.ack(&job, &exec, &row, true, None).await.unwrap();
     h.tick(&exec).await;
     assert_eq!(h.status(&job, &exec).await, "erroring");
     h.tick(&exec).await;
-    let e = h.store.get_execution(&h.app, &job.id, &exec).await.unwrap().unwrap();
+    let e = h
+        .store
+        .get_execution(&h.app, &job.id, &exec)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(e.status.as_str(), "errored");
     assert!(e.error_message.unwrap().contains("data table"));
     let s = h.store.summary(&exec).await.unwrap();
@@ -359,7 +477,9 @@ async fn deleted_data_table_errors_the_execution(mut h: H) {
 
 async fn restart_fires_timeouts_that_expired_while_down(mut h: H) {
     h.devices(&["a", "b"]).await;
-    let job = h.job(ResourceType::Device, |j| j.max_iteration_concurrency = 2).await;
+    let job = h
+        .job(ResourceType::Device, |j| j.max_iteration_concurrency = 2)
+        .await;
     let exec = h.execute(&job).await;
     assert_eq!(h.tick(&exec).await.started, 2);
     // The process dies; two minutes later a new engine starts on the same database.
@@ -382,7 +502,10 @@ async fn execute_validates_before_creating_anything(mut h: H) {
         template_context: ctx.map(String::from),
         query_json: q.map(String::from),
         data_table_id: None,
-        source: Source { kind: "user".into(), id: None },
+        source: Source {
+            kind: "user".into(),
+            id: None,
+        },
     };
     for (ctx, q, field) in [
         (Some("[]"), None, "templateContext"),
@@ -395,13 +518,32 @@ async fn execute_validates_before_creating_anything(mut h: H) {
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
-    assert!(h.store.list_executions(&h.app, &job.id, None, 10).await.unwrap().is_empty());
+    assert!(h
+        .store
+        .list_executions(&h.app, &job.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
     let exec = h.execute(&job).await;
-    let e = h.store.get_execution(&h.app, &job.id, &exec).await.unwrap().unwrap();
+    let e = h
+        .store
+        .get_execution(&h.app, &job.id, &exec)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(e.total, 2, "the default context selects the pumps");
     assert_eq!(e.query_json, "{\"name\": {\"$startsWith\": \"pump\"}}");
-    let other = h.engine.execute(&job, req(Some("{\"prefix\": \"valve\"}"), None)).await.unwrap();
-    let e2 = h.store.get_execution(&h.app, &job.id, &other).await.unwrap().unwrap();
+    let other = h
+        .engine
+        .execute(&job, req(Some("{\"prefix\": \"valve\"}"), None))
+        .await
+        .unwrap();
+    let e2 = h
+        .store
+        .get_execution(&h.app, &job.id, &other)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(e2.total, 1);
     let stored = h.store.get_job(&h.app, &job.id).await.unwrap().unwrap();
     assert_eq!(stored.last_execution_requested, Some(h.now()));

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::query::check_job;
-use rjobs_engine::views as view;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
@@ -19,6 +18,7 @@ use crate::routes::applications::{conflict_to_retry, load_app};
 use crate::scopes::{action, Action};
 use crate::state::AppState;
 use crate::views;
+use rjobs_engine::views as view;
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &[

@@ -54,11 +54,23 @@ pub(super) async fn execute(
     JsonBody(body): JsonBody<ExecBody>,
 ) -> ApiResult<Json<Value>> {
     let job = load_job(&state, &who, &action::JOB_EXECUTE, &path).await?;
-    if body.template_context.as_ref().is_some_and(|t| t.chars().count() > 32767) {
-        return Err(ApiError::validation("templateContext: must be at most 32767 characters"));
+    if body
+        .template_context
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > 32767)
+    {
+        return Err(ApiError::validation(
+            "templateContext: must be at most 32767 characters",
+        ));
     }
-    if body.query_json.as_ref().is_some_and(|t| t.chars().count() > 8192) {
-        return Err(ApiError::validation("queryJson: must be at most 8192 characters"));
+    if body
+        .query_json
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > 8192)
+    {
+        return Err(ApiError::validation(
+            "queryJson: must be at most 8192 characters",
+        ));
     }
     if let Some(t) = &body.data_table_id {
         check_table_ref(t)?;
@@ -83,7 +95,9 @@ fn execution_id(q: &std::collections::HashMap<String, String>) -> ApiResult<Id> 
         .get("executionId")
         .ok_or_else(|| ApiError::validation("executionId: is required"))?;
     Id::parse(raw.trim()).map_err(|_| {
-        ApiError::validation(format!("executionId: expected a 24-character hexadecimal id, got {raw:?}"))
+        ApiError::validation(format!(
+            "executionId: expected a 24-character hexadecimal id, got {raw:?}"
+        ))
     })
 }
 
@@ -107,10 +121,12 @@ pub(super) async fn cancel(
 async fn log_item(state: &AppState, e: &Execution) -> ApiResult<Value> {
     let summary = state.store.summary(&e.id).await?;
     let url = e.status.is_final().then(|| {
-        state
-            .engine
-            .signer()
-            .url(&e.application_id, &e.resource_job_id, &e.id, state.clock.now())
+        state.engine.signer().url(
+            &e.application_id,
+            &e.resource_job_id,
+            &e.id,
+            state.clock.now(),
+        )
     });
     Ok(views::execution_log(e, &summary, url.as_deref()))
 }
@@ -125,9 +141,13 @@ pub(super) async fn logs(
     let limit = parse_uint(&q, "limit", 1, 1, 100)?;
     let since = match q.get("since").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(rjobs_core::Timestamp::from_millis(s.parse::<i64>().map_err(|_| {
-            ApiError::validation(format!("since: expected milliseconds since the epoch, got {s:?}"))
-        })?)),
+        Some(s) => Some(rjobs_core::Timestamp::from_millis(
+            s.parse::<i64>().map_err(|_| {
+                ApiError::validation(format!(
+                    "since: expected milliseconds since the epoch, got {s:?}"
+                ))
+            })?,
+        )),
     };
     let execs = state
         .store
@@ -140,7 +160,11 @@ pub(super) async fn logs(
     Ok(Json(Value::Array(items)))
 }
 
-async fn load_execution(state: &AppState, job: &ResourceJob, path: &PathParams) -> ApiResult<Execution> {
+async fn load_execution(
+    state: &AppState,
+    job: &ResourceJob,
+    path: &PathParams,
+) -> ApiResult<Execution> {
     let id = path.id("executionId")?;
     state
         .store
@@ -179,7 +203,12 @@ pub(super) async fn iterations(
     let per_page = parse_uint(&q, "perPage", 100, 1, 1000)?;
     let res = state
         .store
-        .list_iterations(&e.id, status, u64::from(page) * u64::from(per_page), per_page)
+        .list_iterations(
+            &e.id,
+            status,
+            u64::from(page) * u64::from(per_page),
+            per_page,
+        )
         .await?;
     let items: Vec<Value> = res.items.iter().map(views::iteration).collect();
     let mut v = json!({
@@ -239,7 +268,9 @@ pub(super) async fn report(
         let expires = q
             .get("expires")
             .and_then(|s| s.parse::<i64>().ok())
-            .ok_or_else(|| ApiError::validation("expires: expected milliseconds since the epoch"))?;
+            .ok_or_else(|| {
+                ApiError::validation("expires: expected milliseconds since the epoch")
+            })?;
         if !state
             .engine
             .signer()
@@ -260,7 +291,9 @@ pub(super) async fn report(
         load_execution(&state, &job, &path).await?
     };
     let store = state.store.clone();
-    let first = futures_util::stream::once(async { Ok::<Bytes, std::io::Error>(Bytes::from(rjobs_engine::report::header_csv())) });
+    let first = futures_util::stream::once(async {
+        Ok::<Bytes, std::io::Error>(Bytes::from(rjobs_engine::report::header_csv()))
+    });
     let rows = futures_util::stream::unfold(Some(0i64), move |after| {
         let store = store.clone();
         let exec = e.id.clone();

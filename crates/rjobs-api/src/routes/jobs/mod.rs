@@ -27,7 +27,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&format!("{JOB}/execute"), post(executions::execute))
         .route(&format!("{JOB}/cancelExecution"), post(executions::cancel))
         .route(&format!("{JOB}/logs"), get(executions::logs))
-        .route(&format!("{JOB}/executions/{{executionId}}"), get(executions::one))
+        .route(
+            &format!("{JOB}/executions/{{executionId}}"),
+            get(executions::one),
+        )
         .route(
             &format!("{JOB}/executions/{{executionId}}/iterations"),
             get(executions::iterations),

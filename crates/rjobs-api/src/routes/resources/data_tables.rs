@@ -61,7 +61,12 @@ async fn list(
     let p = ListParams::parse(&LIST, &q)?;
     let page = state.store.list_data_tables(&app.id, &p).await?;
     let items = page.items.iter().map(DataTable::to_json).collect();
-    Ok(Json(views::envelope(items, page.total_count, &p, Some(&app.id))))
+    Ok(Json(views::envelope(
+        items,
+        page.total_count,
+        &p,
+        Some(&app.id),
+    )))
 }
 
 async fn create(
@@ -107,7 +112,11 @@ async fn remove(
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
     let t = load_table(&state, &who, &action::DATA_TABLE_DELETE, &path).await?;
-    if !state.store.delete_data_table(&t.application_id, &t.id).await? {
+    if !state
+        .store
+        .delete_data_table(&t.application_id, &t.id)
+        .await?
+    {
         return Err(ApiError::not_found("Data table"));
     }
     Ok(Json(success()))

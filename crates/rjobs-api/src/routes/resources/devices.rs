@@ -61,7 +61,10 @@ async fn list(
     let p = ListParams::parse(&LIST, &q)?;
     let query = list_query(ResourceType::Device, &q)?;
     let (parsed, echo) = query.map_or((None, None), |(a, b)| (Some(a), Some(b)));
-    let page = state.store.list_devices(&app.id, &p, parsed.as_ref()).await?;
+    let page = state
+        .store
+        .list_devices(&app.id, &p, parsed.as_ref())
+        .await?;
     let items = page.items.iter().map(Device::to_json).collect();
     let env = views::envelope(items, page.total_count, &p, Some(&app.id));
     Ok(Json(with_query(env, echo)))
@@ -99,7 +102,12 @@ async fn bulk(
     ))
 }
 
-async fn load(state: &AppState, who: &Principal, a: &crate::scopes::Action, path: &PathParams) -> ApiResult<Device> {
+async fn load(
+    state: &AppState,
+    who: &Principal,
+    a: &crate::scopes::Action,
+    path: &PathParams,
+) -> ApiResult<Device> {
     let app = load_app(state, who, a, path).await?;
     let id = path.id("deviceId")?;
     state
@@ -165,7 +173,11 @@ struct ConnectionStatus {
 
 /// A time given as RFC 3339 text, epoch milliseconds or `{"$date": text}`.
 fn instant(field: &str, v: &Value) -> ApiResult<Timestamp> {
-    let bad = || ApiError::validation(format!("{field}: must be a date-time or epoch milliseconds"));
+    let bad = || {
+        ApiError::validation(format!(
+            "{field}: must be a date-time or epoch milliseconds"
+        ))
+    };
     match v {
         Value::String(s) => Timestamp::parse_rfc3339(s).ok_or_else(bad),
         Value::Number(n) => n.as_i64().map(Timestamp::from_millis).ok_or_else(bad),
@@ -198,11 +210,18 @@ async fn set_connection_status(
                     "disconnectedAt: not allowed when status is connected",
                 ));
             }
-            (true, body.connected_at.as_ref().map(|v| instant("connectedAt", v)))
+            (
+                true,
+                body.connected_at
+                    .as_ref()
+                    .map(|v| instant("connectedAt", v)),
+            )
         }
         "disconnected" => (
             false,
-            body.disconnected_at.as_ref().map(|v| instant("disconnectedAt", v)),
+            body.disconnected_at
+                .as_ref()
+                .map(|v| instant("disconnectedAt", v)),
         ),
         _ => {
             return Err(ApiError::validation(

@@ -40,6 +40,9 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
+/// The ids one kind of reference of a group points at.
+type RefsOf = fn(&ExperienceGroup) -> Vec<Id>;
+
 /// 400 naming the first reference of `groups` (item `i` when `indexed`) that does not exist.
 async fn check_group_refs(
     state: &AppState,
@@ -47,11 +50,13 @@ async fn check_group_refs(
     groups: &[ExperienceGroup],
     indexed: bool,
 ) -> ApiResult<()> {
-    let refs: [(ResourceType, &str, fn(&ExperienceGroup) -> Vec<Id>); 3] = [
+    let refs: [(ResourceType, &str, RefsOf); 3] = [
         (ResourceType::ExperienceGroup, "parentId", |g| {
             g.parent_id.iter().cloned().collect()
         }),
-        (ResourceType::ExperienceUser, "experienceUserIds", |g| g.user_ids.clone()),
+        (ResourceType::ExperienceUser, "experienceUserIds", |g| {
+            g.user_ids.clone()
+        }),
         (ResourceType::Device, "deviceIds", |g| g.device_ids.clone()),
     ];
     for (rt, field, get) in refs {
@@ -60,12 +65,25 @@ async fn check_group_refs(
             continue;
         }
         let wanted: Vec<Id> = wanted.into_iter().collect();
-        let found: HashSet<Id> = state.store.existing_ids(app, rt, &wanted).await?.into_iter().collect();
+        let found: HashSet<Id> = state
+            .store
+            .existing_ids(app, rt, &wanted)
+            .await?
+            .into_iter()
+            .collect();
         for (i, g) in groups.iter().enumerate() {
             for (j, id) in get(g).iter().enumerate() {
                 if !found.contains(id) {
-                    let prefix = if indexed { format!("[{i}].") } else { String::new() };
-                    let at = if field == "parentId" { String::new() } else { format!("[{j}]") };
+                    let prefix = if indexed {
+                        format!("[{i}].")
+                    } else {
+                        String::new()
+                    };
+                    let at = if field == "parentId" {
+                        String::new()
+                    } else {
+                        format!("[{j}]")
+                    };
                     return Err(ApiError::validation(format!(
                         "{prefix}{field}{at}: {id} was not found in this application"
                     )));
@@ -86,7 +104,10 @@ async fn list(
     let p = ListParams::parse(&LIST, &q)?;
     let (parsed, echo) = list_query(ResourceType::ExperienceGroup, &q)?
         .map_or((None, None), |(a, b)| (Some(a), Some(b)));
-    let page = state.store.list_groups(&app.id, &p, parsed.as_ref()).await?;
+    let page = state
+        .store
+        .list_groups(&app.id, &p, parsed.as_ref())
+        .await?;
     let items = page.items.iter().map(ExperienceGroup::to_json).collect();
     let env = views::envelope(items, page.total_count, &p, Some(&app.id));
     Ok(Json(with_query(env, echo)))
@@ -115,13 +136,23 @@ async fn bulk(
     let app = load_app(&state, &who, &action::GROUPS_POST, &path).await?;
     check_bulk_len(items.len())?;
     let now = state.clock.now();
-    let groups = validate_all(items, |b| b.into_group(state.ids.next(now), app.id.clone(), now))?;
+    let groups = validate_all(items, |b| {
+        b.into_group(state.ids.next(now), app.id.clone(), now)
+    })?;
     check_group_refs(&state, &app.id, &groups, true).await?;
     state.store.insert_groups(&groups).await?;
-    Ok((StatusCode::CREATED, Json(bulk_created(groups.iter().map(|g| &g.id)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(bulk_created(groups.iter().map(|g| &g.id))),
+    ))
 }
 
-async fn load(state: &AppState, who: &Principal, a: &Action, path: &PathParams) -> ApiResult<ExperienceGroup> {
+async fn load(
+    state: &AppState,
+    who: &Principal,
+    a: &Action,
+    path: &PathParams,
+) -> ApiResult<ExperienceGroup> {
     let app = load_app(state, who, a, path).await?;
     let id = path.id("experienceGroupId")?;
     state
@@ -136,7 +167,11 @@ async fn read(
     who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(load(&state, &who, &action::GROUP_GET, &path).await?.to_json()))
+    Ok(Json(
+        load(&state, &who, &action::GROUP_GET, &path)
+            .await?
+            .to_json(),
+    ))
 }
 
 async fn update(

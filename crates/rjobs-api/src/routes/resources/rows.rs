@@ -53,7 +53,11 @@ impl FromRequest<AppState> for RowBody {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
+            .is_some_and(|v| {
+                v.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            });
         let limit = state.settings.body_limit;
         let bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
@@ -67,11 +71,15 @@ impl FromRequest<AppState> for RowBody {
             return Err(ApiError::validation("A JSON body is required"));
         }
         if !json {
-            return Err(ApiError::validation("Content-Type must be application/json"));
+            return Err(ApiError::validation(
+                "Content-Type must be application/json",
+            ));
         }
         match parse_json::<Value>(&bytes)? {
             v @ (Value::Object(_) | Value::Array(_)) => Ok(RowBody(v)),
-            _ => Err(ApiError::validation("The JSON body must be a row object or an array of rows")),
+            _ => Err(ApiError::validation(
+                "The JSON body must be a row object or an array of rows",
+            )),
         }
     }
 }
@@ -96,13 +104,22 @@ fn schema(t: &DataTable) -> TableSchema {
 fn row_params(t: &DataTable, q: &HashMap<String, String>) -> Result<RowParams, FieldError> {
     let limit = parse_uint(q, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)?;
     let offset = parse_uint(q, "offset", 0, 0, u32::MAX)?;
-    let sort_column = q.get("sortColumn").map(|s| s.trim()).filter(|s| !s.is_empty());
+    let sort_column = q
+        .get("sortColumn")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty());
     if let Some(c) = sort_column {
         if !matches!(c, "id" | "createdAt" | "updatedAt") && t.column(c).is_none() {
-            return Err(FieldError::new("sortColumn", format!("{c:?} is not a column of this data table")));
+            return Err(FieldError::new(
+                "sortColumn",
+                format!("{c:?} is not a column of this data table"),
+            ));
         }
     }
-    let descending = match q.get("sortDirection").map(|s| s.trim().to_ascii_lowercase()) {
+    let descending = match q
+        .get("sortDirection")
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
         None => false,
         Some(s) if s.is_empty() || s == "asc" => false,
         Some(s) if s == "desc" => true,
@@ -124,7 +141,11 @@ async fn page(
 ) -> ApiResult<Json<Value>> {
     let p = row_params(t, q)?;
     let parsed = match &query {
-        Some(v) => Some(parse_query(ResourceType::DataTableRow, v, Some(&schema(t)))?),
+        Some(v) => Some(parse_query(
+            ResourceType::DataTableRow,
+            v,
+            Some(&schema(t)),
+        )?),
         None => None,
     };
     let page = state.store.query_rows(t, &p, parsed.as_ref()).await?;
@@ -178,13 +199,20 @@ async fn query(
     page(&state, &t, &q, Some(v)).await
 }
 
-fn new_rows(state: &AppState, t: &DataTable, bodies: &[Value], indexed: bool) -> ApiResult<Vec<DataRow>> {
+fn new_rows(
+    state: &AppState,
+    t: &DataTable,
+    bodies: &[Value],
+    indexed: bool,
+) -> ApiResult<Vec<DataRow>> {
     let now = state.clock.now();
     bodies
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            let data = t.new_row(b).map_err(|e| if indexed { at_index(i, e) } else { e })?;
+            let data = t
+                .new_row(b)
+                .map_err(|e| if indexed { at_index(i, e) } else { e })?;
             Ok(DataRow {
                 id: state.ids.next(now),
                 application_id: t.application_id.clone(),
@@ -215,7 +243,9 @@ async fn create(
         other => {
             let mut rows = new_rows(&state, &t, std::slice::from_ref(&other), false)?;
             state.store.insert_rows(&t, &rows).await?;
-            let row = rows.pop().ok_or_else(|| ApiError::internal(&"no row created"))?;
+            let row = rows
+                .pop()
+                .ok_or_else(|| ApiError::internal(&"no row created"))?;
             Ok((StatusCode::CREATED, Json(row.to_json())))
         }
     }
@@ -231,7 +261,10 @@ async fn bulk(
     check_bulk_len(items.len())?;
     let rows = new_rows(&state, &t, &items, true)?;
     state.store.insert_rows(&t, &rows).await?;
-    Ok((StatusCode::CREATED, Json(bulk_created(rows.iter().map(|r| &r.id)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(bulk_created(rows.iter().map(|r| &r.id))),
+    ))
 }
 
 async fn load_row(state: &AppState, t: &DataTable, path: &PathParams) -> ApiResult<DataRow> {
@@ -277,7 +310,11 @@ async fn remove(
 ) -> ApiResult<Json<Value>> {
     let t = load_table(&state, &who, &action::ROW_DELETE, &path).await?;
     let id = path.id("rowId")?;
-    if !state.store.delete_row(&t.application_id, &t.id, &id).await? {
+    if !state
+        .store
+        .delete_row(&t.application_id, &t.id, &id)
+        .await?
+    {
         return Err(ApiError::not_found("Data table row"));
     }
     Ok(Json(success()))

@@ -14,7 +14,9 @@ use rjobs_core::Id;
 use rjobs_query::ResourceType;
 use serde_json::Value;
 
-use super::{bulk_created, check_bulk_len, list_query, password, success, validate_all, with_query};
+use super::{
+    bulk_created, check_bulk_len, list_query, password, success, validate_all, with_query,
+};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonArray, JsonBody, NoBody, Params, PathParams};
@@ -49,8 +51,16 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// 400 naming the first group id of `users` that does not exist in the application.
-async fn check_groups(state: &AppState, app: &Id, users: &[ExperienceUser], indexed: bool) -> ApiResult<()> {
-    let wanted: HashSet<Id> = users.iter().flat_map(|u| u.group_ids.iter().cloned()).collect();
+async fn check_groups(
+    state: &AppState,
+    app: &Id,
+    users: &[ExperienceUser],
+    indexed: bool,
+) -> ApiResult<()> {
+    let wanted: HashSet<Id> = users
+        .iter()
+        .flat_map(|u| u.group_ids.iter().cloned())
+        .collect();
     if wanted.is_empty() {
         return Ok(());
     }
@@ -62,8 +72,17 @@ async fn check_groups(state: &AppState, app: &Id, users: &[ExperienceUser], inde
         .into_iter()
         .collect();
     for (i, u) in users.iter().enumerate() {
-        if let Some((j, id)) = u.group_ids.iter().enumerate().find(|(_, g)| !found.contains(*g)) {
-            let prefix = if indexed { format!("[{i}].") } else { String::new() };
+        if let Some((j, id)) = u
+            .group_ids
+            .iter()
+            .enumerate()
+            .find(|(_, g)| !found.contains(*g))
+        {
+            let prefix = if indexed {
+                format!("[{i}].")
+            } else {
+                String::new()
+            };
             return Err(ApiError::validation(format!(
                 "{prefix}experienceGroupIds[{j}]: {id} was not found in this application"
             )));
@@ -112,17 +131,27 @@ async fn bulk(
     let app = load_app(&state, &who, &action::USERS_POST, &path).await?;
     check_bulk_len(items.len())?;
     let now = state.clock.now();
-    let pairs = validate_all(items, |b| b.into_user(state.ids.next(now), app.id.clone(), now))?;
+    let pairs = validate_all(items, |b| {
+        b.into_user(state.ids.next(now), app.id.clone(), now)
+    })?;
     let (mut users, passwords): (Vec<ExperienceUser>, Vec<String>) = pairs.into_iter().unzip();
     check_groups(&state, &app.id, &users, true).await?;
     for (u, h) in users.iter_mut().zip(password::hash_many(passwords).await?) {
         u.password_hash = h;
     }
     state.store.insert_users(&users).await?;
-    Ok((StatusCode::CREATED, Json(bulk_created(users.iter().map(|u| &u.id)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(bulk_created(users.iter().map(|u| &u.id))),
+    ))
 }
 
-async fn load(state: &AppState, who: &Principal, a: &Action, path: &PathParams) -> ApiResult<ExperienceUser> {
+async fn load(
+    state: &AppState,
+    who: &Principal,
+    a: &Action,
+    path: &PathParams,
+) -> ApiResult<ExperienceUser> {
     let app = load_app(state, who, a, path).await?;
     let id = path.id("experienceUserId")?;
     state
@@ -137,7 +166,11 @@ async fn read(
     who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(load(&state, &who, &action::USER_GET, &path).await?.to_json()))
+    Ok(Json(
+        load(&state, &who, &action::USER_GET, &path)
+            .await?
+            .to_json(),
+    ))
 }
 
 async fn update(
@@ -148,7 +181,13 @@ async fn update(
 ) -> ApiResult<Json<Value>> {
     let u = load(&state, &who, &action::USER_PATCH, &path).await?;
     let (mut next, pw) = body.apply(&u, state.clock.now())?;
-    check_groups(&state, &u.application_id, std::slice::from_ref(&next), false).await?;
+    check_groups(
+        &state,
+        &u.application_id,
+        std::slice::from_ref(&next),
+        false,
+    )
+    .await?;
     if let Some(pw) = pw {
         next.password_hash = password::hash(pw).await?;
     }
