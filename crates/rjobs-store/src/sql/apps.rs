@@ -4,7 +4,7 @@ use rjobs_core::list::ListParams;
 use rjobs_core::model::Application;
 use rjobs_core::Id;
 
-use super::list::{list_sql, Columns};
+use super::list::{list_page, Columns};
 use super::row::{id, ts, RowExt};
 use super::{expect_one, with_read, with_write, SqlStore};
 use crate::{Page, StoreError};
@@ -57,28 +57,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn app_list(&self, p: &ListParams) -> Result<Page<Application>, StoreError> {
-        let l = list_sql(p, COLUMNS, 1);
-        let where_ = format!("WHERE 1=1{}", l.filter);
-        let count_sql = format!("SELECT COUNT(*) FROM applications {where_}");
-        let page_sql = format!("SELECT * FROM applications {where_}{}", l.order_limit);
-        with_read!(self, pool => {
-            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-            let mut q = sqlx::query(&page_sql);
-            if let Some(pat) = &l.pattern {
-                count = count.bind(pat.clone());
-                q = q.bind(pat.clone());
-            }
-            let total = count.fetch_one(pool).await?;
-            let rows = q
-                .bind(i64::from(p.per_page))
-                .bind(p.offset() as i64)
-                .fetch_all(pool)
-                .await?;
-            Ok(Page {
-                items: rows.iter().map(from_row).collect::<Result<_, _>>()?,
-                total_count: total as u64,
-            })
-        })
+        list_page!(self, "applications", None, COLUMNS, p, from_row)
     }
 
     pub(crate) async fn app_update(

@@ -51,3 +51,40 @@ pub(crate) fn list_sql(p: &ListParams, cols: Columns, next: usize) -> ListSql {
         order_limit,
     }
 }
+
+/// One page of a table scoped to an application (or to nothing): `COUNT(*)` of the matches, then
+/// the page in the list's order, each row decoded with `$decode` (expanded once per backend).
+macro_rules! list_page {
+    ($store:expr, $table:literal, $app:expr, $cols:expr, $p:expr, $decode:expr) => {{
+        let app: Option<&rjobs_core::Id> = $app;
+        let first = if app.is_some() { 2 } else { 1 };
+        let l = $crate::sql::list::list_sql($p, $cols, first);
+        let scope = if app.is_some() { "application_id = $1" } else { "1=1" };
+        let where_ = format!("WHERE {scope}{}", l.filter);
+        let count_sql = format!(concat!("SELECT COUNT(*) FROM ", $table, " {}"), where_);
+        let page_sql = format!(concat!("SELECT * FROM ", $table, " {}{}"), where_, l.order_limit);
+        $crate::sql::with_read!($store, pool => {
+            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+            let mut q = sqlx::query(&page_sql);
+            if let Some(a) = app {
+                count = count.bind(a.as_str());
+                q = q.bind(a.as_str());
+            }
+            if let Some(pat) = &l.pattern {
+                count = count.bind(pat.clone());
+                q = q.bind(pat.clone());
+            }
+            let total = count.fetch_one(pool).await?;
+            let rows = q
+                .bind(i64::from($p.per_page))
+                .bind($p.offset() as i64)
+                .fetch_all(pool)
+                .await?;
+            Ok($crate::Page {
+                items: rows.iter().map($decode).collect::<Result<_, _>>()?,
+                total_count: total as u64,
+            })
+        })
+    }};
+}
+pub(crate) use list_page;

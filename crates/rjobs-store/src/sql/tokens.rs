@@ -4,7 +4,7 @@ use rjobs_core::list::ListParams;
 use rjobs_core::model::{AdminToken, ApiToken, TokenStatus};
 use rjobs_core::{Id, Timestamp};
 
-use super::list::{list_sql, Columns};
+use super::list::{list_page, Columns};
 use super::row::{id, ts, RowExt};
 use super::{expect_one, map_unique, with_read, with_write, SqlStore};
 use crate::{Page, StoreError};
@@ -135,30 +135,7 @@ impl SqlStore {
         app: &Id,
         p: &ListParams,
     ) -> Result<Page<ApiToken>, StoreError> {
-        let l = list_sql(p, COLUMNS, 2);
-        let where_ = format!("WHERE application_id = $1{}", l.filter);
-        let count_sql = format!("SELECT COUNT(*) FROM api_tokens {where_}");
-        let page_sql = format!("SELECT * FROM api_tokens {where_}{}", l.order_limit);
-        with_read!(self, pool => {
-            let mut count = sqlx::query_scalar::<_, i64>(&count_sql)
-            .bind(app.as_str());
-            let mut q = sqlx::query(&page_sql)
-                .bind(app.as_str());
-            if let Some(pat) = &l.pattern {
-                count = count.bind(pat.clone());
-                q = q.bind(pat.clone());
-            }
-            let total = count.fetch_one(pool).await?;
-            let rows = q
-                .bind(i64::from(p.per_page))
-                .bind(p.offset() as i64)
-                .fetch_all(pool)
-                .await?;
-            Ok(Page {
-                items: rows.iter().map(token_from_row).collect::<Result<_, _>>()?,
-                total_count: total as u64,
-            })
-        })
+        list_page!(self, "api_tokens", Some(app), COLUMNS, p, token_from_row)
     }
 
     pub(crate) async fn token_update(&self, t: &ApiToken, expected: i64) -> Result<(), StoreError> {
