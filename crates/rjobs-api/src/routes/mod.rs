@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .merge(applications::routes())
         .merge(tokens::routes())
         .merge(resources::routes())
@@ -71,6 +72,13 @@ async fn track(
         .with_label_values(&[&method, &route, resp.status().as_str()])
         .inc();
     resp
+}
+
+/// `GET /openapi.json`.
+async fn openapi(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Json<serde_json::Value> {
+    Json(crate::openapi::document(&state.settings.public_url))
 }
 
 /// `GET /metrics`: Prometheus text format.
