@@ -3,15 +3,16 @@
 //! own task (a slow or failing flow never holds up the engine), and its run is logged. The flows'
 //! Job: Acknowledge and Job: Execute nodes call back into the engine through [`EngineHost`].
 
-use std::sync::{Arc, OnceLock, Weak};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
 use async_trait::async_trait;
 use rjobs_core::engine::IterationId;
 use rjobs_core::execution::Source;
 use rjobs_core::{Clock, Id, IdGen};
-use rjobs_flow::{FlowHost, RunLimits};
-use rjobs_store::{FlowRun, Store};
+use rjobs_flow::{FlowDef, FlowHost, RunLimits};
+use rjobs_store::{FlowRecord, FlowRun, Store};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -26,9 +27,82 @@ pub struct FlowSink {
     engine: OnceLock<Weak<Engine>>,
     limits: Arc<RunLimits>,
     slots: Arc<Semaphore>,
+    cache: Mutex<HashMap<CacheKey, Cached>>,
 }
 
+/// (application, trigger type, job).
+type CacheKey = (Id, &'static str, Id);
+
+/// The flows listening to one trigger of one job, parsed, with the application's name. Kept for
+/// [`CACHE_MS`]: a trigger fires once per iteration, and reading and parsing the flows each time
+/// would dominate the cost of small flows. A changed or disabled flow is seen within that time.
+#[derive(Debug, Clone)]
+struct Cached {
+    at: rjobs_core::Timestamp,
+    app_name: String,
+    flows: Arc<Vec<(FlowRecord, FlowDef)>>,
+}
+
+const CACHE_MS: i64 = 1000;
+
 impl FlowSink {
+    /// The enabled flows listening to this trigger (cached for [`CACHE_MS`]).
+    async fn flows_of(&self, ev: &TriggerEvent) -> Option<Cached> {
+        let key: CacheKey = (
+            ev.application_id.clone(),
+            ev.kind.as_str(),
+            ev.resource_job_id.clone(),
+        );
+        let now = self.clock.now();
+        if let Ok(cache) = self.cache.lock() {
+            if let Some(c) = cache.get(&key) {
+                if now.as_millis() - c.at.as_millis() < CACHE_MS {
+                    return Some(c.clone());
+                }
+            }
+        }
+        let records = match self
+            .store
+            .flows_for_trigger(
+                &ev.application_id,
+                ev.kind.as_str(),
+                ev.resource_job_id.as_str(),
+            )
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load the flows of a trigger");
+                return None;
+            }
+        };
+        let app_name = match self.store.get_application(&ev.application_id).await {
+            Ok(Some(a)) => a.name,
+            _ => String::new(),
+        };
+        let mut flows = Vec::with_capacity(records.len());
+        for rec in records {
+            match rjobs_flow::parse_flow(&rec.body) {
+                Ok(def) => flows.push((rec, def)),
+                Err(e) => {
+                    tracing::error!(flow_id = %rec.id, error = %e, "stored flow does not parse")
+                }
+            }
+        }
+        let c = Cached {
+            at: now,
+            app_name,
+            flows: Arc::new(flows),
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(key, c.clone());
+        }
+        Some(c)
+    }
+
     /// A sink over `store`; call [`FlowSink::attach`] once the engine exists.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, limits: RunLimits) -> Self {
         FlowSink {
@@ -37,6 +111,7 @@ impl FlowSink {
             engine: OnceLock::new(),
             limits: Arc::new(limits),
             slots: Arc::new(Semaphore::new(512)),
+            cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -74,18 +149,23 @@ impl FlowHost for EngineHost {
         let iid = IterationId::parse(iteration_id)
             .map_err(|_| format!("{iteration_id:?} is not an iteration id"))?;
         let exec = iid.execution_id().clone();
-        // The iteration may belong to another job of the application (a flow can ack any).
-        let job = match self.store.find_execution_job(&self.app, &exec).await {
-            Ok(Some(j)) => j,
-            Ok(None) => return Err(format!("iteration {iteration_id} was not found")),
-            Err(e) => return Err(e.to_string()),
-        };
         let req = AckRequest {
             iteration_id: iteration_id.to_string(),
             success,
             message,
             accumulator,
             attempt,
+        };
+        // Usually the iteration is one of the triggering job's; otherwise look its job up (a
+        // flow may acknowledge any iteration of the application).
+        match engine.ack(&self.app, &self.job, &exec, req.clone()).await {
+            Err(crate::EngineError::NotFound("Execution")) => {}
+            other => return other.map_err(|e| e.to_string()),
+        }
+        let job = match self.store.find_execution_job(&self.app, &exec).await {
+            Ok(Some(j)) => j,
+            Ok(None) => return Err(format!("iteration {iteration_id} was not found")),
+            Err(e) => return Err(e.to_string()),
         };
         engine
             .ack(&self.app, &job, &exec, req)
@@ -111,7 +191,6 @@ impl FlowHost for EngineHost {
                 id: Some(self.flow.clone()),
             },
         };
-        let _ = &self.job;
         engine
             .execute(&job, req)
             .await
@@ -123,36 +202,15 @@ impl FlowHost for EngineHost {
 #[async_trait]
 impl TriggerSink for FlowSink {
     async fn fire(&self, ev: TriggerEvent) {
-        let kind = ev.kind.as_str();
-        let flows = match self
-            .store
-            .flows_for_trigger(&ev.application_id, kind, ev.resource_job_id.as_str())
-            .await
-        {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot load the flows of a trigger");
-                return;
-            }
-        };
-        if flows.is_empty() {
+        let Some(cached) = self.flows_of(&ev).await else {
             return;
-        }
-        let app_name = match self.store.get_application(&ev.application_id).await {
-            Ok(Some(a)) => a.name,
-            _ => String::new(),
         };
         let Some(engine) = self.engine.get().cloned() else {
             return;
         };
-        for rec in flows {
-            let def = match rjobs_flow::parse_flow(&rec.body) {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!(flow_id = %rec.id, error = %e, "stored flow does not parse");
-                    continue;
-                }
-            };
+        let app_name = cached.app_name.clone();
+        for (rec, def) in cached.flows.iter() {
+            let (rec, def) = (rec.clone(), def.clone());
             let store = self.store.clone();
             let clock = self.clock.clone();
             let limits = self.limits.clone();

@@ -6,6 +6,9 @@
 //! The seed of the kill schedule and of the worker's deliberately dropped acks is printed; set
 //! `RJOBS_CRASH_SEED=<n>` to replay a schedule.
 
+// Real processes and wall-clock deadlines: the real clock on purpose.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 
 use std::collections::hash_map::DefaultHasher;

@@ -11,15 +11,19 @@
 //! ... --devices 1000000 --concurrency 100 --runs 1 --max-acks 200000
 //! ```
 //!
-//! The binary is `$RJOBS_BIN`, else `$CARGO_TARGET_DIR/release/rjobs`, else the workspace's
-//! `target/release/rjobs`. Devices are created over `POST .../devices/bulk`, then the server is
-//! restarted, so each measured run starts from a fresh process (peak RSS = that run's).
+//! The binary is `$RJOBS_BIN`, else `$CARGO_TARGET_DIR/release/rjobs`, else `rjobs` next to this
+//! binary, else the workspace's `target/release/rjobs`. Devices are created over
+//! `POST .../devices/bulk`, then the server is restarted, so each measured run starts from a fresh
+//! process (peak RSS = that run's).
 //!
 //! Worker: one lister task polls `GET .../iterations?status=inProgress&perPage=1000` and feeds new
 //! iteration ids to `--workers` acknowledging tasks, each with its own keep-alive client.
 //! Latencies: "worker view" = wall time from the iteration's `startedAt` (server clock, same
 //! machine) to the 200 response of its acknowledgement (includes the polling delay);
 //! "report view" = `completedAt - startedAt` from the CSV report (when the ack was applied).
+
+// A benchmark measures wall time and compares with the server's clock: real clocks on purpose.
+#![allow(clippy::disallowed_methods)]
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -85,9 +89,20 @@ fn binary() -> String {
     if let Ok(b) = std::env::var("RJOBS_BIN") {
         return b;
     }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| format!("{}/../../target", env!("CARGO_MANIFEST_DIR")));
-    format!("{target}/release/rjobs")
+    if let Ok(t) = std::env::var("CARGO_TARGET_DIR") {
+        return format!("{t}/release/rjobs");
+    }
+    // Next to this binary (`cargo run --release` puts both in `<target>/release/`).
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+    {
+        let sibling = dir.join("rjobs");
+        if sibling.exists() {
+            return sibling.display().to_string();
+        }
+    }
+    format!("{}/../../target/release/rjobs", env!("CARGO_MANIFEST_DIR"))
 }
 
 struct Server {
@@ -390,6 +405,7 @@ async fn one_run(
     let exec_url = format!("{base}{exec_path}");
     let mut last_progress = Instant::now();
     let mut last_ok = 0;
+    let mut last_poll = Instant::now();
     let (item, partial) = loop {
         let ok = counters.ok.load(Ordering::Relaxed);
         if let Some(m) = a.max_acks {
@@ -403,7 +419,8 @@ async fn one_run(
         } else if last_progress.elapsed() > Duration::from_secs(120) {
             bail!("no progress for 120 s at {ok} acknowledged iterations");
         }
-        if ok >= a.devices as u64 || t0.elapsed().as_secs() % 5 == 0 {
+        if ok >= a.devices as u64 || last_poll.elapsed() >= Duration::from_secs(5) {
+            last_poll = Instant::now();
             let v = must(&http, reqwest::Method::GET, &exec_url, None, 200).await?;
             match v["status"].as_str() {
                 Some("completed") => break (Some(v), false),
