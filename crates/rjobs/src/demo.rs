@@ -139,10 +139,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .tempdir()?
         .keep();
     let token = rjobs_core::secret::new_token(rjobs_core::secret::ADMIN_PREFIX);
-    let mut settings = Settings::default();
-    settings.listen = "127.0.0.1:0".into();
-    settings.database_url = format!("sqlite://{}/demo.db", dir.display());
-    settings.admin_token = Some(token.clone());
+    let settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}/demo.db", dir.display()),
+        admin_token: Some(token.clone()),
+        ..Settings::default()
+    };
     let server = crate::serve::start(&settings).await?;
     let sensors = start_sensor_api().await?;
     let api = Api {

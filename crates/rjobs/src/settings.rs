@@ -140,6 +140,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API fixes the closure's error type
     fn layers_and_rejects_unknown_keys() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

@@ -14,19 +14,16 @@ use std::time::Duration;
 use common::{Client, Data, Db, Server, ADMIN};
 use serde_json::{json, Value};
 
-/// Runs the CLI with `args` (plus `--url`/`--token` when given), no inherited `RJOBS_*`.
-async fn cli(url: Option<&str>, token: Option<&str>, args: &[&str]) -> Output {
-    cli_env(url, token, args, &[]).await
-}
-
+/// Runs `rjobs <line>` (split on whitespace) plus `--url`/`--token` when given, with no
+/// inherited `RJOBS_*` variables besides `envs`.
 async fn cli_env(
     url: Option<&str>,
     token: Option<&str>,
-    args: &[&str],
+    line: &str,
     envs: &[(&str, &str)],
 ) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_rjobs"));
-    cmd.args(args)
+    cmd.args(line.split_whitespace())
         .env_remove("RJOBS_URL")
         .env_remove("RJOBS_TOKEN")
         .kill_on_drop(true);
@@ -41,11 +38,15 @@ async fn cli_env(
     }
     let out = tokio::time::timeout(Duration::from_secs(90), cmd.output())
         .await
-        .unwrap_or_else(|_| panic!("rjobs {args:?} did not finish within 90 s"))
+        .unwrap_or_else(|_| panic!("rjobs {line} did not finish within 90 s"))
         .expect("run rjobs");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "rjobs {args:?} panicked: {err}");
+    assert!(!err.contains("panicked"), "rjobs {line} panicked: {err}");
     out
+}
+
+async fn cli(url: Option<&str>, token: Option<&str>, line: &str) -> Output {
+    cli_env(url, token, line, &[]).await
 }
 
 fn stdout(o: &Output) -> String {
@@ -151,79 +152,53 @@ async fn cli_jobs_and_executions() {
     let s = Server::start(&data, &[]);
     let c = Client::new();
     let app = setup(&c, &s).await;
-    let u = Some(s.base.as_str());
-    let t = Some(ADMIN);
+    let (u, t) = (Some(s.base.as_str()), Some(ADMIN));
 
     // create --json: the server's job, parsed.
-    let out = cli(
-        u,
-        t,
-        &[
-            "jobs",
-            "create",
-            "--json",
-            "-a",
-            &app,
-            "--name",
-            "poll pumps",
-            "--resource-type",
-            "device",
-            "--query",
-            r#"{"name":{"$startsWith":"pump"}}"#,
-            "--description",
-            "every pump",
-            "--max-iteration-concurrency",
-            "2",
-            "--retry-on-failure",
-            "--max-iteration-retries",
-            "2",
-        ],
-    )
-    .await;
-    let job: Value = serde_json::from_str(&ok(&out)).expect("create --json prints JSON");
-    assert_eq!(job["name"], "poll pumps");
+    let q = r#"{"name":{"$startsWith":"pump"}}"#;
+    let line = format!(
+        "jobs create --json -a {app} --name poll-pumps --resource-type device --query {q} \
+         --description every-pump --max-iteration-concurrency 2 --retry-on-failure \
+         --max-iteration-retries 2"
+    );
+    let job: Value = serde_json::from_str(&ok(&cli(u, t, &line).await)).expect("JSON");
+    assert_eq!(job["name"], "poll-pumps");
     assert_eq!(job["resourceType"], "device");
+    assert_eq!(job["queryJson"], q);
     assert_eq!(job["maxIterationConcurrency"], 2);
     assert_eq!(job["retryOnFailure"], true);
     assert_eq!(job["maxIterationRetries"], 2);
-    assert_eq!(job["description"], "every pump");
+    assert_eq!(job["description"], "every-pump");
     let job_id = job["id"].as_str().unwrap().to_string();
 
     // list: a table with the name and id; --json: the envelope. RJOBS_URL/RJOBS_TOKEN work too.
-    let table = ok(&cli_env(
-        None,
-        None,
-        &["jobs", "list", "-a", &app],
-        &[("RJOBS_URL", &s.base), ("RJOBS_TOKEN", ADMIN)],
-    )
-    .await);
+    let envs = [("RJOBS_URL", s.base.as_str()), ("RJOBS_TOKEN", ADMIN)];
+    let table = ok(&cli_env(None, None, &format!("jobs list -a {app}"), &envs).await);
     assert!(table.starts_with("NAME"), "{table}");
     let row = table
         .lines()
-        .find(|l| l.contains("poll pumps"))
+        .find(|l| l.contains("poll-pumps"))
         .expect(&table);
     assert!(row.contains(&job_id) && row.contains("device"), "{row}");
-    let env: Value = serde_json::from_str(&ok(
-        &cli(u, t, &["jobs", "list", "-a", &app, "--json"]).await
-    ))
-    .unwrap();
+    let list = ok(&cli(u, t, &format!("jobs list -a {app} --json")).await);
+    let env: Value = serde_json::from_str(&list).unwrap();
     assert_eq!(env["totalCount"], 1);
     assert_eq!(env["items"][0]["id"], job_id.as_str());
 
     // get: key/value lines.
-    let got = ok(&cli(u, t, &["jobs", "get", "-a", &app, &job_id]).await);
+    let got = ok(&cli(u, t, &format!("jobs get -a {app} {job_id}")).await);
     let line = got
         .lines()
         .find(|l| l.starts_with("maxIterationConcurrency"))
         .expect(&got);
     assert!(line.trim_end().ends_with(" 2"), "{line}");
-    assert!(got.contains("every pump"), "{got}");
+    assert!(got.contains("every-pump"), "{got}");
 
     // execute: prints the execution id alone.
     let exec = ok(&cli(
         u,
         t,
-        &["jobs", "execute", "-a", &app, &job_id, "--context", "{}"],
+        &format!("jobs execute -a {app} {job_id} --context {{}}"),
     )
     .await);
     let exec = exec.trim().to_string();
@@ -237,7 +212,7 @@ async fn cli_jobs_and_executions() {
     let w = cli(
         u,
         t,
-        &["executions", "watch", &exec, "-a", &app, "--job", &job_id],
+        &format!("executions watch {exec} -a {app} --job {job_id}"),
     )
     .await;
     stop.store(true, Ordering::SeqCst);
@@ -247,36 +222,28 @@ async fn cli_jobs_and_executions() {
         summary.contains(&format!("execution {exec} completed: 5 iterations")),
         "{summary}"
     );
-    assert!(
-        summary.contains("succeeded 5 · failed 0 · timed out 0 · in progress 0 · remaining 0"),
-        "{summary}"
-    );
+    let counts = "succeeded 5 · failed 0 · timed out 0 · in progress 0 · remaining 0";
+    assert!(summary.contains(counts), "{summary}");
     assert!(summary.contains("report: http"), "{summary}");
 
     // logs: the table and the JSON.
-    let logs = ok(&cli(u, t, &["jobs", "logs", "-a", &app, &job_id, "--limit", "5"]).await);
+    let logs = ok(&cli(u, t, &format!("jobs logs -a {app} {job_id} --limit 5")).await);
     assert!(logs.starts_with("EXECUTION ID"), "{logs}");
     let row = logs.lines().find(|l| l.contains(&exec)).expect(&logs);
     assert!(row.contains("completed"), "{row}");
-    let logs: Value = serde_json::from_str(&ok(&cli(
+    let logs = ok(&cli(
         u,
         t,
-        &[
-            "jobs", "logs", "-a", &app, &job_id, "--since", "0", "--json",
-        ],
+        &format!("jobs logs -a {app} {job_id} --since 0 --json"),
     )
-    .await))
-    .unwrap();
+    .await);
+    let logs: Value = serde_json::from_str(&logs).unwrap();
     assert_eq!(logs[0]["id"], exec.as_str());
     assert_eq!(logs[0]["executionSummary"]["succeeded"], 5);
 
     // report: header + one row per pump, to stdout and to a file, byte-identical.
-    let csv = ok(&cli(
-        u,
-        t,
-        &["executions", "report", &exec, "-a", &app, "--job", &job_id],
-    )
-    .await);
+    let report = format!("executions report {exec} -a {app} --job {job_id}");
+    let csv = ok(&cli(u, t, &report).await);
     let lines: Vec<&str> = csv.lines().collect();
     assert!(
         lines[0].starts_with("iterationId,resourceId,resourceName,status"),
@@ -284,52 +251,20 @@ async fn cli_jobs_and_executions() {
     );
     assert_eq!(lines.len(), 6, "{csv}");
     for i in 0..5 {
-        let name = format!("pump-{i}");
+        let name = format!(",pump-{i},");
         let row = lines.iter().find(|l| l.contains(&name)).expect(&csv);
         assert!(row.contains(",succeeded,"), "{row}");
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("r.csv");
-    let file_s = file.to_str().unwrap();
-    let out = cli(
-        u,
-        t,
-        &[
-            "executions",
-            "report",
-            &exec,
-            "-a",
-            &app,
-            "--job",
-            &job_id,
-            "-o",
-            file_s,
-        ],
-    )
-    .await;
-    ok(&out);
+    ok(&cli(u, t, &format!("{report} -o {}", file.display())).await);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), csv);
 
     // cancel: one attempt in flight (concurrency 1), cancel, the worker finishes it, watch → 3.
-    let out = cli(
-        u,
-        t,
-        &[
-            "jobs",
-            "create",
-            "--json",
-            "-a",
-            &app,
-            "--name",
-            "slow",
-            "--resource-type",
-            "device",
-        ],
-    )
-    .await;
-    let slow: Value = serde_json::from_str(&ok(&out)).unwrap();
+    let line = format!("jobs create --json -a {app} --name slow --resource-type device");
+    let slow: Value = serde_json::from_str(&ok(&cli(u, t, &line).await)).unwrap();
     let slow_id = slow["id"].as_str().unwrap().to_string();
-    let exec2 = ok(&cli(u, t, &["jobs", "execute", "-a", &app, &slow_id]).await);
+    let exec2 = ok(&cli(u, t, &format!("jobs execute -a {app} {slow_id}")).await);
     let exec2 = exec2.trim().to_string();
     let exec2_path = format!("/applications/{app}/resource-jobs/{slow_id}/executions/{exec2}");
     for _ in 0..200 {
@@ -339,30 +274,17 @@ async fn cli_jobs_and_executions() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let out = cli(
-        u,
-        t,
-        &[
-            "jobs",
-            "cancel",
-            "-a",
-            &app,
-            &slow_id,
-            "--execution",
-            &exec2,
-        ],
-    )
-    .await;
-    assert!(ok(&out).contains(&format!("cancel requested for execution {exec2}")));
+    let cancel = format!("jobs cancel -a {app} {slow_id} --execution {exec2}");
+    let out = ok(&cli(u, t, &cancel).await);
+    assert!(
+        out.contains(&format!("cancel requested for execution {exec2}")),
+        "{out}"
+    );
     let v = must(&c, "GET", &s.url(&exec2_path), None).await;
     assert_eq!(v["status"], "canceling", "{v}");
     assert_eq!(ack_all(&c, &s.base, &exec2_path).await, 1);
-    let w = cli(
-        u,
-        t,
-        &["executions", "watch", &exec2, "-a", &app, "--job", &slow_id],
-    )
-    .await;
+    let watch2 = format!("executions watch {exec2} -a {app} --job {slow_id}");
+    let w = cli(u, t, &watch2).await;
     assert_eq!(w.status.code(), Some(3), "{} {}", stdout(&w), stderr(&w));
     let summary = stdout(&w);
     assert!(
@@ -374,46 +296,14 @@ async fn cli_jobs_and_executions() {
         "{summary}"
     );
     // --json watch prints the final log item.
-    let w = cli(
-        u,
-        t,
-        &[
-            "executions",
-            "watch",
-            &exec2,
-            "-a",
-            &app,
-            "--job",
-            &slow_id,
-            "--json",
-        ],
-    )
-    .await;
+    let w = cli(u, t, &format!("{watch2} --json")).await;
     assert_eq!(w.status.code(), Some(3));
     let item: Value = serde_json::from_str(&stdout(&w)).unwrap();
     assert_eq!(item["status"], "canceled");
     // A second cancel is idempotent; cancelling a completed execution is the server's 400.
-    ok(&cli(
-        u,
-        t,
-        &[
-            "jobs",
-            "cancel",
-            "-a",
-            &app,
-            &slow_id,
-            "--execution",
-            &exec2,
-        ],
-    )
-    .await);
-    let out = cli(
-        u,
-        t,
-        &["jobs", "cancel", "-a", &app, &job_id, "--execution", &exec],
-    )
-    .await;
-    fails_with(&out, &["Validation:"]);
+    ok(&cli(u, t, &cancel).await);
+    let line = format!("jobs cancel -a {app} {job_id} --execution {exec}");
+    fails_with(&cli(u, t, &line).await, &["Validation: "]);
 
     s.stop();
     data.cleanup().await;
@@ -428,130 +318,75 @@ async fn cli_errors_are_plain() {
     };
     let down = format!("http://127.0.0.1:{port}");
     let app0 = "000000000000000000000000";
-    let out = cli(Some(&down), Some(ADMIN), &["jobs", "list", "-a", app0]).await;
+    let out = cli(Some(&down), Some(ADMIN), &format!("jobs list -a {app0}")).await;
     fails_with(
         &out,
-        &[
-            &format!("cannot reach rjobs at {down}"),
-            "connection refused",
-        ],
+        &[&format!("cannot reach rjobs at {down}: connection refused")],
     );
-    let out = cli(
-        Some(&down),
-        Some(ADMIN),
-        &["executions", "watch", app0, "-a", app0, "--job", app0],
-    )
-    .await;
-    assert_ne!(out.status.code(), Some(0));
+    let line = format!("executions watch {app0} -a {app0} --job {app0}");
+    let out = cli(Some(&down), Some(ADMIN), &line).await;
+    fails_with(&out, &["cannot reach rjobs"]);
 
     let data = Data::new(Db::Sqlite).await;
     let s = Server::start(&data, &[]);
     let c = Client::new();
     let app = setup(&c, &s).await;
-    let u = Some(s.base.as_str());
+    let (u, t) = (Some(s.base.as_str()), Some(ADMIN));
 
     // Wrong or missing token.
-    let out = cli(u, Some("rjadm_wrong"), &["jobs", "list", "-a", &app]).await;
-    fails_with(&out, &["the token was refused"]);
-    let out = cli(u, None, &["jobs", "list", "-a", &app]).await;
-    fails_with(&out, &["refused", "--token"]);
+    let list = format!("jobs list -a {app}");
+    fails_with(
+        &cli(u, Some("rjadm_wrong"), &list).await,
+        &["the token was refused: "],
+    );
+    fails_with(
+        &cli(u, None, &list).await,
+        &["the token was refused", "--token"],
+    );
 
     // The server's validation messages, naming the field.
-    let t = Some(ADMIN);
+    let create = format!("jobs create -a {app} --name x");
+    let out = cli(u, t, &format!("{create} --resource-type gizmo")).await;
+    fails_with(&out, &["error: Validation: resourceType"]);
     let out = cli(
         u,
         t,
-        &[
-            "jobs",
-            "create",
-            "-a",
-            &app,
-            "--name",
-            "x",
-            "--resource-type",
-            "gizmo",
-        ],
-    )
-    .await;
-    fails_with(&out, &["Validation: ", "resourceType"]);
-    let out = cli(
-        u,
-        t,
-        &[
-            "jobs",
-            "create",
-            "-a",
-            &app,
-            "--name",
-            "x",
-            "--resource-type",
-            "device",
-            "--iteration-delay",
-            "999999",
-        ],
+        &format!("{create} --resource-type device --iteration-delay 999999"),
     )
     .await;
     fails_with(&out, &["iterationDelay"]);
     let out = cli(
         u,
         t,
-        &[
-            "jobs",
-            "create",
-            "-a",
-            &app,
-            "--name",
-            "x",
-            "--resource-type",
-            "device",
-            "--query",
-            "{not json",
-        ],
+        &format!("{create} --resource-type device --query {{not-json"),
     )
     .await;
     fails_with(&out, &["queryJson"]);
-    let out = cli(
-        u,
-        t,
-        &[
-            "jobs",
-            "create",
-            "--json",
-            "-a",
-            &app,
-            "--name",
-            "x",
-            "--resource-type",
-            "device",
-        ],
-    )
-    .await;
+    let out = cli(u, t, &format!("{create} --resource-type device --json")).await;
     let job: Value = serde_json::from_str(&ok(&out)).unwrap();
     let job_id = job["id"].as_str().unwrap();
     let out = cli(
         u,
         t,
-        &["jobs", "execute", "-a", &app, job_id, "--context", "[1]"],
+        &format!("jobs execute -a {app} {job_id} --context [1]"),
     )
     .await;
     fails_with(&out, &["Validation: "]);
 
-    // Unknown ids and malformed ids.
-    let out = cli(u, t, &["jobs", "get", "-a", &app, app0]).await;
-    fails_with(&out, &["NotFound: "]);
-    let out = cli(
-        u,
-        t,
-        &["executions", "report", app0, "-a", &app, "--job", job_id],
-    )
-    .await;
-    fails_with(&out, &["NotFound: "]);
-    let out = cli(u, t, &["jobs", "get", "-a", &app, "../x"]).await;
-    fails_with(&out, &["job id"]);
-    let out = cli(Some("localhost:7480"), t, &["jobs", "list", "-a", &app]).await;
-    fails_with(&out, &["--url"]);
+    // Unknown ids and malformed ids; a --url without a scheme.
+    fails_with(
+        &cli(u, t, &format!("jobs get -a {app} {app0}")).await,
+        &["NotFound: "],
+    );
+    let line = format!("executions report {app0} -a {app} --job {job_id}");
+    fails_with(&cli(u, t, &line).await, &["NotFound: "]);
+    fails_with(
+        &cli(u, t, &format!("jobs get -a {app} ../x")).await,
+        &["job id"],
+    );
+    fails_with(&cli(Some("localhost:7480"), t, &list).await, &["--url"]);
     // Usage errors are clap's (exit 2).
-    let out = cli(u, t, &["jobs", "create", "-a", &app]).await;
+    let out = cli(u, t, &format!("jobs create -a {app}")).await;
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
     s.stop();

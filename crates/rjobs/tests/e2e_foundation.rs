@@ -231,7 +231,8 @@ async fn malformed_bodies_are_validation_errors() {
     let c = Client::new();
     let url = s.url("/applications");
     let j = Some("application/json");
-    let cases: Vec<(Option<&str>, &[u8], u16, &str, &str)> = vec![
+    type Case<'a> = (Option<&'a str>, &'a [u8], u16, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (j, b"{\"name\":", 400, "Validation", "malformed json"),
         (j, b"[1,2]", 400, "Validation", "must be an object"),
         (

@@ -87,6 +87,13 @@ pub fn is_final(status: &str) -> bool {
     matches!(status, "completed" | "canceled" | "errored")
 }
 
+/// The monotonic clock for the on-screen rate and ETA. Local wall-time measurement of a UI, not
+/// domain time, so it does not go through `rjobs_core::Clock`.
+#[allow(clippy::disallowed_methods)]
+fn now() -> Instant {
+    Instant::now()
+}
+
 /// Iterations per second and the estimated time left, from what this watcher observed.
 #[derive(Debug)]
 struct Pace {
@@ -142,7 +149,7 @@ pub async fn watch(
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} {msg}",
+                    "{spinner} [{elapsed_precise}] {bar:20.cyan/blue} {pos}/{len} {msg}",
                 )?
                 .progress_chars("=> "),
             );
@@ -164,7 +171,7 @@ pub async fn watch(
             }
             // Only a server that answered once is waited for: a wrong --url fails at once.
             Err(e) if e.is_transient() && seen_once => {
-                let since = *down_since.get_or_insert_with(Instant::now);
+                let since = *down_since.get_or_insert_with(now);
                 if since.elapsed() > UNREACHABLE_GRACE {
                     break Err(anyhow::Error::new(e));
                 }
@@ -175,8 +182,11 @@ pub async fn watch(
         };
         let status = item["status"].as_str().unwrap_or("unknown").to_string();
         let counts = Counts::of(&item);
-        let (rate, eta) = pace.observe(Instant::now(), &counts);
-        let text = format!("{status} · {} · {}", counts.line(), pace_text(rate, eta));
+        let (rate, eta) = pace.observe(now(), &counts);
+        let text = match status.as_str() {
+            "inProgress" => format!("{} · {}", counts.line(), pace_text(rate, eta)),
+            other => format!("{other} · {} · {}", counts.line(), pace_text(rate, eta)),
+        };
         match (&bar, out) {
             (Some(bar), _) => {
                 bar.set_length(counts.total());
@@ -244,7 +254,7 @@ mod tests {
 
     #[test]
     fn pace_from_observed_progress_only() {
-        let t0 = Instant::now();
+        let t0 = now();
         let mut p = Pace { first: None };
         let c = |done, remaining| Counts {
             succeeded: done,
