@@ -20,7 +20,7 @@ class Server:
     def __init__(self, extra_env=None):
         self.dir = tempfile.TemporaryDirectory()
         binary = os.environ.get("RJOBS_BIN", str(ROOT / "target" / "debug" / "rjobs"))
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k != "RJOBS_BIN"}
         env.update({"RJOBS_ADMIN_TOKEN": ADMIN, **(extra_env or {})})
         self.proc = subprocess.Popen(
             [binary, "serve", "--listen", "127.0.0.1:0",

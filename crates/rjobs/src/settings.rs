@@ -103,7 +103,18 @@ pub struct FlagOverrides {
 }
 
 /// `RJOBS_*` variables that belong to the user CLI or the test suite, not the server.
-const NOT_SERVER_KEYS: &[&str] = &["url", "token", "test_pg_url", "test_no_pg"];
+// The argon2_* cost parameters are read directly by the password hasher (rjobs-api).
+const NOT_SERVER_KEYS: &[&str] = &[
+    "url",
+    "token",
+    "bin",
+    "test_pg_url",
+    "test_no_pg",
+    "crash_seed",
+    "argon2_m_kib",
+    "argon2_t",
+    "argon2_p",
+];
 
 impl Settings {
     /// Loads the layered settings.
