@@ -498,3 +498,29 @@ async fn metrics_parse_as_prometheus_text() {
     );
     s.stop();
 }
+
+#[tokio::test]
+async fn concurrent_writes_never_see_database_is_locked() {
+    let data = Data::new(Db::Sqlite).await;
+    let s = Server::start(&data, &[]);
+    let c = std::sync::Arc::new(Client::new());
+    let url = s.url("/applications");
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let (c, url) = (c.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"name": format!("concurrent {i}")});
+            let write = c.call("POST", &url, Some(ADMIN), Some(&body)).await;
+            let read = c.call("GET", &url, Some(ADMIN), None).await;
+            (write.0, read.0)
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), (201, 200));
+    }
+    let (_, v) = c
+        .call("GET", &s.url("/applications?perPage=1"), Some(ADMIN), None)
+        .await;
+    assert_eq!(v["totalCount"], 200);
+    s.stop();
+}
