@@ -11,7 +11,7 @@ use rjobs_core::resources::{Device, Tag};
 use rjobs_core::Id;
 use rjobs_query::Query;
 
-use super::qbuild::{bind_all, json_col, to_json_text, Fields, SqlBuf};
+use super::qbuild::{json_col, query_page, to_json_text, Fields};
 use super::row::{id, ts, RowExt};
 use super::{with_read, with_write, SqlStore};
 use crate::{Backend, Page, StoreError};
@@ -200,27 +200,8 @@ impl SqlStore {
         p: &ListParams,
         query: Option<&Query>,
     ) -> Result<Page<Device>, StoreError> {
-        let mut w = SqlBuf::new(self.backend_kind());
-        w.push(" FROM devices WHERE application_id = ")
-            .text(app.as_str());
-        w.filter(p, FIELDS).query(query, "devices", app);
-        let mut count = SqlBuf::new(self.backend_kind());
-        count.push("SELECT COUNT(*)");
-        count.sql.push_str(&w.sql);
-        count.params = w.params.clone();
-        let mut page = w;
-        page.sql.insert_str(0, "SELECT *");
-        page.order_page(p, FIELDS, "id");
-        with_read!(self, pool => {
-            let total: i64 = bind_all!(sqlx::query_scalar(&count.sql), &count.params)
-                .fetch_one(pool)
-                .await?;
-            let rows = bind_all!(sqlx::query(&page.sql), &page.params).fetch_all(pool).await?;
-            Ok(Page {
-                items: rows.iter().map(from_row).collect::<Result<_, _>>()?,
-                total_count: u64::try_from(total).unwrap_or(0),
-            })
-        })
+        let (total_count, items) = query_page!(self, "devices", app, p, query, FIELDS, from_row)?;
+        Ok(Page { items, total_count })
     }
 
     /// Replaces a device's fields and tags; false if it no longer exists.

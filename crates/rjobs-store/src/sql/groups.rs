@@ -12,7 +12,7 @@ use rjobs_core::resources::ExperienceGroup;
 use rjobs_core::Id;
 use rjobs_query::Query;
 
-use super::qbuild::{bind_all, json_col, to_json_text, Fields, SqlBuf};
+use super::qbuild::{bind_all, json_col, query_page, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{with_read, with_write, SqlStore};
 use crate::{Backend, Page, StoreError};
@@ -261,25 +261,11 @@ impl SqlStore {
         p: &ListParams,
         query: Option<&Query>,
     ) -> Result<Page<ExperienceGroup>, StoreError> {
-        let mut w = SqlBuf::new(self.backend_kind());
-        w.push(" FROM experience_groups WHERE application_id = ")
-            .text(app.as_str());
-        w.filter(p, FIELDS).query(query, "experience_groups", app);
-        let count_sql = format!("SELECT COUNT(*){}", w.sql);
-        let count_params = w.params.clone();
-        let mut page = w;
-        page.sql.insert_str(0, "SELECT *");
-        page.order_page(p, FIELDS, "id");
-        let (total, items) = with_read!(self, pool => {
-            let total: i64 = bind_all!(sqlx::query_scalar(&count_sql), &count_params)
-                .fetch_one(pool)
-                .await?;
-            let rows = bind_all!(sqlx::query(&page.sql), &page.params).fetch_all(pool).await?;
-            (total, rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?)
-        });
+        let (total_count, items) =
+            query_page!(self, "experience_groups", app, p, query, FIELDS, from_row)?;
         Ok(Page {
             items: self.group_fill(items).await?,
-            total_count: u64::try_from(total).unwrap_or(0),
+            total_count,
         })
     }
 

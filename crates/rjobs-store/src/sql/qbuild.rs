@@ -195,3 +195,34 @@ impl super::SqlStore {
         Ok(())
     }
 }
+
+/// The shared list query of the queryable resource tables: the application's rows of `$table`
+/// matching the list filter and the compiled advanced query, counted, then one page in the
+/// list's order, each row decoded with `$decode`. Evaluates to `Result<(u64, Vec<_>), StoreError>`.
+macro_rules! query_page {
+    ($store:expr, $table:literal, $app:expr, $p:expr, $query:expr, $fields:expr, $decode:expr) => {{
+        let mut w = $crate::sql::qbuild::SqlBuf::new($store.backend_kind());
+        w.push(concat!(" FROM ", $table, " WHERE application_id = "))
+            .text($app.as_str());
+        w.filter($p, $fields).query($query, $table, $app);
+        let count_sql = format!("SELECT COUNT(*){}", w.sql);
+        let count_params = w.params.clone();
+        let mut page = w;
+        page.sql.insert_str(0, "SELECT *");
+        page.order_page($p, $fields, "id");
+        let r: Result<(u64, Vec<_>), $crate::StoreError> = $crate::sql::with_read!($store, pool => {
+            let total: i64 = $crate::sql::qbuild::bind_all!(sqlx::query_scalar(&count_sql), &count_params)
+                .fetch_one(pool)
+                .await?;
+            let rows = $crate::sql::qbuild::bind_all!(sqlx::query(&page.sql), &page.params)
+                .fetch_all(pool)
+                .await?;
+            Ok((
+                u64::try_from(total).unwrap_or(0),
+                rows.iter().map($decode).collect::<Result<Vec<_>, _>>()?,
+            ))
+        });
+        r
+    }};
+}
+pub(crate) use query_page;

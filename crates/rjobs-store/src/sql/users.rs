@@ -11,7 +11,7 @@ use rjobs_core::{Id, Timestamp};
 use rjobs_query::Query;
 
 use super::groups::{tag_rows, triples};
-use super::qbuild::{bind_all, json_col, to_json_text, Fields, SqlBuf};
+use super::qbuild::{bind_all, json_col, query_page, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{map_unique, with_read, with_write, SqlStore};
 use crate::{Backend, Page, StoreError};
@@ -212,25 +212,11 @@ impl SqlStore {
         p: &ListParams,
         query: Option<&Query>,
     ) -> Result<Page<ExperienceUser>, StoreError> {
-        let mut w = SqlBuf::new(self.backend_kind());
-        w.push(" FROM experience_users WHERE application_id = ")
-            .text(app.as_str());
-        w.filter(p, FIELDS).query(query, "experience_users", app);
-        let count_sql = format!("SELECT COUNT(*){}", w.sql);
-        let count_params = w.params.clone();
-        let mut page = w;
-        page.sql.insert_str(0, "SELECT *");
-        page.order_page(p, FIELDS, "id");
-        let (total, items) = with_read!(self, pool => {
-            let total: i64 = bind_all!(sqlx::query_scalar(&count_sql), &count_params)
-                .fetch_one(pool)
-                .await?;
-            let rows = bind_all!(sqlx::query(&page.sql), &page.params).fetch_all(pool).await?;
-            (total, rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?)
-        });
+        let (total_count, items) =
+            query_page!(self, "experience_users", app, p, query, FIELDS, from_row)?;
         Ok(Page {
             items: self.user_fill(items).await?,
-            total_count: u64::try_from(total).unwrap_or(0),
+            total_count,
         })
     }
 
