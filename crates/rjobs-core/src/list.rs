@@ -178,6 +178,25 @@ pub fn parse_uint(
     Ok(n as u32)
 }
 
+/// An optional time parameter in milliseconds since the epoch (`since`); garbage is an error.
+pub fn parse_millis(
+    q: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<crate::Timestamp>, FieldError> {
+    match q.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<i64>()
+            .map(|ms| Some(crate::Timestamp::from_millis(ms)))
+            .map_err(|_| {
+                FieldError::new(
+                    name,
+                    format!("expected milliseconds since the epoch, got {s:?}"),
+                )
+            }),
+    }
+}
+
 /// Turns a case-insensitive glob (`*` any run, `?` one character) into a SQL `LIKE` pattern using
 /// `\` as the escape character; the caller compares lower-cased text.
 pub fn glob_to_like(glob: &str) -> String {
@@ -267,6 +286,21 @@ mod tests {
         assert_eq!(
             (p.sort_field, p.sort_direction),
             ("id", SortDirection::Desc)
+        );
+    }
+
+    #[test]
+    fn millis_parameters() {
+        assert_eq!(parse_millis(&q(&[]), "since"), Ok(None));
+        assert_eq!(
+            parse_millis(&q(&[("since", " 1465790400000 ")]), "since"),
+            Ok(Some(crate::Timestamp::from_millis(1_465_790_400_000)))
+        );
+        assert_eq!(
+            parse_millis(&q(&[("since", "soon")]), "since")
+                .unwrap_err()
+                .field,
+            "since"
         );
     }
 

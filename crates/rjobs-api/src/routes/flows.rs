@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use rjobs_core::list::{parse_uint, ListParams, ListSpec};
-use rjobs_core::Timestamp;
 use rjobs_store::FlowRecord;
 use serde_json::{json, Value};
 
@@ -224,14 +223,7 @@ async fn logs(
 ) -> ApiResult<Json<Value>> {
     let f = load_flow(&state, &who, &action::FLOW_LOGS, &path).await?;
     let limit = parse_uint(&q, "limit", 1, 1, 1000)?;
-    let since = match q.get("since").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(Timestamp::from_millis(s.parse::<i64>().map_err(|_| {
-            ApiError::validation(format!(
-                "since: expected milliseconds since the epoch, got {s:?}"
-            ))
-        })?)),
-    };
+    let since = rjobs_core::list::parse_millis(&q, "since")?;
     let runs = state.store.list_flow_runs(&f.id, since, limit).await?;
     let items: Vec<Value> = runs
         .iter()

@@ -139,16 +139,7 @@ pub(super) async fn logs(
 ) -> ApiResult<Json<Value>> {
     let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
     let limit = parse_uint(&q, "limit", 1, 1, 100)?;
-    let since = match q.get("since").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(rjobs_core::Timestamp::from_millis(
-            s.parse::<i64>().map_err(|_| {
-                ApiError::validation(format!(
-                    "since: expected milliseconds since the epoch, got {s:?}"
-                ))
-            })?,
-        )),
-    };
+    let since = rjobs_core::list::parse_millis(&q, "since")?;
     let execs = state
         .store
         .list_executions(&job.application_id, &job.id, since, limit)
