@@ -40,6 +40,7 @@ ops! {
     GET "/health" None, "Database reachability", 200, [], false;
     GET "/metrics" None, "Prometheus metrics", 200, [], false;
     GET "/openapi.json" None, "This document", 200, [], false;
+    GET "/cluster" Some(action::CLUSTER_GET), "This node's view of the cluster: nodes, leases, dispatch figures (extension)", 200, [], false;
     GET "/applications" Some(action::APPLICATIONS_GET), "List applications", 200, ["sortField", "sortDirection", "page", "perPage", "filterField", "filter"], false;
     POST "/applications" Some(action::APPLICATIONS_POST), "Create an application", 201, [], true;
     GET "/applications/{applicationId}" Some(action::APPLICATION_GET), "Get an application", 200, [], false;

@@ -60,6 +60,7 @@ macro_rules! actions {
 actions! {
     APPLICATIONS_GET = "applications.get", read, Owner, true;
     APPLICATIONS_POST = "applications.post", write, Owner, true;
+    CLUSTER_GET = "cluster.get", read, Owner, true;
     APPLICATION_GET = "application.get", read, Application, true;
     APPLICATION_PATCH = "application.patch", write, Application, true;
     APPLICATION_DELETE = "application.delete", write, Application, true;

@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::{ClusterConfig, Membership};
 use crate::metrics::Metrics;
 use crate::render::render;
 use crate::report::ReportSigner;
@@ -78,6 +79,7 @@ pub struct Engine {
     /// Most starts or timer events handled per execution per tick (bounds one tick's work).
     pub(crate) batch: u32,
     pub(crate) metrics: Metrics,
+    pub(crate) cluster: Membership,
 }
 
 fn column_type(c: rjobs_core::resources::table::ColumnType) -> ColumnType {
@@ -107,6 +109,7 @@ impl Engine {
         sink: Arc<dyn TriggerSink>,
         signer: ReportSigner,
     ) -> Self {
+        let now = clock.now();
         Engine {
             store,
             clock,
@@ -116,7 +119,9 @@ impl Engine {
             wake: Notify::new(),
             batch: 500,
             metrics: Metrics::new().unwrap_or_else(|e| panic!("metric names are static: {e}")),
+            cluster: Membership::new(ClusterConfig::generated(), now),
         }
+        .with_cluster(ClusterConfig::generated())
     }
 
     /// The engine's metrics (the API adds HTTP figures and renders them at `/metrics`).
@@ -210,6 +215,8 @@ impl Engine {
         };
         let total = self.store.create_execution(&e, &target).await?;
         tracing::info!(execution_id = %e.id, resource_job_id = %job.id, total, "execution created");
+        self.cluster.want_claim();
+        self.cluster.send(rjobs_store::Signal::Claim);
         self.wake();
         Ok(e.id)
     }
@@ -246,10 +253,14 @@ impl Engine {
             let mut updated = e.clone();
             updated.status = next;
             updated.cancel_source = Some(by.clone());
-            match self.store.update_execution(&updated, e.status, true).await {
+            match self
+                .store
+                .update_execution(&updated, e.status, true, None)
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(execution_id = %exec, "execution canceling");
-                    self.wake();
+                    self.nudge_owner(exec);
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => continue,
@@ -325,6 +336,7 @@ impl Engine {
                 &ExecWrite {
                     last_start_at: None,
                     accumulator: carried,
+                    fence: None,
                 },
             )
             .await?;
@@ -339,16 +351,53 @@ impl Engine {
             .with_label_values(&[outcome])
             .inc();
         tracing::debug!(execution_id = %exec, iteration_id = %req.iteration_id, outcome, "acknowledged");
-        self.wake();
+        self.nudge_owner(exec);
         Ok(())
     }
 
     /// Runs ticks until `shutdown`: after each, sleeps until the next due instant (at most
     /// `idle` when nothing is scheduled) or until woken.
+    ///
+    /// Also sends and receives the cluster's wake-up signals, and on shutdown hands every lease
+    /// back before returning.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken, idle: Duration) {
+        let signals = shutdown.child_token();
+        let sender = tokio::spawn({
+            let me = self.clone();
+            let stop = signals.clone();
+            async move { me.send_signals(stop).await }
+        });
+        let receiver = tokio::spawn({
+            let me = self.clone();
+            let stop = signals.clone();
+            async move { me.receive_signals(stop).await }
+        });
+        // Never sleep past a heartbeat, even when `idle` is long.
+        let idle = idle.min(Duration::from_millis(
+            u64::try_from(self.cluster.cfg.lease_ms / 3)
+                .unwrap_or(1)
+                .max(1),
+        ));
+        self.run_ticks(&shutdown, idle).await;
+        signals.cancel();
+        let _ = sender.await;
+        let _ = receiver.await;
+        if let Err(e) = self.leave().await {
+            tracing::warn!(error = %e, "could not hand leases back (they will expire)");
+        }
+        tracing::info!("engine stopped");
+    }
+
+    async fn run_ticks(&self, shutdown: &CancellationToken, idle: Duration) {
         loop {
             let wait = match self.tick().await {
-                Ok(r) => match r.next_wakeup {
+                // Heartbeats and claim passes are due on their own schedule.
+                Ok(r) => match r
+                    .next_wakeup
+                    .into_iter()
+                    .chain(self.cluster.next_due())
+                    .min()
+                {
                     Some(t) => {
                         let ms = t.as_millis() - self.clock.now().as_millis();
                         Duration::from_millis(ms.clamp(0, idle.as_millis() as i64) as u64)
@@ -373,6 +422,5 @@ impl Engine {
                 _ = shutdown.cancelled() => break,
             }
         }
-        tracing::info!("engine stopped");
     }
 }

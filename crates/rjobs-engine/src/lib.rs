@@ -20,6 +20,7 @@
 //! Acknowledge node and go through the same compare-and-set: the first ack of the current attempt
 //! wins; late, duplicate and stale acks are refused and change nothing.
 
+pub mod cluster;
 mod engine;
 mod error;
 mod flows;
@@ -31,6 +32,7 @@ mod sink;
 mod tick;
 pub mod views;
 
+pub use cluster::ClusterConfig;
 pub use engine::{AckRequest, Engine, ExecuteRequest, TickReport};
 pub use error::EngineError;
 pub use flows::FlowSink;

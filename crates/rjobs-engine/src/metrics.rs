@@ -4,8 +4,8 @@
 //! store when scraped (a gauge computed from the records cannot drift).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// The metrics.
@@ -26,6 +26,15 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     /// Executions by status (set at scrape time).
     pub executions: IntGaugeVec,
+    /// Leases this node holds.
+    pub leases_held: IntGauge,
+    /// Nodes alive at the last look.
+    pub nodes_live: IntGauge,
+    /// Lease events: `claimed`, `released`, `lost` (found taken at renewal), `fenced` (a write
+    /// refused because the lease had moved).
+    pub lease_events: IntCounterVec,
+    /// This node's id, as a label on a constant 1.
+    pub node_info: IntGaugeVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -79,6 +88,27 @@ impl Metrics {
             Opts::new("rjobs_executions", "Executions by status"),
             &["status"],
         )?;
+        let leases_held = IntGauge::with_opts(Opts::new(
+            "rjobs_cluster_leases_held",
+            "Execution leases held by this node",
+        ))?;
+        let nodes_live = IntGauge::with_opts(Opts::new(
+            "rjobs_cluster_nodes_live",
+            "Nodes alive at this node's last look",
+        ))?;
+        let lease_events = IntCounterVec::new(
+            Opts::new("rjobs_cluster_lease_events_total", "Lease events by kind"),
+            &["event"],
+        )?;
+        let node_info = IntGaugeVec::new(
+            Opts::new("rjobs_node_info", "This node's identity and mode"),
+            &["node_id", "mode"],
+        )?;
+        for m in [&leases_held, &nodes_live] {
+            registry.register(Box::new(m.clone()))?;
+        }
+        registry.register(Box::new(lease_events.clone()))?;
+        registry.register(Box::new(node_info.clone()))?;
         registry.register(Box::new(iterations_started.clone()))?;
         registry.register(Box::new(iterations_finished.clone()))?;
         registry.register(Box::new(dispatch_lag.clone()))?;
@@ -95,6 +125,10 @@ impl Metrics {
             http_requests,
             http_duration,
             executions,
+            leases_held,
+            nodes_live,
+            lease_events,
+            node_info,
         })
     }
 

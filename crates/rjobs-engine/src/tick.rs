@@ -7,7 +7,7 @@ use rjobs_core::engine::{
 use rjobs_core::execution::{Execution, IterationRow};
 use rjobs_core::jobs::ResourceType;
 use rjobs_core::Timestamp;
-use rjobs_store::{ExecWrite, IterationWrite, StoreError};
+use rjobs_store::{ExecWrite, Fence, IterationWrite, StoreError};
 use serde_json::{json, Value};
 
 use crate::engine::{query_type, Engine, TickReport};
@@ -45,14 +45,28 @@ impl Engine {
     async fn tick_all(&self) -> Result<TickReport, EngineError> {
         let now = self.clock.now();
         let mut report = TickReport::default();
-        for e in self.store.active_executions().await? {
+        self.maintain_leases(now).await?;
+        let active = self.store.active_executions().await?;
+        self.cluster
+            .retain_active(&active.iter().map(|e| &e.id).collect());
+        for e in active {
+            // Only the lease holder dispatches an execution.
+            let Some(fence) = self.cluster.fence(&e.id) else {
+                continue;
+            };
             let id = e.id.clone();
             let span = tracing::info_span!("execution", execution_id = %id, resource_job_id = %e.resource_job_id);
-            let step =
-                tracing::Instrument::instrument(self.tick_execution(e, now, &mut report), span);
-            if let Err(err) = step.await {
-                tracing::error!(execution_id = %id, error = %err, "execution step failed");
-                report.next_wakeup = earliest(report.next_wakeup, Some(now.plus_millis(1000)));
+            let step = tracing::Instrument::instrument(
+                self.tick_execution(e, &fence, now, &mut report),
+                span,
+            );
+            match step.await {
+                Ok(()) => {}
+                Err(EngineError::Store(StoreError::Fenced)) => self.fenced(&id),
+                Err(err) => {
+                    tracing::error!(execution_id = %id, error = %err, "execution step failed");
+                    report.next_wakeup = earliest(report.next_wakeup, Some(now.plus_millis(1000)));
+                }
             }
         }
         Ok(report)
@@ -61,13 +75,14 @@ impl Engine {
     async fn tick_execution(
         &self,
         mut e: Execution,
+        fence: &Fence,
         now: Timestamp,
         report: &mut TickReport,
     ) -> Result<(), EngineError> {
         let Some(mode) = ExecMode::for_status(e.status) else {
             return Ok(());
         };
-        let retry_starts = self.process_timers(&e, mode, now, report).await?;
+        let retry_starts = self.process_timers(&e, fence, mode, now, report).await?;
         let mut next = None;
         if e.status == ExecutionStatus::InProgress {
             let in_flight = self.store.in_flight(&e.id).await?;
@@ -97,7 +112,7 @@ impl Engine {
                         e = fresh;
                     }
                 }
-                if !self.start(&mut e, to_start, now, report).await? {
+                if !self.start(&mut e, fence, to_start, now, report).await? {
                     return Ok(());
                 }
             }
@@ -109,7 +124,7 @@ impl Engine {
             false
         };
         if in_flight == 0 && !pending {
-            return self.finish(e, now, report).await;
+            return self.finish(e, fence, now, report).await;
         }
         // Pending work with a free slot (e.g. an iteration was settled instead of started): due
         // now, or when the delay since the last start is over.
@@ -131,6 +146,7 @@ impl Engine {
     async fn process_timers(
         &self,
         e: &Execution,
+        fence: &Fence,
         mode: ExecMode,
         now: Timestamp,
         report: &mut TickReport,
@@ -158,7 +174,14 @@ impl Engine {
         let writes: Vec<_> = done.iter().map(|(r, t)| write_of(r, t)).collect();
         let won = self
             .store
-            .apply_iterations(&e.id, &writes, &ExecWrite::default())
+            .apply_iterations(
+                &e.id,
+                &writes,
+                &ExecWrite {
+                    fence: Some(fence.clone()),
+                    ..ExecWrite::default()
+                },
+            )
             .await?;
         for ((row, t), ok) in done.iter().zip(won) {
             if !ok {
@@ -241,6 +264,7 @@ impl Engine {
     async fn start(
         &self,
         e: &mut Execution,
+        fence: &Fence,
         rows: Vec<IterationRow>,
         now: Timestamp,
         report: &mut TickReport,
@@ -255,7 +279,7 @@ impl Engine {
                     if e.resource_type == ResourceType::DataTableRow
                         && !self.table_exists(e).await?
                     {
-                        self.error_execution(e, "the execution's data table was deleted")
+                        self.error_execution(e, fence, "the execution's data table was deleted")
                             .await?;
                         return Ok(false);
                     }
@@ -273,6 +297,7 @@ impl Engine {
         let ew = ExecWrite {
             last_start_at: any_start.then_some(now),
             accumulator: None,
+            fence: Some(fence.clone()),
         };
         #[allow(clippy::disallowed_methods)] // latency measurement only
         let began = std::time::Instant::now();
@@ -291,6 +316,9 @@ impl Engine {
                 (Some(info), Some(res)) => {
                     report.started += 1;
                     self.metrics.iterations_started.inc();
+                    self.cluster
+                        .dispatched
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::debug!(iteration_id = %row.iteration_id(), attempt = info.attempt, "iteration started");
                     if let Some(due) = row.record.retry_at {
                         let lag = (now.as_millis() - due.as_millis()).max(0) as f64 / 1000.0;
@@ -331,7 +359,12 @@ impl Engine {
         })
     }
 
-    async fn error_execution(&self, e: &mut Execution, message: &str) -> Result<(), EngineError> {
+    async fn error_execution(
+        &self,
+        e: &mut Execution,
+        fence: &Fence,
+        message: &str,
+    ) -> Result<(), EngineError> {
         let ev = ExecutionEvent::ErrorRaised {
             message: message.to_string(),
         };
@@ -341,7 +374,11 @@ impl Engine {
         let before = e.status;
         e.status = next;
         e.error_message = Some(message.to_string());
-        match self.store.update_execution(e, before, true).await {
+        match self
+            .store
+            .update_execution(e, before, true, Some(fence))
+            .await
+        {
             Ok(()) | Err(StoreError::Conflict) => Ok(()),
             Err(other) => Err(other.into()),
         }
@@ -351,6 +388,7 @@ impl Engine {
     async fn finish(
         &self,
         mut e: Execution,
+        fence: &Fence,
         now: Timestamp,
         report: &mut TickReport,
     ) -> Result<(), EngineError> {
@@ -360,8 +398,12 @@ impl Engine {
         let before = e.status;
         e.status = next;
         e.run_completed_at = Some(now);
-        match self.store.update_execution(&e, before, false).await {
-            Ok(()) => {}
+        match self
+            .store
+            .update_execution(&e, before, false, Some(fence))
+            .await
+        {
+            Ok(()) => self.cluster.drop_lease(&e.id),
             Err(StoreError::Conflict) => return Ok(()),
             Err(other) => return Err(other.into()),
         }

@@ -7,7 +7,7 @@ use rjobs_core::jobs::ResourceJob;
 use rjobs_core::list::ListParams;
 use rjobs_core::{Id, Timestamp};
 
-use crate::{Page, StoreError};
+use crate::{Fence, Page, StoreError};
 
 /// Job persistence.
 #[async_trait]
@@ -57,6 +57,9 @@ pub struct ExecWrite {
     pub last_start_at: Option<Timestamp>,
     /// Set the running accumulator (a serial job's successful ack carried one).
     pub accumulator: Option<String>,
+    /// The lease the writer holds (engine dispatch); None for writes any node may make (acks:
+    /// their compare-and-set on (state, attempt) is their guard).
+    pub fence: Option<Fence>,
 }
 
 /// Execution and iteration persistence, used by the engine.
@@ -139,14 +142,16 @@ pub trait ExecStore: Send + Sync {
         writes: &[IterationWrite],
         exec_write: &ExecWrite,
     ) -> Result<Vec<bool>, StoreError>;
-    /// Compare-and-set of the execution's status (and its other mutable columns) from
-    /// `expected`; with `abandon`, pending and retrying iterations become `notStarted` in the
-    /// same transaction.
+    /// Compare-and-set of the execution's status (and cancel source, completion time, error
+    /// message) from `expected`; with `abandon`, pending and retrying iterations become
+    /// `notStarted` in the same transaction. With a `fence`, refused with
+    /// [`StoreError::Fenced`] unless it still holds the lease. A final status drops the lease.
     async fn update_execution(
         &self,
         e: &Execution,
         expected: ExecutionStatus,
         abandon: bool,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError>;
     /// The secret `name`, created from `fresh` the first time (shared by all nodes).
     async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError>;

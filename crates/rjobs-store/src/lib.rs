@@ -14,12 +14,14 @@ use rjobs_core::list::ListParams;
 use rjobs_core::model::{AdminToken, ApiToken, Application};
 use rjobs_core::Id;
 
+pub mod cluster;
 pub mod flows;
 pub mod jobs;
 pub mod resources;
 pub mod sql;
 pub mod testing;
 
+pub use cluster::{ClusterLoad, Fence, Lease, LeaseStore, NodeRow, Signal, SignalStream};
 pub use flows::{FlowRecord, FlowRun, FlowStore};
 pub use jobs::{ExecStore, ExecWrite, IterationWrite, JobStore, TargetSpec};
 pub use resources::ResourceStore;
@@ -42,6 +44,10 @@ pub enum StoreError {
     /// A compare-and-set found the row changed (or gone) since it was read.
     #[error("conflict: the record changed concurrently")]
     Conflict,
+    /// An engine write carried a fence that no longer holds the execution's lease: another node
+    /// claimed it. Nothing was written.
+    #[error("fenced: this node no longer holds the execution's lease")]
+    Fenced,
     /// A unique constraint refused the write (e.g. duplicate email).
     #[error("duplicate: {0}")]
     Duplicate(String),
@@ -71,7 +77,15 @@ pub struct Page<T> {
 /// The persistence the server needs. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
 #[async_trait]
 pub trait Store:
-    ResourceStore + JobStore + ExecStore + FlowStore + Send + Sync + std::fmt::Debug + 'static
+    ResourceStore
+    + JobStore
+    + ExecStore
+    + FlowStore
+    + LeaseStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     /// The backend in use.
     fn backend(&self) -> Backend;

@@ -8,7 +8,7 @@ use rjobs_api::{ApiSettings, AppState};
 use rjobs_core::model::AdminToken;
 use rjobs_core::secret::{hash_token, new_token, ADMIN_PREFIX};
 use rjobs_core::{Clock, IdGen, SystemClock};
-use rjobs_engine::{Engine, FlowSink, ReportSigner};
+use rjobs_engine::{ClusterConfig, Engine, FlowSink, ReportSigner};
 use rjobs_flow::RunLimits;
 use rjobs_store::{Backend, ExecStore, SqlStore, Store};
 use tokio::net::TcpListener;
@@ -68,6 +68,7 @@ async fn build_engine(
     clock: Arc<dyn Clock>,
     public_url: &str,
     sink: Arc<FlowSink>,
+    cluster: ClusterConfig,
 ) -> anyhow::Result<Engine> {
     let mut fresh = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut fresh);
@@ -79,7 +80,29 @@ async fn build_engine(
         public_url,
         rjobs_engine::report::DEFAULT_TTL_MS,
     );
-    Ok(Engine::new(store, clock, sink, signer))
+    Ok(Engine::new(store, clock, sink, signer).with_cluster(cluster))
+}
+
+/// The node identity: `cluster.node_id`, or `<hostname>:<port>`.
+fn cluster_config(
+    settings: &Settings,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<ClusterConfig> {
+    let lease_ms = i64::try_from(settings.cluster.lease_ms)?;
+    let node_id = match &settings.cluster.node_id {
+        Some(id) if !id.trim().is_empty() => id.trim().to_string(),
+        Some(_) => anyhow::bail!("cluster.node_id: must not be empty"),
+        None => {
+            let host = std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .or_else(|| std::env::var("HOSTNAME").ok())
+                .unwrap_or_else(|| "rjobs".into());
+            format!("{host}:{}", addr.port())
+        }
+    };
+    Ok(ClusterConfig { node_id, lease_ms })
 }
 
 /// `rjobs token create-admin`.
@@ -148,8 +171,17 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         clock.clone(),
         RunLimits::default(),
     ));
-    let engine =
-        Arc::new(build_engine(store.clone(), clock.clone(), &api.public_url, flows.clone()).await?);
+    let cluster = cluster_config(settings, addr)?;
+    let engine = Arc::new(
+        build_engine(
+            store.clone(),
+            clock.clone(),
+            &api.public_url,
+            flows.clone(),
+            cluster,
+        )
+        .await?,
+    );
     flows.attach(&engine);
     let state = AppState {
         store: store.clone(),

@@ -42,13 +42,20 @@ impl Default for Limits {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Cluster {
-    /// Lease time in ms.
+    /// Lease time in ms: a node that stops renewing is taken over this long after its last
+    /// heartbeat at the latest.
     pub lease_ms: u64,
+    /// This node's id (unique in the cluster); default `<hostname>:<port>`, so a node restarted
+    /// on the same address re-adopts its leases at once.
+    pub node_id: Option<String>,
 }
 
 impl Default for Cluster {
     fn default() -> Self {
-        Cluster { lease_ms: 10_000 }
+        Cluster {
+            lease_ms: 10_000,
+            node_id: None,
+        }
     }
 }
 
@@ -141,6 +148,9 @@ impl Settings {
         }
         if s.limits.max_iteration_concurrency == 0 {
             anyhow::bail!("invalid settings: limits.max_iteration_concurrency must be at least 1");
+        }
+        if !(300..=3_600_000).contains(&s.cluster.lease_ms) {
+            anyhow::bail!("invalid settings: cluster.lease_ms must be 300..=3600000");
         }
         Ok(s)
     }

@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/cluster", get(cluster))
         .merge(applications::routes())
         .merge(tokens::routes())
         .merge(resources::routes())
@@ -79,6 +80,15 @@ async fn openapi(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Json<serde_json::Value> {
     Json(crate::openapi::document(&state.settings.public_url))
+}
+
+/// `GET /cluster`: node identity, every node's heartbeat and dispatch count, every lease.
+async fn cluster(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    who: crate::auth::Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.authorize(&crate::scopes::action::CLUSTER_GET, None)?;
+    Ok(Json(state.engine.cluster_status().await?))
 }
 
 /// `GET /metrics`: Prometheus text format.

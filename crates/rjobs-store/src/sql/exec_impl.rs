@@ -6,7 +6,7 @@ use rjobs_core::execution::{Execution, IterationRow};
 use rjobs_core::{Id, Timestamp};
 
 use super::SqlStore;
-use crate::{ExecStore, ExecWrite, IterationWrite, Page, StoreError, TargetSpec};
+use crate::{ExecStore, ExecWrite, Fence, IterationWrite, Page, StoreError, TargetSpec};
 
 #[async_trait]
 impl ExecStore for SqlStore {
@@ -104,8 +104,9 @@ impl ExecStore for SqlStore {
         e: &Execution,
         expected: ExecutionStatus,
         abandon: bool,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError> {
-        self.exec_update(e, expected, abandon).await
+        self.exec_update(e, expected, abandon, fence).await
     }
     async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
         self.secret(name, fresh).await

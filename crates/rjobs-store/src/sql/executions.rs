@@ -6,10 +6,11 @@ use rjobs_core::execution::{ExecSettings, Execution, Source};
 use rjobs_core::jobs::ResourceType;
 use rjobs_core::{Id, Timestamp};
 
+use super::leases::check_fence;
 use super::qbuild::{bind_all, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{expect_one, with_read, with_write, SqlStore};
-use crate::{StoreError, TargetSpec};
+use crate::{Fence, StoreError, TargetSpec};
 
 fn table_of(rt: rjobs_query::ResourceType) -> (&'static str, &'static str) {
     match rt {
@@ -219,21 +220,23 @@ impl SqlStore {
         e: &Execution,
         expected: ExecutionStatus,
         abandon: bool,
+        fence: Option<&Fence>,
     ) -> Result<(), StoreError> {
         let cancel = e.cancel_source.as_ref();
+        // The accumulator is not written here: only an ack's transaction sets it, so a status
+        // change made from an older copy of the execution cannot roll it back.
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            check_fence!(tx, e.id, fence);
             let n = sqlx::query(
                 "UPDATE executions SET status = $1, cancel_source_type = $2, cancel_source_id = $3,
-                     run_completed_at = $4, accumulator = $5, error_message = $6,
-                     version = version + 1
-                 WHERE id = $7 AND status = $8",
+                     run_completed_at = $4, error_message = $5, version = version + 1
+                 WHERE id = $6 AND status = $7",
             )
             .bind(e.status.as_str())
             .bind(cancel.map(|c| c.kind.as_str()))
             .bind(cancel.and_then(|c| c.id.as_ref()).map(Id::as_str))
             .bind(e.run_completed_at.map(Timestamp::as_millis))
-            .bind(e.accumulator.as_deref())
             .bind(e.error_message.as_deref())
             .bind(e.id.as_str())
             .bind(expected.as_str())
@@ -249,6 +252,12 @@ impl SqlStore {
                 .bind(e.id.as_str())
                 .execute(&mut *tx)
                 .await?;
+            }
+            if e.status.is_final() {
+                sqlx::query("DELETE FROM leases WHERE execution_id = $1")
+                    .bind(e.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
         });

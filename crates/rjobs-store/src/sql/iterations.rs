@@ -6,6 +6,7 @@ use rjobs_core::engine::{IterationRecord, IterationState, Summary};
 use rjobs_core::execution::IterationRow;
 use rjobs_core::{Id, Timestamp};
 
+use super::leases::check_fence;
 use super::row::{id, RowExt};
 use super::{with_read, with_write, SqlStore};
 use crate::{ExecWrite, IterationWrite, Page, StoreError};
@@ -212,6 +213,7 @@ impl SqlStore {
         let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
+            check_fence!(tx, exec, ew.fence.as_ref());
             let mut won = Vec::with_capacity(writes.len());
             for w in writes {
                 let r = &w.record;

@@ -24,6 +24,7 @@ mod flows;
 mod groups;
 mod iterations;
 mod jobs_impl;
+mod leases;
 mod list;
 mod qbuild;
 mod resource_jobs;
