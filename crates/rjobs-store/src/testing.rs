@@ -67,3 +67,36 @@ fn rand_u64() -> u64 {
     h.write_u32(std::process::id());
     h.finish()
 }
+
+/// Runs each named `async fn(Arc<dyn Store>)` (or `Arc<SqlStore>`) once on a fresh SQLite file
+/// (`mod sqlite`) and once on a fresh PostgreSQL database (`mod postgres`): the conformance
+/// suites of both backends are the same functions.
+#[macro_export]
+macro_rules! store_suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let url = format!("sqlite://{}/t.db", dir.path().display());
+                    let s = std::sync::Arc::new($crate::connect(&url).await.unwrap());
+                    super::$name(s.clone()).await;
+                    s.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = $crate::testing::TestDb::create().await.unwrap();
+                    let s = std::sync::Arc::new($crate::connect(&db.url).await.unwrap());
+                    super::$name(s.clone()).await;
+                    s.close().await;
+                    db.drop_db().await.unwrap();
+                }
+            )*
+        }
+    };
+}

@@ -315,36 +315,7 @@ async fn jobs_crud(s: Arc<dyn Store>) {
     assert!(s.get_job(&other.id, &j3.id).await.unwrap().is_some());
 }
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let url = format!("sqlite://{}/t.db", dir.path().display());
-                    let s = std::sync::Arc::new(rjobs_store::connect(&url).await.unwrap());
-                    super::$name(s.clone()).await;
-                    s.close().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = rjobs_store::testing::TestDb::create().await.unwrap();
-                    let s = std::sync::Arc::new(rjobs_store::connect(&db.url).await.unwrap());
-                    super::$name(s.clone()).await;
-                    s.close().await;
-                    db.drop_db().await.unwrap();
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+rjobs_store::store_suite!(
     applications_crud,
     compare_and_set,
     tokens_crud,

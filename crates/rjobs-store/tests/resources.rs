@@ -798,36 +798,7 @@ async fn application_delete_cascades(s: Arc<dyn Store>) {
     s.insert_users(&[user(&ids, &app2, "a@b.c")]).await.unwrap();
 }
 
-macro_rules! suite {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let url = format!("sqlite://{}/t.db", dir.path().display());
-                    let s = std::sync::Arc::new(rjobs_store::connect(&url).await.unwrap());
-                    super::$name(s.clone()).await;
-                    s.close().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = rjobs_store::testing::TestDb::create().await.unwrap();
-                    let s = std::sync::Arc::new(rjobs_store::connect(&db.url).await.unwrap());
-                    super::$name(s.clone()).await;
-                    s.close().await;
-                    db.drop_db().await.unwrap();
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+rjobs_store::store_suite!(
     devices_crud,
     devices_list,
     devices_bulk_all_or_nothing,

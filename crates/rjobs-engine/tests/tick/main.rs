@@ -2,6 +2,7 @@
 //! every tick the harness checks that the summary equals the iteration records and that the
 //! concurrency cap holds.
 
+mod cluster;
 mod harness;
 
 use harness::{H, T0};
@@ -563,3 +564,26 @@ both!(
     restart_fires_timeouts_that_expired_while_down,
     execute_validates_before_creating_anything,
 );
+
+mod cluster_pg {
+    //! Multi-node scenarios: PostgreSQL only (SQLite is single-node).
+    macro_rules! pg {
+        ($($name:ident),*) => {$(
+            #[tokio::test]
+            async fn $name() {
+                crate::cluster::$name(crate::harness::H::new(true).await).await;
+            }
+        )*};
+    }
+    pg!(
+        two_nodes_share_then_take_over,
+        paused_node_cannot_apply_a_stale_decision,
+        restart_with_the_same_node_id_adopts_at_once
+    );
+
+    #[tokio::test]
+    async fn sqlite_single_node_takes_over_at_once() {
+        crate::cluster::sqlite_single_node_takes_over_at_once(crate::harness::H::new(false).await)
+            .await;
+    }
+}
