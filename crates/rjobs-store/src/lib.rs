@@ -26,7 +26,7 @@ pub use flows::{FlowRecord, FlowRun, FlowStore};
 pub use jobs::{ExecStore, ExecWrite, IterationWrite, JobStore, TargetSpec};
 pub use resources::ResourceStore;
 
-pub use sql::{connect, SqlStore};
+pub use sql::{connect, connect_with, ConnectOptions, SqlStore};
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

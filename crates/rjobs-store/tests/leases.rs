@@ -467,3 +467,40 @@ rjobs_store::store_suite!(
     racing_claimers_never_share,
     signals_reach_listeners,
 );
+
+/// A node frozen inside a dispatch write holds its lease row locked: a claim must skip that row
+/// rather than wait (waiting would stall the claimer's loop and its own heartbeats).
+#[tokio::test]
+async fn postgres_claim_skips_a_lease_row_locked_by_a_frozen_owner() {
+    use sqlx::Connection;
+    let db = rjobs_store::testing::TestDb::create().await.unwrap();
+    let s = Arc::new(rjobs_store::connect(&db.url).await.unwrap());
+    let f = fixture(&s).await;
+    let e = f.execution(&s, 2_000).await;
+    s.claim_leases("a", ts(2_000), ts(3_000), 1, false)
+        .await
+        .unwrap();
+    let mut frozen = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut frozen).await.unwrap();
+    sqlx::query("UPDATE leases SET epoch = epoch WHERE execution_id = $1")
+        .bind(e.as_str())
+        .execute(&mut frozen)
+        .await
+        .unwrap();
+    let claim = s.claim_leases("b", ts(5_000), ts(15_000), 5, false);
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), claim)
+        .await
+        .expect("the claim waited for the frozen owner's lock")
+        .unwrap();
+    assert!(got.is_empty());
+    // Once the frozen transaction ends (PostgreSQL ends it after idle_in_transaction_session_timeout;
+    // here: rolled back), the lease is claimable.
+    sqlx::query("ROLLBACK").execute(&mut frozen).await.unwrap();
+    let got = s
+        .claim_leases("b", ts(5_000), ts(15_000), 5, false)
+        .await
+        .unwrap();
+    assert_eq!(set(&got), HashSet::from([(e, 2)]));
+    s.close().await;
+    db.drop_db().await.unwrap();
+}

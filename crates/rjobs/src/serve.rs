@@ -39,7 +39,13 @@ pub fn init_logging_quiet() {
 }
 
 async fn open(settings: &Settings) -> anyhow::Result<SqlStore> {
-    rjobs_store::connect(&settings.database_url)
+    // Half the lease (1–30 s): a node frozen inside a transaction loses its locks (and the
+    // transaction) before its lease could be taken over, so the takeover is never blocked.
+    let idle = (settings.cluster.lease_ms / 2).clamp(1_000, 30_000);
+    let opts = rjobs_store::ConnectOptions {
+        idle_in_transaction_ms: Some(idle),
+    };
+    rjobs_store::connect_with(&settings.database_url, opts)
         .await
         .map_err(|e| {
             anyhow::anyhow!(

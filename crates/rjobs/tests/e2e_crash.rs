@@ -24,7 +24,12 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 const MAX_RETRIES: u64 = 5;
-const SERVER_ENV: &[(&str, &str)] = &[("RJOBS_LIMITS__MIN_ITERATION_TIMEOUT_MS", "2000")];
+// A restarted node gets a new port, hence a new node id: on PostgreSQL it takes over the dead
+// process's lease when it expires, so keep the lease short.
+const SERVER_ENV: &[(&str, &str)] = &[
+    ("RJOBS_LIMITS__MIN_ITERATION_TIMEOUT_MS", "2000"),
+    ("RJOBS_CLUSTER__LEASE_MS", "1500"),
+];
 
 /// What the worker saw, shared by its tasks.
 #[derive(Default)]

@@ -167,42 +167,77 @@ impl LeaseStore for SqlStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        // Rows another node is claiming right now are skipped, not waited for.
-        let lock = match self.pools {
-            Pools::Postgres(_) => " FOR UPDATE OF e SKIP LOCKED",
+        // Rows another node holds locked (a claim in progress, or an owner inside a dispatch
+        // write) are skipped, never waited for: a node frozen mid-transaction must not stall the
+        // claimer's loop (and with it the claimer's own heartbeats).
+        let skip = match self.pools {
+            Pools::Postgres(_) => " SKIP LOCKED",
             Pools::Sqlite { .. } => "",
         };
+        let lock_e = if skip.is_empty() {
+            ""
+        } else {
+            " FOR UPDATE OF e"
+        };
         let pick = format!(
-            "SELECT e.id FROM executions e LEFT JOIN leases l ON l.execution_id = e.id
+            "SELECT e.id, l.execution_id IS NOT NULL AS leased
+             FROM executions e LEFT JOIN leases l ON l.execution_id = e.id
              WHERE e.status IN {ACTIVE}
                  AND (l.execution_id IS NULL OR l.expires_at <= $1 OR ($3 AND l.owner <> $4))
-             ORDER BY e.run_started_at, e.id LIMIT $2{lock}"
+             ORDER BY e.run_started_at, e.id LIMIT $2{lock_e}{skip}"
+        );
+        let lock_l = if skip.is_empty() { "" } else { " FOR UPDATE" };
+        let take = format!(
+            "SELECT epoch FROM leases WHERE execution_id = $1
+                 AND (expires_at <= $2 OR ($3 AND owner <> $4)){lock_l}{skip}"
         );
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            let ids: Vec<String> = sqlx::query_scalar(&pick)
+            let picked: Vec<(String, bool)> = sqlx::query_as(&pick)
                 .bind(now.as_millis())
                 .bind(i64::from(limit))
                 .bind(steal)
                 .bind(node)
                 .fetch_all(&mut *tx)
                 .await?;
-            let mut claimed = Vec::with_capacity(ids.len());
-            for e in ids {
-                let epoch: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO leases (execution_id, owner, epoch, expires_at) VALUES ($1, $2, 1, $3)
-                     ON CONFLICT (execution_id) DO UPDATE SET owner = excluded.owner,
-                         epoch = leases.epoch + 1, expires_at = excluded.expires_at
-                     WHERE leases.expires_at <= $4 OR ($5 AND leases.owner <> $2)
-                     RETURNING epoch",
-                )
-                .bind(&e)
-                .bind(node)
-                .bind(expires_at.as_millis())
-                .bind(now.as_millis())
-                .bind(steal)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let mut claimed = Vec::with_capacity(picked.len());
+            for (e, leased) in picked {
+                let epoch: Option<i64> = if leased {
+                    let held: Option<i64> = sqlx::query_scalar(&take)
+                        .bind(&e)
+                        .bind(now.as_millis())
+                        .bind(steal)
+                        .bind(node)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    match held {
+                        Some(old) => {
+                            sqlx::query(
+                                "UPDATE leases SET owner = $1, epoch = $2, expires_at = $3
+                                 WHERE execution_id = $4",
+                            )
+                            .bind(node)
+                            .bind(old + 1)
+                            .bind(expires_at.as_millis())
+                            .bind(&e)
+                            .execute(&mut *tx)
+                            .await?;
+                            Some(old + 1)
+                        }
+                        None => None,
+                    }
+                } else {
+                    sqlx::query_scalar(
+                        "INSERT INTO leases (execution_id, owner, epoch, expires_at)
+                         VALUES ($1, $2, 1, $3)
+                         ON CONFLICT (execution_id) DO NOTHING RETURNING epoch",
+                    )
+                    .bind(&e)
+                    .bind(node)
+                    .bind(expires_at.as_millis())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                };
                 if let Some(epoch) = epoch {
                     claimed.push(Lease {
                         execution_id: Id::parse(&e)

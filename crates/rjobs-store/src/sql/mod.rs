@@ -68,13 +68,28 @@ pub struct SqlStore {
     pub(crate) pools: Pools,
 }
 
+/// Connection settings beyond the URL.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConnectOptions {
+    /// PostgreSQL: end any session that stays idle inside a transaction this long (rolling it
+    /// back and releasing its locks). A cluster node frozen in the middle of a write (SIGSTOP, a
+    /// paused VM) would otherwise hold its lease row locked and block the takeover for as long
+    /// as it stays frozen. Set below the lease time.
+    pub idle_in_transaction_ms: Option<u64>,
+}
+
 /// Opens (creating if needed) and migrates the database at `url`:
 /// `sqlite://path/to/file.db`, `sqlite::memory:`, or `postgres://...`.
 pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+    connect_with(url, ConnectOptions::default()).await
+}
+
+/// [`connect`] with [`ConnectOptions`].
+pub async fn connect_with(url: &str, o: ConnectOptions) -> Result<SqlStore, StoreError> {
     if url.starts_with("sqlite:") {
         connect_sqlite(url).await
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        connect_postgres(url).await
+        connect_postgres(url, o).await
     } else {
         Err(StoreError::InvalidUrl(format!(
             "{}: expected sqlite://... or postgres://...",
@@ -143,9 +158,12 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
     })
 }
 
-async fn connect_postgres(url: &str) -> Result<SqlStore, StoreError> {
-    let opts =
+async fn connect_postgres(url: &str, o: ConnectOptions) -> Result<SqlStore, StoreError> {
+    let mut opts =
         PgConnectOptions::from_str(url).map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+    if let Some(ms) = o.idle_in_transaction_ms {
+        opts = opts.options([("idle_in_transaction_session_timeout", format!("{ms}ms"))]);
+    }
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(30))

@@ -67,7 +67,11 @@ impl Server {
     }
 
     /// Starts the binary with exactly `envs` (besides the database and port).
+    ///
+    /// The server's stderr is discarded, unless `RJOBS_E2E_STDERR=1`: then each of its lines is
+    /// copied to the test's stderr, prefixed with the server's pid (`RUST_LOG` is passed on).
     pub fn start_raw(data: &Data, envs: &[(&str, &str)]) -> Server {
+        let show_stderr = std::env::var("RJOBS_E2E_STDERR").is_ok_and(|v| v == "1");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rjobs"));
         cmd.args([
             "serve",
@@ -77,12 +81,26 @@ impl Server {
             &data.url,
         ])
         .env_remove("RJOBS_ADMIN_TOKEN")
+        // The server rejects unknown `RJOBS_` variables.
+        .env_remove("RJOBS_E2E_STDERR")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(if show_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         for (k, v) in envs {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn rjobs");
+        if let Some(err) = child.stderr.take() {
+            let pid = child.id();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    eprintln!("[rjobs {pid}] {line}");
+                }
+            });
+        }
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let mut banner = Vec::new();
@@ -109,6 +127,21 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGSTOP: the process freezes (its sockets stay open) until [`Server::sigcont`].
+    pub fn sigstop(&self) {
+        send_signal(self.pid(), "STOP");
+    }
+
+    /// SIGCONT: a stopped process resumes.
+    pub fn sigcont(&self) {
+        send_signal(self.pid(), "CONT");
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
@@ -128,6 +161,14 @@ impl Server {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+}
+
+fn send_signal(pid: u32, sig: &str) {
+    let st = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -{sig} {pid} failed: {st}");
 }
 
 impl Drop for Server {
