@@ -23,7 +23,7 @@ use rjobs_store::Store;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-const ADMIN: &str = "bench-admin-token";
+use rjobs_bench::{call, ADMIN};
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -34,28 +34,6 @@ fn peak_rss_mib() -> f64 {
                 .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-async fn call(
-    http: &reqwest::Client,
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    let mut rb = http
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(ADMIN);
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let resp = rb.send().await?;
-    let status = resp.status();
-    let v: Value = resp.json().await?;
-    if !status.is_success() {
-        bail!("{path}: {status} {v}");
-    }
-    Ok(v)
 }
 
 #[tokio::main]

@@ -25,7 +25,7 @@ use reqwest::Method;
 use rjobs_store::testing::TestDb;
 use serde_json::{json, Value};
 
-const ADMIN: &str = "bench-admin-token";
+use rjobs_bench::{call, ADMIN};
 
 struct Node {
     child: Child,
@@ -63,28 +63,6 @@ impl Drop for Node {
             .status();
         let _ = self.child.wait();
     }
-}
-
-async fn call(
-    http: &reqwest::Client,
-    base: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> anyhow::Result<Value> {
-    let mut rb = http
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(ADMIN);
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let resp = rb.send().await?;
-    let status = resp.status();
-    let v: Value = resp.json().await?;
-    if !status.is_success() {
-        bail!("{path}: {status} {v}");
-    }
-    Ok(v)
 }
 
 struct Opts {
