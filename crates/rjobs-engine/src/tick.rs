@@ -85,7 +85,7 @@ impl Engine {
         let retry_starts = self.process_timers(&e, fence, mode, now, report).await?;
         let mut next = None;
         if e.status == ExecutionStatus::InProgress {
-            let in_flight = self.store.in_flight(&e.id).await?;
+            let in_flight = self.store.dispatch_state(&e.id).await?.in_flight;
             let serial = e.settings.serial();
             let plan = dispatch_plan(
                 now,
@@ -117,12 +117,9 @@ impl Engine {
                 }
             }
         }
-        let in_flight = self.store.in_flight(&e.id).await?;
-        let pending = if e.status == ExecutionStatus::InProgress {
-            !self.store.pending_iterations(&e.id, 1).await?.is_empty()
-        } else {
-            false
-        };
+        let ds = self.store.dispatch_state(&e.id).await?;
+        let in_flight = ds.in_flight;
+        let pending = e.status == ExecutionStatus::InProgress && ds.pending;
         if in_flight == 0 && !pending {
             return self.finish(e, fence, now, report).await;
         }
@@ -137,8 +134,7 @@ impl Engine {
             };
             next = earliest(next, Some(due));
         }
-        let timer = self.store.next_timer(&e.id).await?;
-        report.next_wakeup = earliest(report.next_wakeup, earliest(timer, next));
+        report.next_wakeup = earliest(report.next_wakeup, earliest(ds.next_timer, next));
         Ok(())
     }
 

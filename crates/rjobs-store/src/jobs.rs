@@ -50,6 +50,17 @@ pub struct IterationWrite {
     pub record: IterationRecord,
 }
 
+/// An execution's dispatch figures, from its iteration records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DispatchState {
+    /// Iterations holding a concurrency slot (`inProgress` + `retrying`).
+    pub in_flight: u64,
+    /// Whether any iteration is `pending`.
+    pub pending: bool,
+    /// The earliest deadline (in progress) or retry time (retrying).
+    pub next_timer: Option<Timestamp>,
+}
+
 /// Execution columns updated in the same transaction as a batch of iteration writes.
 #[derive(Debug, Clone, Default)]
 pub struct ExecWrite {
@@ -109,10 +120,9 @@ pub trait ExecStore: Send + Sync {
         exec: &Id,
         limit: u32,
     ) -> Result<Vec<IterationRow>, StoreError>;
-    /// Iterations holding a concurrency slot (`inProgress` + `retrying`).
-    async fn in_flight(&self, exec: &Id) -> Result<u64, StoreError>;
-    /// The earliest deadline or retry time.
-    async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError>;
+    /// What dispatch needs to know, read in one statement: slots held, whether any iteration
+    /// is pending, and the earliest deadline or retry time.
+    async fn dispatch_state(&self, exec: &Id) -> Result<DispatchState, StoreError>;
     /// The iteration of one resource.
     async fn get_iteration(
         &self,

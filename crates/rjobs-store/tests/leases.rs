@@ -255,6 +255,11 @@ async fn fenced_writes_change_nothing(s: Arc<SqlStore>) {
         .await
         .unwrap();
     assert_eq!(won, [true]);
+    let ds = s.dispatch_state(&e).await.unwrap();
+    assert_eq!(
+        (ds.in_flight, ds.pending, ds.next_timer),
+        (1, true, Some(ts(62_100)))
+    );
     // The lease expires and b claims it; a wakes up with its old decision.
     let b = s
         .claim_leases("b", ts(3_000), ts(4_000), 1, false)
@@ -329,6 +334,12 @@ async fn fenced_writes_change_nothing(s: Arc<SqlStore>) {
         .await
         .unwrap();
     assert_eq!(twice, [false], "an ack applies once");
+    let ds = s.dispatch_state(&e).await.unwrap();
+    assert_eq!(
+        (ds.in_flight, ds.pending, ds.next_timer),
+        (1, true, Some(ts(63_200))),
+        "d2 in flight, d3 pending"
+    );
     // A final status drops the lease.
     let mut fin = still;
     fin.status = ExecutionStatus::Completed;

@@ -6,7 +6,9 @@ use rjobs_core::execution::{Execution, IterationRow};
 use rjobs_core::{Id, Timestamp};
 
 use super::SqlStore;
-use crate::{ExecStore, ExecWrite, Fence, IterationWrite, Page, StoreError, TargetSpec};
+use crate::{
+    DispatchState, ExecStore, ExecWrite, Fence, IterationWrite, Page, StoreError, TargetSpec,
+};
 
 #[async_trait]
 impl ExecStore for SqlStore {
@@ -61,11 +63,8 @@ impl ExecStore for SqlStore {
     ) -> Result<Vec<IterationRow>, StoreError> {
         self.it_pending(exec, limit).await
     }
-    async fn in_flight(&self, exec: &Id) -> Result<u64, StoreError> {
-        self.it_in_flight(exec).await
-    }
-    async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError> {
-        self.it_next_timer(exec).await
+    async fn dispatch_state(&self, exec: &Id) -> Result<DispatchState, StoreError> {
+        self.it_dispatch_state(exec).await
     }
     async fn get_iteration(
         &self,

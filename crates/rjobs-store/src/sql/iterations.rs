@@ -9,7 +9,7 @@ use rjobs_core::{Id, Timestamp};
 use super::leases::check_fence;
 use super::row::{id, RowExt};
 use super::{with_read, with_write, SqlStore};
-use crate::{ExecWrite, IterationWrite, Page, StoreError};
+use crate::{DispatchState, ExecWrite, IterationWrite, Page, StoreError};
 
 fn opt_ts(r: &impl RowExt, col: &str) -> Result<Option<Timestamp>, StoreError> {
     Ok(r.opt_int(col)?.map(Timestamp::from_millis))
@@ -100,34 +100,32 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_in_flight(&self, exec: &Id) -> Result<u64, StoreError> {
+    pub(crate) async fn it_dispatch_state(&self, exec: &Id) -> Result<DispatchState, StoreError> {
         with_read!(self, pool => {
-            let n: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM iterations WHERE execution_id = $1
-                     AND state IN ('inProgress', 'retrying')",
-            )
-            .bind(exec.as_str())
-            .fetch_one(pool)
-            .await?;
-            Ok(n as u64)
-        })
-    }
-
-    pub(crate) async fn it_next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError> {
-        with_read!(self, pool => {
-            let a: Option<i64> = sqlx::query_scalar(
-                "SELECT MIN(deadline) FROM iterations WHERE execution_id = $1 AND state = 'inProgress'",
-            )
-            .bind(exec.as_str())
-            .fetch_one(pool)
-            .await?;
-            let b: Option<i64> = sqlx::query_scalar(
-                "SELECT MIN(retry_at) FROM iterations WHERE execution_id = $1 AND state = 'retrying'",
-            )
-            .bind(exec.as_str())
-            .fetch_one(pool)
-            .await?;
-            Ok([a, b].into_iter().flatten().min().map(Timestamp::from_millis))
+            let (in_flight, pending, deadline, retry): (i64, i64, Option<i64>, Option<i64>) =
+                sqlx::query_as(
+                    "SELECT
+                         (SELECT COUNT(*) FROM iterations WHERE execution_id = $1
+                             AND state IN ('inProgress', 'retrying')),
+                         (SELECT COUNT(*) FROM (SELECT 1 FROM iterations WHERE execution_id = $1
+                             AND state = 'pending' LIMIT 1) p),
+                         (SELECT MIN(deadline) FROM iterations WHERE execution_id = $1
+                             AND state = 'inProgress'),
+                         (SELECT MIN(retry_at) FROM iterations WHERE execution_id = $1
+                             AND state = 'retrying')",
+                )
+                .bind(exec.as_str())
+                .fetch_one(pool)
+                .await?;
+            Ok(DispatchState {
+                in_flight: in_flight.max(0) as u64,
+                pending: pending > 0,
+                next_timer: [deadline, retry]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map(Timestamp::from_millis),
+            })
         })
     }
 
