@@ -262,3 +262,40 @@ pub async fn sqlite_single_node_takes_over_at_once(mut h: H) {
     assert_eq!(owner(&h, &e).await, Some(("second".into(), 2)));
     h.done().await;
 }
+
+/// Within a node every owned execution gets its own slots each tick: a large execution does not
+/// starve a small one that started after it.
+pub async fn large_execution_does_not_starve_a_small_one(mut h: H) {
+    let big: Vec<String> = (0..1500).map(|i| format!("big-{i:04}")).collect();
+    let names: Vec<&str> = big.iter().map(String::as_str).collect();
+    h.devices(&names).await;
+    h.devices(&["small-1", "small-2", "small-3"]).await;
+    let query = |p: &str| format!("{{\"name\": {{\"$startsWith\": \"{p}\"}}}}");
+    let large = h
+        .job(ResourceType::Device, |j| {
+            j.max_iteration_concurrency = 100;
+            j.query_json = query("big-");
+        })
+        .await;
+    let small = h
+        .job(ResourceType::Device, |j| {
+            j.max_iteration_concurrency = 1;
+            j.query_json = query("small-");
+        })
+        .await;
+    h.cap = 100;
+    let e_large = h.execute(&large).await;
+    let e_small = h.execute(&small).await;
+    let mut ticks = 0;
+    while h.status(&small, &e_small).await != "completed" {
+        ticks += 1;
+        assert!(ticks <= 5, "the small execution starved");
+        h.tick(&e_large).await;
+        ack_all(&h, &h.engine, &small, &e_small).await;
+        ack_all(&h, &h.engine, &large, &e_large).await;
+    }
+    assert_eq!(h.status(&large, &e_large).await, "inProgress");
+    let done = h.in_state(&e_large, S::Succeeded).await.len();
+    assert!((300..=500).contains(&done), "{done} of the large one done");
+    h.done().await;
+}

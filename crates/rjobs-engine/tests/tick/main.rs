@@ -582,6 +582,18 @@ mod cluster_pg {
     );
 
     #[tokio::test]
+    async fn large_execution_does_not_starve_a_small_one_sqlite() {
+        let h = crate::harness::H::new(false).await;
+        crate::cluster::large_execution_does_not_starve_a_small_one(h).await;
+    }
+
+    #[tokio::test]
+    async fn large_execution_does_not_starve_a_small_one_pg() {
+        let h = crate::harness::H::new(true).await;
+        crate::cluster::large_execution_does_not_starve_a_small_one(h).await;
+    }
+
+    #[tokio::test]
     async fn sqlite_single_node_takes_over_at_once() {
         crate::cluster::sqlite_single_node_takes_over_at_once(crate::harness::H::new(false).await)
             .await;
