@@ -109,6 +109,10 @@ impl Metrics {
         }
         registry.register(Box::new(lease_events.clone()))?;
         registry.register(Box::new(node_info.clone()))?;
+        // Series that exist from the start (a scrape before the first tick still lists them).
+        for op in ["tick", "start_iterations"] {
+            store_latency.with_label_values(&[op]);
+        }
         registry.register(Box::new(iterations_started.clone()))?;
         registry.register(Box::new(iterations_finished.clone()))?;
         registry.register(Box::new(dispatch_lag.clone()))?;

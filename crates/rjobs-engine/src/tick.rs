@@ -272,14 +272,11 @@ impl Engine {
         let mut planned: Vec<(IterationRow, Transition, Option<Value>)> = Vec::new();
         // The resources are read concurrently (in order): one round trip's latency per batch
         // of RESOURCE_READS instead of one per iteration.
-        let resources: Vec<Option<Value>> = {
-            use futures_util::stream::{self, StreamExt, TryStreamExt};
-            let ex: &Execution = e;
-            stream::iter(rows.iter().map(|row| self.resource(ex, row)))
-                .buffered(RESOURCE_READS)
-                .try_collect()
-                .await?
-        };
+        let mut resources: Vec<Option<Value>> = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(RESOURCE_READS) {
+            let reads: Vec<_> = chunk.iter().map(|row| self.resource(e, row)).collect();
+            resources.extend(futures_util::future::try_join_all(reads).await?);
+        }
         for (row, res) in rows.into_iter().zip(resources) {
             let ev = match &res {
                 Some(_) => IterationEvent::Start { now },
