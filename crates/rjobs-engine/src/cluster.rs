@@ -5,7 +5,8 @@
 //! database:
 //!
 //! - **Heartbeat.** Every `lease_ms / 3` a node renews its membership row and all its leases to
-//!   `now + lease_ms` in one transaction; a lease missing from the renewal was taken (it is
+//!   `now + lease_ms` in one transaction (from a task of its own, so a slow tick cannot let the
+//!   leases lapse; tests on a manual clock get it from `tick`); a lease missing from the renewal was taken (it is
 //!   dropped locally and counted as `lost`).
 //! - **Fair share.** A node holds at most `ceil(active executions / live nodes)` leases: it
 //!   claims unleased or expired ones up to that share and hands back any excess, so executions
@@ -81,6 +82,8 @@ pub(crate) struct Membership {
     pub(crate) dispatched: AtomicI64,
     outbox: Mutex<(bool, HashSet<Id>)>,
     outbox_ready: Notify,
+    /// Serialises lease maintenance between the tick and the heartbeat task.
+    maintaining: tokio::sync::Mutex<()>,
 }
 
 /// How long outgoing signals are gathered before one `NOTIFY` carries them all.
@@ -105,6 +108,7 @@ impl Membership {
             dispatched: AtomicI64::new(0),
             outbox: Mutex::new((false, HashSet::new())),
             outbox_ready: Notify::new(),
+            maintaining: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -181,6 +185,7 @@ impl Engine {
     /// Heartbeat, renewal, and claiming or handing back leases, when due. Called by each tick.
     pub(crate) async fn maintain_leases(&self, now: Timestamp) -> Result<(), EngineError> {
         let m = &self.cluster;
+        let _one_at_a_time = m.maintaining.lock().await;
         let lease = m.cfg.lease_ms;
         let (beat_due, claim_due, adopted) = {
             let s = lock(&m.state);
@@ -333,6 +338,28 @@ impl Engine {
         self.store.signal(&Signal::Claim).await?;
         tracing::info!(released = n, "left the cluster: leases handed back");
         Ok(())
+    }
+
+    /// Keeps the heartbeat going on the real clock even while a tick is slow (a long tick would
+    /// otherwise let the leases lapse), until `shutdown`.
+    pub(crate) async fn beat(&self, shutdown: CancellationToken) {
+        let every = Duration::from_millis(
+            u64::try_from(self.cluster.cfg.lease_ms / 6)
+                .unwrap_or(1)
+                .max(1),
+        );
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.cancelled() => return,
+            }
+            let before = lock(&self.cluster.state).owned.len();
+            match self.maintain_leases(self.clock.now()).await {
+                Ok(()) if lock(&self.cluster.state).owned.len() > before => self.wake(),
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
+            }
+        }
     }
 
     /// Sends queued signals (debounced) until `shutdown`.

@@ -372,6 +372,11 @@ impl Engine {
             let stop = signals.clone();
             async move { me.receive_signals(stop).await }
         });
+        let heart = tokio::spawn({
+            let me = self.clone();
+            let stop = signals.clone();
+            async move { me.beat(stop).await }
+        });
         // Never sleep past a heartbeat, even when `idle` is long.
         let idle = idle.min(Duration::from_millis(
             u64::try_from(self.cluster.cfg.lease_ms / 3)
@@ -382,6 +387,7 @@ impl Engine {
         signals.cancel();
         let _ = sender.await;
         let _ = receiver.await;
+        let _ = heart.await;
         if let Err(e) = self.leave().await {
             tracing::warn!(error = %e, "could not hand leases back (they will expire)");
         }

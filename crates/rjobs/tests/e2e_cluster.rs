@@ -782,12 +782,13 @@ async fn node_frozen_mid_write_does_not_block_takeover() {
     let c = Client::new();
     let data = Data::new(Db::Postgres).await;
     let nodes = start_nodes(&c, &data, 2, Some("2000")).await;
-    let execs = setup(&c, &nodes["n1"].base, &[("f", 8000, 100, 30_000)]).await;
+    let execs = setup(&c, &nodes["n1"].base, &[("f", 10_000, 100, 30_000)]).await;
     let e = &execs[0];
     let ctx = Ctx::new(&nodes, &execs, (0, 0));
     let tasks = spawn_tasks(&ctx, 4);
     wait_succeeded(&c, &nodes["n1"].base, &execs, 100).await;
     let mut stuck = Vec::new();
+    let mut rounds = 0;
     for round in 0..8 {
         let (x, epoch) = owner(&c, &nodes["n1"].base, e).await;
         let other = (nodes.iter().find(|(id, _)| **id != x))
@@ -800,6 +801,14 @@ async fn node_frozen_mid_write_does_not_block_takeover() {
         nodes[&x].sigstop();
         sleep_ms(LEASE + 1500).await;
         let (l, v) = leases(&c, &other).await;
+        // No lease at all: the execution finished (the other node took over and completed it).
+        let finished = l.get(&e.id).is_none()
+            && get(&c, &format!("{other}{}", e.path)).await["status"] == "completed";
+        if finished {
+            nodes[&x].sigcont();
+            break;
+        }
+        rounds += 1;
         if !l.get(&e.id).is_some_and(|l| l.0 != x && l.2) {
             // The claimer's own membership: its heartbeats wait behind the blocked claim.
             let me = v["nodes"]
@@ -835,4 +844,9 @@ async fn node_frozen_mid_write_does_not_block_takeover() {
     drop(nodes);
     data.cleanup().await;
     assert!(stuck.is_empty(), "lease not taken over: {stuck:#?}");
+    assert!(
+        rounds >= 4,
+        "only {rounds} rounds before the execution finished"
+    );
+    println!("e2e_cluster[frozen]: {rounds} rounds, every one taken over");
 }
