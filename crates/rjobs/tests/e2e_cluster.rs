@@ -802,7 +802,7 @@ async fn node_frozen_mid_write_does_not_block_takeover() {
         sleep_ms(LEASE + 1500).await;
         let (l, v) = leases(&c, &other).await;
         // No lease at all: the execution finished (the other node took over and completed it).
-        let finished = l.get(&e.id).is_none()
+        let finished = !l.contains_key(&e.id)
             && get(&c, &format!("{other}{}", e.path)).await["status"] == "completed";
         if finished {
             nodes[&x].sigcont();
