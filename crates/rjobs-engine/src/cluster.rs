@@ -68,7 +68,6 @@ struct LeaseState {
     owned: HashMap<Id, Lease>,
     next_beat: Option<Timestamp>,
     next_claim: Option<Timestamp>,
-    live_nodes: u64,
     adopted: bool,
 }
 
@@ -167,12 +166,17 @@ impl Engine {
     /// Sets the node identity and lease time (before the engine runs).
     pub fn with_cluster(mut self, cfg: ClusterConfig) -> Self {
         self.cluster = Membership::new(cfg, self.clock.now());
+        self.publish_identity();
+        self
+    }
+
+    /// Sets `rjobs_node_info` to this node's id and mode (the only series of that metric).
+    pub(crate) fn publish_identity(&self) {
         self.metrics.node_info.reset();
         self.metrics
             .node_info
             .with_label_values(&[self.node_id(), self.mode()])
             .set(1);
-        self
     }
 
     pub(crate) fn mode(&self) -> &'static str {
@@ -297,7 +301,6 @@ impl Engine {
             m.send(Signal::Claim);
         }
         let mut s = lock(&m.state);
-        s.live_nodes = live;
         s.next_claim = load.next_foreign_expiry;
         self.metrics.nodes_live.set(live as i64);
         Ok(())

@@ -110,7 +110,7 @@ impl Engine {
         signer: ReportSigner,
     ) -> Self {
         let now = clock.now();
-        Engine {
+        let engine = Engine {
             store,
             clock,
             sink,
@@ -120,8 +120,9 @@ impl Engine {
             batch: 500,
             metrics: Metrics::new().unwrap_or_else(|e| panic!("metric names are static: {e}")),
             cluster: Membership::new(ClusterConfig::generated(), now),
-        }
-        .with_cluster(ClusterConfig::generated())
+        };
+        engine.publish_identity();
+        engine
     }
 
     /// The engine's metrics (the API adds HTTP figures and renders them at `/metrics`).
