@@ -93,6 +93,8 @@ ops! {
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}" Some(action::JOB_LOGS), "One execution (extension)", 200, [], false;
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/iterations" Some(action::JOB_LOGS), "An execution's iterations (extension)", 200, ["status", "page", "perPage"], false;
     POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/iterations/{iterationId}/acknowledge" Some(action::JOB_ACKNOWLEDGE), "Acknowledge an iteration (extension)", 200, [], true;
+    POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/iterations/claim" Some(action::JOB_ACKNOWLEDGE), "Claim started attempts for an external worker, long-polling up to waitMs (extension)", 200, [], true;
+    POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/acknowledge" Some(action::JOB_ACKNOWLEDGE), "Acknowledge up to 1,000 iterations in one commit (extension)", 200, [], true;
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/report.csv" Some(action::JOB_LOGS), "The CSV report (bearer token or signed link)", 200, ["expires", "signature"], false;
     GET "/applications/{applicationId}/flows" Some(action::FLOWS_GET), "List workflows", 200, ["sortField", "sortDirection", "page", "perPage", "filterField", "filter", "triggerFilter"], false;
     POST "/applications/{applicationId}/flows" Some(action::FLOWS_POST), "Create a workflow", 201, [], true;

@@ -1,7 +1,7 @@
 //! Execution and iteration records as the store keeps them. An execution snapshots the job's
 //! settings at execute time, so editing a job never changes a run already under way.
 
-use crate::engine::{ExecutionStatus, IterationId, IterationRecord, RetryPolicy};
+use crate::engine::{ExecutionStatus, IterationId, IterationRecord, RetryPolicy, Summary};
 use crate::jobs::{ResourceJob, ResourceType};
 use crate::{Id, Timestamp};
 
@@ -103,6 +103,9 @@ pub struct Execution {
     pub total: i64,
     /// Compare-and-set token of the execution row.
     pub version: i64,
+    /// The counters by outcome, kept by the store in the same transaction as every iteration
+    /// transition (so they always equal the records).
+    pub summary: Summary,
 }
 
 /// One iteration as stored: its place in the target set and its state-machine record.

@@ -125,9 +125,9 @@ impl Membership {
         lock(&self.state).owned.remove(exec);
     }
 
-    /// Keeps only the owned executions in `active` (the rest finished or were deleted).
-    pub(crate) fn retain_active(&self, active: &HashSet<&Id>) {
-        lock(&self.state).owned.retain(|id, _| active.contains(id));
+    /// The executions this node holds leases of.
+    pub(crate) fn owned_ids(&self) -> Vec<Id> {
+        lock(&self.state).owned.keys().cloned().collect()
     }
 
     pub(crate) fn want_claim(&self) {
@@ -235,6 +235,10 @@ impl Engine {
             }
             s.owned = fresh;
             s.next_beat = Some(now.plus_millis((lease / 3).max(1)));
+            drop(s);
+            // The periodic refresh: whatever a lost signal or a change behind the engine's
+            // back hid, the views see it within a heartbeat.
+            self.views.stale_all();
         }
         if claim_due {
             self.claim_share(now).await?;
@@ -317,9 +321,10 @@ impl Engine {
         tracing::warn!(execution_id = %exec, "write refused: another node holds the lease now");
     }
 
-    /// Tells the node that owns `exec` (if not this one) to look at it now.
-    pub(crate) fn nudge_owner(&self, exec: &Id) {
-        if self.cluster.owns(exec) {
+    /// Something changed `exec` (an ack, a cancel; `timer`: a timer it armed): the owner
+    /// re-reads it — this node at once, another node when the signal reaches it.
+    pub(crate) fn after_change(&self, exec: &Id, timer: Option<Timestamp>) {
+        if self.views.touch(exec, timer) || self.cluster.owns(exec) {
             self.wake();
         } else {
             self.cluster.send(Signal::Work(vec![exec.clone()]));
@@ -392,6 +397,31 @@ impl Engine {
         }
     }
 
+    /// Acts on a signal from another node: reload the executions it names that this node owns
+    /// (or everything, when signals may have been missed), claim when asked to.
+    pub fn handle_signal(&self, signal: Signal) {
+        match signal {
+            Signal::Work(ids) => {
+                let mut mine = false;
+                for id in &ids {
+                    mine |= self.views.stale(id) || self.cluster.owns(id);
+                }
+                if mine {
+                    self.wake();
+                }
+            }
+            Signal::Claim => {
+                self.cluster.want_claim();
+                self.wake();
+            }
+            Signal::Everything => {
+                self.cluster.want_claim();
+                self.views.stale_all();
+                self.wake();
+            }
+        }
+    }
+
     /// Receives signals until `shutdown`, waking the run loop when one concerns this node.
     pub(crate) async fn receive_signals(&self, shutdown: CancellationToken) {
         let mut stream = loop {
@@ -413,15 +443,7 @@ impl Engine {
                 _ = shutdown.cancelled() => return,
             };
             match got {
-                Ok(Signal::Work(ids)) => {
-                    if ids.iter().any(|id| self.cluster.owns(id)) {
-                        self.wake();
-                    }
-                }
-                Ok(Signal::Claim | Signal::Everything) => {
-                    self.cluster.want_claim();
-                    self.wake();
-                }
+                Ok(signal) => self.handle_signal(signal),
                 Err(e) => {
                     tracing::warn!(error = %e, "signal stream failed; reconnecting");
                     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rjobs_core::engine::{
-    execution_transition, transition, ExecMode, ExecutionEvent, ExecutionRefusal, ExecutionStatus,
-    IterationEvent, IterationId,
+    accumulator_text, execution_transition, AckInput, ExecutionEvent, ExecutionRefusal,
+    ExecutionStatus, IterationId,
 };
 use rjobs_core::execution::{ExecSettings, Execution, Source};
 use rjobs_core::jobs::{check_context, ResourceJob, ResourceType};
 use rjobs_core::{Clock, Id, IdGen, Timestamp};
 use rjobs_query::{ColumnType, TableSchema};
-use rjobs_store::{ExecWrite, IterationWrite, Store, StoreError, TargetSpec};
+use rjobs_store::{AckOp, AckRejected, Store, StoreError, TargetSpec, WriteOp, WriteOutcome};
 use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::render::render;
 use crate::report::ReportSigner;
 use crate::sink::TriggerSink;
+use crate::view::Views;
 use crate::EngineError;
 
 /// The execute options (`resourceJobExecutionOptions`) plus who asked.
@@ -80,6 +81,10 @@ pub struct Engine {
     pub(crate) batch: u32,
     pub(crate) metrics: Metrics,
     pub(crate) cluster: Membership,
+    /// The view of every owned execution (see `view.rs`).
+    pub(crate) views: Views,
+    /// Notified whenever attempts start (long-polling worker claims wait on it).
+    pub(crate) started: Notify,
 }
 
 fn column_type(c: rjobs_core::resources::table::ColumnType) -> ColumnType {
@@ -120,6 +125,8 @@ impl Engine {
             batch: 500,
             metrics: Metrics::new().unwrap_or_else(|e| panic!("metric names are static: {e}")),
             cluster: Membership::new(ClusterConfig::generated(), now),
+            views: Views::default(),
+            started: Notify::new(),
         };
         engine.publish_identity();
         engine
@@ -208,6 +215,7 @@ impl Engine {
             last_start_at: None,
             total: 0,
             version: 1,
+            summary: Default::default(),
         };
         let target = TargetSpec {
             rt,
@@ -261,7 +269,7 @@ impl Engine {
             {
                 Ok(()) => {
                     tracing::info!(execution_id = %exec, "execution canceling");
-                    self.nudge_owner(exec);
+                    self.after_change(exec, None);
                     return Ok(());
                 }
                 Err(StoreError::Conflict) => continue,
@@ -273,7 +281,8 @@ impl Engine {
         ))
     }
 
-    /// Applies an acknowledgement to the iteration's current attempt.
+    /// Applies an acknowledgement to the iteration's current attempt (through the group
+    /// commit: it is durable when this returns `Ok`).
     pub async fn ack(
         &self,
         app: &Id,
@@ -281,79 +290,100 @@ impl Engine {
         exec: &Id,
         req: AckRequest,
     ) -> Result<(), EngineError> {
-        let iid = IterationId::parse(&req.iteration_id)
-            .map_err(|_| EngineError::NotFound("Iteration"))?;
-        if iid.execution_id() != exec {
-            return Err(EngineError::NotFound("Iteration"));
-        }
-        let e = self
-            .store
-            .get_execution(app, job, exec)
-            .await?
-            .ok_or(EngineError::NotFound("Execution"))?;
-        let row = self
-            .store
-            .get_iteration(exec, iid.key())
-            .await?
-            .ok_or(EngineError::NotFound("Iteration"))?;
-        let Some(mode) = ExecMode::for_status(e.status) else {
-            return Err(EngineError::Conflict(format!(
-                "iteration {} is not awaiting an acknowledgement: the execution is {}",
-                req.iteration_id,
-                e.status.as_str()
-            )));
-        };
-        let accumulator = match (&req.accumulator, e.settings.serial()) {
-            (Some(v), true) => Some(v.to_string()),
-            _ => None,
-        };
+        self.ack_many(app, Some(job), Some(exec), vec![req])
+            .await
+            .pop()
+            .unwrap_or(Err(EngineError::Store(StoreError::Aborted)))
+    }
+
+    /// Applies acknowledgements in one commit; each gets its own outcome, in order. `job` and
+    /// `exec`, when given, are what the caller named: an iteration of another job or execution
+    /// is not found.
+    pub async fn ack_many(
+        &self,
+        app: &Id,
+        job: Option<&Id>,
+        exec: Option<&Id>,
+        reqs: Vec<AckRequest>,
+    ) -> Vec<Result<(), EngineError>> {
         let now = self.clock.now();
-        let ev = IterationEvent::Ack {
-            attempt: req.attempt.unwrap_or(row.record.attempt),
-            success: req.success,
-            message: req.message,
-            accumulator,
-            now,
-        };
-        let t = transition(&row.record, ev, &e.settings.policy(), mode).map_err(|r| {
-            EngineError::Conflict(format!(
-                "iteration {} is not awaiting an acknowledgement: {r}",
-                req.iteration_id
-            ))
-        })?;
-        let carried = t.record.accumulator.clone().filter(|_| e.settings.serial());
-        let outcome = t.record.state.as_str();
-        let write = IterationWrite {
-            seq: row.seq,
-            expected_state: t.expected_state,
-            expected_attempt: t.expected_attempt,
-            record: t.record,
-        };
-        let won = self
-            .store
-            .apply_iterations(
-                exec,
-                &[write],
-                &ExecWrite {
-                    last_start_at: None,
-                    accumulator: carried,
-                    fence: None,
+        let mut outs: Vec<Option<Result<(), EngineError>>> = Vec::with_capacity(reqs.len());
+        let mut ops = Vec::new();
+        let mut slots = Vec::new();
+        for req in reqs {
+            let iid = match IterationId::parse(&req.iteration_id) {
+                Ok(iid) if exec.is_none_or(|e| iid.execution_id() == e) => iid,
+                _ => {
+                    outs.push(Some(Err(EngineError::NotFound("Iteration"))));
+                    continue;
+                }
+            };
+            slots.push((outs.len(), req.iteration_id.clone()));
+            outs.push(None);
+            ops.push(WriteOp::Ack(AckOp {
+                app: app.clone(),
+                job: job.cloned(),
+                exec: iid.execution_id().clone(),
+                resource: iid.key().clone(),
+                input: AckInput {
+                    attempt: req.attempt,
+                    success: req.success,
+                    message: req.message,
+                    accumulator: req.accumulator.as_ref().map(accumulator_text),
+                    now,
                 },
-            )
-            .await?;
-        if won.first() != Some(&true) {
-            return Err(EngineError::Conflict(format!(
-                "iteration {} was settled concurrently",
-                req.iteration_id
-            )));
+            }));
         }
-        self.metrics
-            .iterations_finished
-            .with_label_values(&[outcome])
-            .inc();
-        tracing::debug!(execution_id = %exec, iteration_id = %req.iteration_id, outcome, "acknowledged");
-        self.nudge_owner(exec);
-        Ok(())
+        let execs: Vec<Id> = ops
+            .iter()
+            .filter_map(|op| match op {
+                WriteOp::Ack(a) => Some(a.exec.clone()),
+                _ => None,
+            })
+            .collect();
+        let results = self.store.submit(ops).await;
+        for (((slot, iid), exec), r) in slots.into_iter().zip(execs).zip(results) {
+            outs[slot] = Some(self.ack_outcome(&iid, &exec, r));
+        }
+        outs.into_iter()
+            .map(|o| o.unwrap_or(Err(EngineError::Store(StoreError::Aborted))))
+            .collect()
+    }
+
+    fn ack_outcome(
+        &self,
+        iid: &str,
+        exec: &Id,
+        r: Result<WriteOutcome, StoreError>,
+    ) -> Result<(), EngineError> {
+        match r? {
+            WriteOutcome::Ack(Ok(applied)) => {
+                let t = &applied.transition;
+                let outcome = t.record.state.as_str();
+                self.metrics
+                    .iterations_finished
+                    .with_label_values(&[outcome])
+                    .inc();
+                tracing::debug!(execution_id = %exec, iteration_id = %iid, outcome, "acknowledged");
+                self.after_change(exec, t.wake_at());
+                Ok(())
+            }
+            WriteOutcome::Ack(Err(AckRejected::ExecutionNotFound)) => {
+                Err(EngineError::NotFound("Execution"))
+            }
+            WriteOutcome::Ack(Err(AckRejected::IterationNotFound)) => {
+                Err(EngineError::NotFound("Iteration"))
+            }
+            WriteOutcome::Ack(Err(AckRejected::Refused(r))) => Err(EngineError::Conflict(format!(
+                "iteration {iid} is not awaiting an acknowledgement: {r}"
+            ))),
+            WriteOutcome::Ack(Err(AckRejected::Lost)) => Err(EngineError::Conflict(format!(
+                "iteration {iid} was settled concurrently"
+            ))),
+            WriteOutcome::Applied(_) | WriteOutcome::Logged | WriteOutcome::Claimed(_) => {
+                Err(EngineError::Store(StoreError::Aborted))
+            }
+        }
     }
 
     /// Runs ticks until `shutdown`: after each, sleeps until the next due instant (at most

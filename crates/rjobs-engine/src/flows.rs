@@ -127,7 +127,6 @@ struct EngineHost {
     clock: Arc<dyn Clock>,
     store: Arc<dyn Store>,
     app: Id,
-    job: Id,
     flow: Id,
 }
 
@@ -156,20 +155,12 @@ impl FlowHost for EngineHost {
             accumulator,
             attempt,
         };
-        // Usually the iteration is one of the triggering job's; otherwise look its job up (a
-        // flow may acknowledge any iteration of the application).
-        match engine.ack(&self.app, &self.job, &exec, req.clone()).await {
-            Err(crate::EngineError::NotFound("Execution")) => {}
-            other => return other.map_err(|e| e.to_string()),
-        }
-        let job = match self.store.find_execution_job(&self.app, &exec).await {
-            Ok(Some(j)) => j,
-            Ok(None) => return Err(format!("iteration {iteration_id} was not found")),
-            Err(e) => return Err(e.to_string()),
-        };
+        // A flow may acknowledge any iteration of its application, of any job.
         engine
-            .ack(&self.app, &job, &exec, req)
+            .ack_many(&self.app, None, Some(&exec), vec![req])
             .await
+            .pop()
+            .unwrap_or(Err(crate::EngineError::NotFound("Iteration")))
             .map_err(|e| e.to_string())
     }
 
@@ -238,7 +229,6 @@ impl TriggerSink for FlowSink {
                         clock: clock.clone(),
                         store: store.clone(),
                         app: ev.application_id.clone(),
-                        job: ev.resource_job_id.clone(),
                         flow: rec.id.clone(),
                     };
                     #[allow(clippy::disallowed_methods)] // run duration only, never stored as time

@@ -30,7 +30,9 @@ pub mod render;
 pub mod report;
 mod sink;
 mod tick;
+mod view;
 pub mod views;
+mod worker;
 
 pub use cluster::ClusterConfig;
 pub use engine::{AckRequest, Engine, ExecuteRequest, TickReport};

@@ -48,18 +48,23 @@ pub(crate) fn execution(e: &Execution) -> Map<String, Value> {
     m
 }
 
-/// Job: Iteration `data`.
+/// Job: Iteration `data`. `exec_obj` is [`execution`] of `e`, built once per start batch; the
+/// accumulator is present only for serial executions.
 pub(crate) fn iteration(
     e: &Execution,
+    exec_obj: &Value,
     row: &IterationRow,
     resource: Value,
+    serial: bool,
     acc: Option<&str>,
     info: &AttemptInfo,
 ) -> Value {
     let mut d = Map::new();
-    d.insert("accumulator".into(), accumulator(acc));
+    if serial {
+        d.insert("accumulator".into(), accumulator(acc));
+    }
     d.insert(e.resource_type.as_str().into(), resource);
-    d.insert("execution".into(), Value::Object(execution(e)));
+    d.insert("execution".into(), exec_obj.clone());
     d.insert("iterationId".into(), json!(row.iteration_id().to_string()));
     d.insert("attemptNumber".into(), json!(info.attempt));
     d.insert(

@@ -1,21 +1,25 @@
-//! One step of the engine for every execution that is not final: timers, starts, completion.
+//! One step of the engine: for each owned execution that is dirty, stale or due (see
+//! `view.rs`), ask the planner (`rjobs_core::engine::planner`) what to do — process due timers,
+//! start pending iterations, finish — do it through the group commit, and ask again.
 
+use rjobs_core::engine::planner::{plan, Step};
 use rjobs_core::engine::{
-    dispatch_plan, execution_transition, transition, AttemptInfo, ExecMode, ExecutionEvent,
-    ExecutionStatus, IterationEvent, IterationState, Transition,
+    execution_transition, transition, AttemptInfo, ExecMode, ExecutionEvent, ExecutionStatus,
+    IterationEvent, IterationState, SummaryDelta, Transition,
 };
 use rjobs_core::execution::{Execution, IterationRow};
 use rjobs_core::jobs::ResourceType;
-use rjobs_core::Timestamp;
+use rjobs_core::{Id, Timestamp};
 use rjobs_store::{ExecWrite, Fence, IterationWrite, StoreError};
 use serde_json::{json, Value};
 
 use crate::engine::{query_type, Engine, TickReport};
 use crate::sink::{TriggerEvent, TriggerKind};
+use crate::view::View;
 use crate::{payload, EngineError};
 
-/// Resource reads in flight at once while starting a batch.
-const RESOURCE_READS: usize = 8;
+/// Plan-and-act rounds per execution per tick (a round is bounded by `Engine::batch`).
+const ROUNDS: usize = 4;
 
 fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
@@ -34,9 +38,17 @@ fn write_of(row: &IterationRow, t: &Transition) -> IterationWrite {
     }
 }
 
+/// What a step learned that the view must reflect.
+enum Outcome {
+    /// Keep stepping later.
+    Keep(View),
+    /// The execution is final or gone: forget it.
+    Done,
+}
+
 impl Engine {
-    /// One step over every execution that is not final. Errors of one execution are logged and
-    /// do not stop the others.
+    /// One step over the owned executions that need one. Errors of one execution are logged
+    /// and do not stop the others.
     pub async fn tick(&self) -> Result<TickReport, EngineError> {
         #[allow(clippy::disallowed_methods)] // latency measurement only
         let began = std::time::Instant::now();
@@ -49,107 +61,136 @@ impl Engine {
         let now = self.clock.now();
         let mut report = TickReport::default();
         self.maintain_leases(now).await?;
-        let active = self.store.active_executions().await?;
-        self.cluster
-            .retain_active(&active.iter().map(|e| &e.id).collect());
-        for e in active {
+        self.views.sync(&self.cluster.owned_ids());
+        for id in self.views.due(now) {
             // Only the lease holder dispatches an execution.
-            let Some(fence) = self.cluster.fence(&e.id) else {
+            let Some(fence) = self.cluster.fence(&id) else {
+                self.views.remove(&id);
                 continue;
             };
-            let id = e.id.clone();
-            let span = tracing::info_span!("execution", execution_id = %id, resource_job_id = %e.resource_job_id);
+            let span = tracing::info_span!("execution", execution_id = %id);
             let step = tracing::Instrument::instrument(
-                self.tick_execution(e, &fence, now, &mut report),
+                self.step_execution(&id, &fence, now, &mut report),
                 span,
             );
             match step.await {
-                Ok(()) => {}
-                Err(EngineError::Store(StoreError::Fenced)) => self.fenced(&id),
+                Ok(Outcome::Keep(v)) => self.views.put(v),
+                Ok(Outcome::Done) => {
+                    self.views.remove(&id);
+                    self.cluster.drop_lease(&id);
+                }
+                Err(EngineError::Store(StoreError::Fenced)) => {
+                    self.views.remove(&id);
+                    self.fenced(&id);
+                }
                 Err(err) => {
                     tracing::error!(execution_id = %id, error = %err, "execution step failed");
+                    // Reload everything at the next try, a second from now.
+                    self.views.stale(&id);
                     report.next_wakeup = earliest(report.next_wakeup, Some(now.plus_millis(1000)));
+                    continue;
                 }
             }
         }
+        let next = self.views.next_wake(now);
+        report.next_wakeup = earliest(report.next_wakeup, next);
         Ok(report)
     }
 
-    async fn tick_execution(
+    async fn step_execution(
         &self,
-        mut e: Execution,
+        id: &Id,
         fence: &Fence,
         now: Timestamp,
         report: &mut TickReport,
-    ) -> Result<(), EngineError> {
-        let Some(mode) = ExecMode::for_status(e.status) else {
-            return Ok(());
+    ) -> Result<Outcome, EngineError> {
+        let Some(taken) = self.views.take(id) else {
+            return Ok(Outcome::Done);
         };
-        let retry_starts = self.process_timers(&e, fence, mode, now, report).await?;
-        let mut next = None;
-        if e.status == ExecutionStatus::InProgress {
-            let in_flight = self.store.dispatch_state(&e.id).await?.in_flight;
-            let serial = e.settings.serial();
-            let plan = dispatch_plan(
-                now,
-                u32::try_from(in_flight).unwrap_or(u32::MAX),
-                u32::try_from(e.settings.max_iteration_concurrency).unwrap_or(1),
-                e.last_start_at,
-                e.settings.iteration_delay,
-                serial && in_flight > 0,
-            );
-            next = plan.next_at;
-            let mut to_start = retry_starts;
-            if plan.can_start > 0 {
-                let n = plan.can_start.min(self.batch);
-                to_start.extend(self.store.pending_iterations(&e.id, n).await?);
-            }
-            if !to_start.is_empty() {
-                if serial {
-                    // The previous iteration's ack wrote the accumulator with its final state.
-                    if let Some(fresh) = self
-                        .store
-                        .get_execution(&e.application_id, &e.resource_job_id, &e.id)
-                        .await?
-                    {
-                        e = fresh;
-                    }
-                }
-                if !self.start(&mut e, fence, to_start, now, report).await? {
-                    return Ok(());
+        let mut view = match (taken.view, taken.reload) {
+            (Some(v), false) => v,
+            (old, true) => {
+                let Some(exec) = self.store.load_execution(id).await? else {
+                    return Ok(Outcome::Done);
+                };
+                View {
+                    exec,
+                    next_timer: old.as_ref().and_then(|v| v.next_timer),
+                    wake_at: None,
                 }
             }
+            (None, false) => return Ok(Outcome::Done),
+        };
+        if view.exec.status.is_final() {
+            return Ok(Outcome::Done);
         }
-        let ds = self.store.dispatch_state(&e.id).await?;
-        let in_flight = ds.in_flight;
-        let pending = e.status == ExecutionStatus::InProgress && ds.pending;
-        if in_flight == 0 && !pending {
-            return self.finish(e, fence, now, report).await;
+        if taken.timers {
+            view.next_timer = self.store.dispatch_state(id).await?.next_timer;
         }
-        // Pending work with a free slot (e.g. an iteration was settled instead of started): due
-        // now, or when the delay since the last start is over.
-        if pending && in_flight < u64::try_from(e.settings.max_iteration_concurrency).unwrap_or(1) {
-            let due = match e.last_start_at {
-                Some(last) if e.settings.iteration_delay > 0 => {
-                    last.plus_millis(e.settings.iteration_delay).max(now)
-                }
-                _ => now,
-            };
-            next = earliest(next, Some(due));
+        let mut step = plan(&view.planner_view(), now);
+        for _ in 0..ROUNDS {
+            if step.finish {
+                return self.finish(view.exec, fence, now, report).await;
+            }
+            if !self.act(&mut view, &step, fence, now, report).await? {
+                // It errored: drain from a fresh row (the view is stale already).
+                view.wake_at = Some(now);
+                return Ok(Outcome::Keep(view));
+            }
+            let again = plan(&view.planner_view(), now);
+            let more = again.finish || again.timers_due || again.start > 0;
+            step = again;
+            if !more {
+                break;
+            }
         }
-        report.next_wakeup = earliest(report.next_wakeup, earliest(ds.next_timer, next));
-        Ok(())
+        // Work left after the last round (a long batch): come back at once.
+        view.wake_at = if step.finish || step.timers_due || step.start > 0 {
+            Some(now)
+        } else {
+            step.wake_at
+        };
+        Ok(Outcome::Keep(view))
+    }
+
+    /// Performs one planned step. Returns false if the execution stopped being ours to step
+    /// (it errored).
+    async fn act(
+        &self,
+        view: &mut View,
+        step: &Step,
+        fence: &Fence,
+        now: Timestamp,
+        report: &mut TickReport,
+    ) -> Result<bool, EngineError> {
+        let Some(mode) = ExecMode::for_status(view.exec.status) else {
+            return Ok(false);
+        };
+        let mut to_start = Vec::new();
+        if step.timers_due {
+            to_start = self.process_timers(view, fence, mode, now, report).await?;
+            view.next_timer = self.store.dispatch_state(&view.exec.id).await?.next_timer;
+        }
+        if step.start > 0 {
+            let n = step.start.min(self.batch);
+            to_start.extend(self.store.pending_iterations(&view.exec.id, n).await?);
+        }
+        if to_start.is_empty() {
+            return Ok(true);
+        }
+        self.start(view, fence, to_start, now, report).await
     }
 
     /// Deadlines (timeouts) and due retries. Returns the retrying rows to start now.
     async fn process_timers(
         &self,
-        e: &Execution,
+        view: &mut View,
         fence: &Fence,
         mode: ExecMode,
         now: Timestamp,
         report: &mut TickReport,
     ) -> Result<Vec<IterationRow>, EngineError> {
+        let e = &view.exec;
         let policy = e.settings.policy();
         let mut starts = Vec::new();
         let mut done: Vec<(IterationRow, Transition)> = Vec::new();
@@ -182,10 +223,12 @@ impl Engine {
                 },
             )
             .await?;
+        let mut delta = SummaryDelta::default();
         for ((row, t), ok) in done.iter().zip(won) {
             if !ok {
                 continue;
             }
+            delta.moved(t.expected_state, t.record.state);
             if let Some(due) = row.record.deadline.or(row.record.retry_at) {
                 let lag = (now.as_millis() - due.as_millis()).max(0) as f64 / 1000.0;
                 self.metrics
@@ -206,24 +249,11 @@ impl Engine {
                 _ => report.settled += 1,
             }
             if let Some(info) = t.timeout_trigger() {
-                self.fire_timeout(e, row, &info).await?;
+                self.fire_timeout(&view.exec, row, &info).await?;
             }
         }
+        view.exec.summary = view.exec.summary.plus(&delta);
         Ok(starts)
-    }
-
-    async fn resource(
-        &self,
-        e: &Execution,
-        row: &IterationRow,
-    ) -> Result<Option<Value>, StoreError> {
-        self.store
-            .get_resource_json(
-                &e.application_id,
-                query_type(e.resource_type),
-                &row.resource_id,
-            )
-            .await
     }
 
     async fn fire_timeout(
@@ -233,7 +263,12 @@ impl Engine {
         info: &AttemptInfo,
     ) -> Result<(), EngineError> {
         let res = self
-            .resource(e, row)
+            .store
+            .get_resource_json(
+                &e.application_id,
+                query_type(e.resource_type),
+                &row.resource_id,
+            )
             .await?
             .unwrap_or_else(|| json!({ "id": row.resource_id }));
         let acc = e
@@ -246,7 +281,7 @@ impl Engine {
         Ok(())
     }
 
-    async fn fire(&self, e: &Execution, kind: TriggerKind, data: Value) {
+    pub(crate) async fn fire(&self, e: &Execution, kind: TriggerKind, data: Value) {
         self.sink
             .fire(TriggerEvent {
                 kind,
@@ -258,33 +293,36 @@ impl Engine {
             .await;
     }
 
-    /// Starts attempts (or settles iterations whose resource is gone). Returns false if the
-    /// execution errored instead (its data table was deleted).
+    /// Starts attempts (or settles iterations whose resource is gone), their resources read in
+    /// one statement. Returns false if the execution errored instead (its data table was
+    /// deleted).
     async fn start(
         &self,
-        e: &mut Execution,
+        view: &mut View,
         fence: &Fence,
         rows: Vec<IterationRow>,
         now: Timestamp,
         report: &mut TickReport,
     ) -> Result<bool, EngineError> {
-        let policy = e.settings.policy();
+        let policy = view.exec.settings.policy();
+        let ids: Vec<Id> = rows.iter().map(|r| r.resource_id.clone()).collect();
+        let resources = self
+            .store
+            .get_resources_json(
+                &view.exec.application_id,
+                query_type(view.exec.resource_type),
+                &ids,
+            )
+            .await?;
         let mut planned: Vec<(IterationRow, Transition, Option<Value>)> = Vec::new();
-        // The resources are read concurrently (in order): one round trip's latency per batch
-        // of RESOURCE_READS instead of one per iteration.
-        let mut resources: Vec<Option<Value>> = Vec::with_capacity(rows.len());
-        for chunk in rows.chunks(RESOURCE_READS) {
-            let reads: Vec<_> = chunk.iter().map(|row| self.resource(e, row)).collect();
-            resources.extend(futures_util::future::try_join_all(reads).await?);
-        }
         for (row, res) in rows.into_iter().zip(resources) {
             let ev = match &res {
                 Some(_) => IterationEvent::Start { now },
                 None => {
-                    if e.resource_type == ResourceType::DataTableRow
-                        && !self.table_exists(e).await?
+                    if view.exec.resource_type == ResourceType::DataTableRow
+                        && !self.table_exists(&view.exec).await?
                     {
-                        self.error_execution(e, fence, "the execution's data table was deleted")
+                        self.error_execution(&mut view.exec, fence, "the execution's data table was deleted")
                             .await?;
                         return Ok(false);
                     }
@@ -306,24 +344,31 @@ impl Engine {
         };
         #[allow(clippy::disallowed_methods)] // latency measurement only
         let began = std::time::Instant::now();
-        let won = self.store.apply_iterations(&e.id, &writes, &ew).await?;
+        let won = self
+            .store
+            .apply_iterations(&view.exec.id, &writes, &ew)
+            .await?;
         self.metrics
             .store_op("start_iterations", began.elapsed().as_secs_f64());
         if any_start {
-            e.last_start_at = Some(now);
+            view.exec.last_start_at = Some(now);
         }
-        let acc = e.settings.serial().then_some(e.accumulator.as_deref());
+        let e = &view.exec;
+        let serial = e.settings.serial();
+        let acc = serial.then_some(e.accumulator.as_deref()).flatten();
+        let exec_obj = Value::Object(payload::execution(e));
+        let mut delta = SummaryDelta::default();
+        let mut started = 0u64;
         for ((row, t, res), ok) in planned.into_iter().zip(won) {
             if !ok {
                 continue;
             }
+            delta.moved(t.expected_state, t.record.state);
+            view.next_timer = earliest(view.next_timer, t.wake_at());
             match (t.iteration_trigger(), res) {
                 (Some(info), Some(res)) => {
                     report.started += 1;
-                    self.metrics.iterations_started.inc();
-                    self.cluster
-                        .dispatched
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    started += 1;
                     tracing::debug!(iteration_id = %row.iteration_id(), attempt = info.attempt, "iteration started");
                     if let Some(due) = row.record.retry_at {
                         let lag = (now.as_millis() - due.as_millis()).max(0) as f64 / 1000.0;
@@ -332,13 +377,7 @@ impl Engine {
                             .with_label_values(&["retry"])
                             .observe(lag);
                     }
-                    let data = payload::iteration(e, &row, res, acc.flatten(), &info);
-                    let mut data = data;
-                    if acc.is_none() {
-                        if let Value::Object(m) = &mut data {
-                            m.remove("accumulator");
-                        }
-                    }
+                    let data = payload::iteration(e, &exec_obj, &row, res, serial, acc, &info);
                     self.fire(e, TriggerKind::Iteration, data).await;
                 }
                 _ => {
@@ -349,6 +388,14 @@ impl Engine {
                         .inc();
                 }
             }
+        }
+        self.metrics.iterations_started.inc_by(started);
+        self.cluster
+            .dispatched
+            .fetch_add(started as i64, std::sync::atomic::Ordering::Relaxed);
+        view.exec.summary = view.exec.summary.plus(&delta);
+        if started > 0 {
+            self.started.notify_waiters();
         }
         Ok(true)
     }
@@ -384,21 +431,39 @@ impl Engine {
             .update_execution(e, before, true, Some(fence))
             .await
         {
-            Ok(()) | Err(StoreError::Conflict) => Ok(()),
+            Ok(()) | Err(StoreError::Conflict) => {
+                // The abandon recounted the row: read it afresh at the next step.
+                self.views.stale(&e.id);
+                self.wake();
+                Ok(())
+            }
             Err(other) => Err(other.into()),
         }
     }
 
-    /// Nothing in flight and nothing pending: the final status, then Job: Complete.
+    /// Nothing in flight and nothing pending (read afresh to be sure): the final status, then
+    /// Job: Complete.
     async fn finish(
         &self,
-        mut e: Execution,
+        e: Execution,
         fence: &Fence,
         now: Timestamp,
         report: &mut TickReport,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Outcome, EngineError> {
+        let Some(mut e) = self.store.load_execution(&e.id).await? else {
+            return Ok(Outcome::Done);
+        };
+        if !e.summary.is_drained(e.status) {
+            // Something changed since the view was read: step again with the fresh row.
+            self.views.stale(&e.id);
+            return Ok(Outcome::Keep(View {
+                exec: e,
+                next_timer: None,
+                wake_at: Some(now),
+            }));
+        }
         let Ok(next) = execution_transition(e.status, &ExecutionEvent::Drained) else {
-            return Ok(());
+            return Ok(Outcome::Done);
         };
         let before = e.status;
         e.status = next;
@@ -408,12 +473,19 @@ impl Engine {
             .update_execution(&e, before, false, Some(fence))
             .await
         {
-            Ok(()) => self.cluster.drop_lease(&e.id),
-            Err(StoreError::Conflict) => return Ok(()),
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                self.views.stale(&e.id);
+                return Ok(Outcome::Keep(View {
+                    exec: e,
+                    next_timer: None,
+                    wake_at: Some(now),
+                }));
+            }
             Err(other) => return Err(other.into()),
         }
         report.completed += 1;
-        let summary = self.store.summary(&e.id).await?;
+        let summary = e.summary;
         tracing::info!(execution_id = %e.id, status = e.status.as_str(), ?summary, "execution finished");
         let job = self
             .store
@@ -424,6 +496,7 @@ impl Engine {
             .url(&e.application_id, &e.resource_job_id, &e.id, now);
         let data = payload::complete(&e, job.as_ref(), &summary, &url);
         self.fire(&e, TriggerKind::Complete, data).await;
-        Ok(())
+        debug_assert!(e.status != ExecutionStatus::InProgress);
+        Ok(Outcome::Done)
     }
 }

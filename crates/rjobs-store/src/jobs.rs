@@ -7,6 +7,7 @@ use rjobs_core::jobs::ResourceJob;
 use rjobs_core::list::ListParams;
 use rjobs_core::{Id, Timestamp};
 
+use crate::batch::{WriteOp, WriteOutcome};
 use crate::{Fence, Page, StoreError};
 
 /// Job persistence.
@@ -105,8 +106,15 @@ pub trait ExecStore: Send + Sync {
     async fn executions_by_status(&self) -> Result<Vec<(String, i64)>, StoreError>;
     /// Executions not yet final (`inProgress`, `canceling`, `erroring`).
     async fn active_executions(&self) -> Result<Vec<Execution>, StoreError>;
-    /// Counts by state, from the iteration records.
+    /// One execution by id alone (the engine's view of an execution it leases).
+    async fn load_execution(&self, id: &Id) -> Result<Option<Execution>, StoreError>;
+    /// The execution's counters (one row; kept with every transition).
     async fn summary(&self, exec: &Id) -> Result<Summary, StoreError>;
+    /// Counts by state, from the iteration records (tests compare it with [`Self::summary`]).
+    async fn summary_from_records(&self, exec: &Id) -> Result<Summary, StoreError>;
+    /// The group commit: queues `ops`, which one writer commits with whatever else is waiting
+    /// in one transaction; each gets its own outcome, in order, once it is durable.
+    async fn submit(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, StoreError>>;
     /// In-progress iterations past their deadline and retrying ones past their retry time.
     async fn due_iterations(
         &self,
@@ -145,7 +153,7 @@ pub trait ExecStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<IterationRow>, StoreError>;
     /// Applies iteration writes (each a compare-and-set) and the execution write in one
-    /// transaction; returns which writes won.
+    /// transaction (through [`Self::submit`]); returns which writes won.
     async fn apply_iterations(
         &self,
         exec: &Id,

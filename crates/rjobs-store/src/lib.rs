@@ -14,6 +14,7 @@ use rjobs_core::list::ListParams;
 use rjobs_core::model::{AdminToken, ApiToken, Application};
 use rjobs_core::Id;
 
+pub mod batch;
 pub mod cluster;
 pub mod flows;
 pub mod jobs;
@@ -21,6 +22,9 @@ pub mod resources;
 pub mod sql;
 pub mod testing;
 
+pub use batch::{
+    AckApplied, AckOp, AckRejected, ApplyOp, ClaimOp, WriteOp, WriteOutcome, MAX_BATCH,
+};
 pub use cluster::{ClusterLoad, Fence, Lease, LeaseStore, NodeRow, Signal, SignalStream};
 pub use flows::{FlowRecord, FlowRun, FlowStore};
 pub use jobs::{DispatchState, ExecStore, ExecWrite, IterationWrite, JobStore, TargetSpec};
@@ -63,6 +67,9 @@ pub enum StoreError {
     /// A stored row could not be decoded into a record.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The group commit ended without answering (its batch panicked).
+    #[error("the write was aborted")]
+    Aborted,
 }
 
 /// One page of a collection plus the number of all matching records.

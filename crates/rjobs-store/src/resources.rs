@@ -158,4 +158,11 @@ pub trait ResourceStore: Send + Sync {
         rt: ResourceType,
         id: &Id,
     ) -> Result<Option<Value>, StoreError>;
+    /// Several resources shaped as their REST GET, in the order of `ids` (`None`: gone).
+    async fn get_resources_json(
+        &self,
+        app: &Id,
+        rt: ResourceType,
+        ids: &[Id],
+    ) -> Result<Vec<Option<Value>>, StoreError>;
 }

@@ -99,6 +99,7 @@ impl Fixture {
             last_start_at: None,
             total: 0,
             version: 1,
+            summary: Default::default(),
         };
         let q = rjobs_query::parse_str(rjobs_query::ResourceType::Device, "{}", None).unwrap();
         let target = TargetSpec {

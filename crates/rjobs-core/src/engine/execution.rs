@@ -216,6 +216,60 @@ impl Summary {
     }
 }
 
+/// A signed change of a [`Summary`]: what a batch of transitions does to an execution's
+/// counters. The store adds it to the counter columns in the same transaction as the
+/// iteration writes, so the counters can never drift from the records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SummaryDelta {
+    /// Change of `succeeded`.
+    pub succeeded: i64,
+    /// Change of `failed`.
+    pub failed: i64,
+    /// Change of `timedOut`.
+    pub timed_out: i64,
+    /// Change of `inProgress` (+ `retrying`).
+    pub in_progress: i64,
+    /// Change of `remaining` (`pending` + `notStarted`).
+    pub remaining: i64,
+}
+
+impl SummaryDelta {
+    fn slot(&mut self, state: IterationState) -> &mut i64 {
+        match state {
+            IterationState::Succeeded => &mut self.succeeded,
+            IterationState::Failed => &mut self.failed,
+            IterationState::TimedOut => &mut self.timed_out,
+            IterationState::InProgress | IterationState::Retrying => &mut self.in_progress,
+            IterationState::Pending | IterationState::NotStarted => &mut self.remaining,
+        }
+    }
+
+    /// One iteration moved from `from` to `to`.
+    pub fn moved(&mut self, from: IterationState, to: IterationState) {
+        *self.slot(from) -= 1;
+        *self.slot(to) += 1;
+    }
+
+    /// Whether nothing changes.
+    pub fn is_zero(&self) -> bool {
+        *self == SummaryDelta::default()
+    }
+}
+
+impl Summary {
+    /// The summary after `d` (counts never go below zero).
+    pub fn plus(self, d: &SummaryDelta) -> Summary {
+        let f = |n: u64, by: i64| n.saturating_add_signed(by);
+        Summary {
+            succeeded: f(self.succeeded, d.succeeded),
+            failed: f(self.failed, d.failed),
+            timed_out: f(self.timed_out, d.timed_out),
+            in_progress: f(self.in_progress, d.in_progress),
+            remaining: f(self.remaining, d.remaining),
+        }
+    }
+}
+
 /// The summary of iterations in `states`.
 pub fn summarize(states: impl IntoIterator<Item = IterationState>) -> Summary {
     let mut s = Summary::default();

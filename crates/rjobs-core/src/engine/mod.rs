@@ -77,18 +77,22 @@
 //! paced by `retryDelay` alone: they need no free slot and neither wait for nor reset the
 //! iteration delay.
 
+mod ack;
 mod dispatch;
 mod execution;
 mod ids;
 mod iteration;
+pub mod planner;
 mod types;
 
 #[cfg(test)]
 mod tests;
 
+pub use ack::{accumulator_text, decide_ack, AckDecision, AckInput, AckRefusal};
 pub use dispatch::{dispatch_plan, DispatchPlan};
 pub use execution::{
     execution_transition, summarize, ExecutionEvent, ExecutionRefusal, ExecutionStatus, Summary,
+    SummaryDelta,
 };
 pub use ids::{InvalidIterationId, IterationId};
 pub use iteration::{transition, IterationEvent};

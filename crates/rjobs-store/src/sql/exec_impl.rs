@@ -6,6 +6,7 @@ use rjobs_core::execution::{Execution, IterationRow};
 use rjobs_core::{Id, Timestamp};
 
 use super::SqlStore;
+use crate::batch::{ApplyOp, WriteOp, WriteOutcome};
 use crate::{
     DispatchState, ExecStore, ExecWrite, Fence, IterationWrite, Page, StoreError, TargetSpec,
 };
@@ -45,8 +46,21 @@ impl ExecStore for SqlStore {
     async fn active_executions(&self) -> Result<Vec<Execution>, StoreError> {
         self.exec_active().await
     }
+    async fn load_execution(&self, id: &Id) -> Result<Option<Execution>, StoreError> {
+        self.exec_load(id).await
+    }
     async fn summary(&self, exec: &Id) -> Result<Summary, StoreError> {
+        Ok(self
+            .exec_load(exec)
+            .await?
+            .map(|e| e.summary)
+            .unwrap_or_default())
+    }
+    async fn summary_from_records(&self, exec: &Id) -> Result<Summary, StoreError> {
         self.it_summary(exec).await
+    }
+    async fn submit(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, StoreError>> {
+        self.submit_ops(ops).await
     }
     async fn due_iterations(
         &self,
@@ -96,7 +110,16 @@ impl ExecStore for SqlStore {
         writes: &[IterationWrite],
         ew: &ExecWrite,
     ) -> Result<Vec<bool>, StoreError> {
-        self.it_apply(exec, writes, ew).await
+        let op = WriteOp::Apply(ApplyOp {
+            exec: exec.clone(),
+            writes: writes.to_vec(),
+            exec_write: ew.clone(),
+        });
+        match self.submit_ops(vec![op]).await.pop() {
+            Some(Ok(WriteOutcome::Applied(won))) => Ok(won),
+            Some(Err(e)) => Err(e),
+            Some(Ok(_)) | None => Err(StoreError::Aborted),
+        }
     }
     async fn update_execution(
         &self,

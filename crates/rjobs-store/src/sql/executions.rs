@@ -1,7 +1,7 @@
 //! Executions: creation with the target set materialised by one `INSERT ... SELECT` over the
 //! compiled query (the set never passes through memory), reads, and the status compare-and-set.
 
-use rjobs_core::engine::ExecutionStatus;
+use rjobs_core::engine::{ExecutionStatus, Summary};
 use rjobs_core::execution::{ExecSettings, Execution, Source};
 use rjobs_core::jobs::ResourceType;
 use rjobs_core::{Id, Timestamp};
@@ -25,6 +25,11 @@ fn opt_id(r: &impl RowExt, col: &str) -> Result<Option<Id>, StoreError> {
     r.opt_text(col)?
         .map(|s| Id::parse(&s).map_err(|_| StoreError::Corrupt(format!("{col}: {s:?}"))))
         .transpose()
+}
+
+fn count(r: &impl RowExt, col: &str) -> Result<u64, StoreError> {
+    let n = r.int(col)?;
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{col}: {n}")))
 }
 
 pub(crate) fn exec_from_row(r: &impl RowExt) -> Result<Execution, StoreError> {
@@ -68,6 +73,13 @@ pub(crate) fn exec_from_row(r: &impl RowExt) -> Result<Execution, StoreError> {
         last_start_at: r.opt_int("last_start_at")?.map(Timestamp::from_millis),
         total: r.int("total")?,
         version: r.int("version")?,
+        summary: Summary {
+            succeeded: count(r, "n_succeeded")?,
+            failed: count(r, "n_failed")?,
+            timed_out: count(r, "n_timed_out")?,
+            in_progress: count(r, "n_in_progress")?,
+            remaining: count(r, "n_remaining")?,
+        },
     })
 }
 
@@ -128,7 +140,7 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected() as i64;
-            sqlx::query("UPDATE executions SET total = $1 WHERE id = $2")
+            sqlx::query("UPDATE executions SET total = $1, n_remaining = $1 WHERE id = $2")
                 .bind(total)
                 .bind(e.id.as_str())
                 .execute(&mut *tx)
@@ -162,6 +174,16 @@ impl SqlStore {
             .bind(exec.as_str())
             .fetch_optional(pool)
             .await?;
+            row.as_ref().map(exec_from_row).transpose()
+        })
+    }
+
+    pub(crate) async fn exec_load(&self, exec: &Id) -> Result<Option<Execution>, StoreError> {
+        with_read!(self, pool => {
+            let row = sqlx::query("SELECT * FROM executions WHERE id = $1")
+                .bind(exec.as_str())
+                .fetch_optional(pool)
+                .await?;
             row.as_ref().map(exec_from_row).transpose()
         })
     }
@@ -248,6 +270,18 @@ impl SqlStore {
                 sqlx::query(
                     "UPDATE iterations SET state = 'notStarted', retry_at = NULL
                      WHERE execution_id = $1 AND state IN ('pending', 'retrying')",
+                )
+                .bind(e.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                // Rare (a cancel or an error): recount the two buckets the abandon moved.
+                sqlx::query(
+                    "UPDATE executions SET
+                         n_in_progress = (SELECT COUNT(*) FROM iterations WHERE execution_id = $1
+                             AND state IN ('inProgress', 'retrying')),
+                         n_remaining = (SELECT COUNT(*) FROM iterations WHERE execution_id = $1
+                             AND state IN ('pending', 'notStarted'))
+                     WHERE id = $1",
                 )
                 .bind(e.id.as_str())
                 .execute(&mut *tx)

@@ -16,9 +16,6 @@ const COLUMNS: Columns = &[
     ("lastUpdated", "last_updated"),
 ];
 
-/// Runs kept per flow.
-const KEEP_RUNS: i64 = 1000;
-
 fn json(r: &impl RowExt, col: &str) -> Result<serde_json::Value, StoreError> {
     let t = r.text(col)?;
     serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
@@ -257,41 +254,16 @@ impl FlowStore for SqlStore {
     }
 
     async fn insert_flow_run(&self, r: &FlowRun) -> Result<(), StoreError> {
-        let debug = r.debug.to_string();
-        with_write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO flow_runs (id, flow_id, application_id, time, trigger_type, trigger_key,
-                     status, error, debug, duration_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(r.id.as_str())
-            .bind(r.flow_id.as_str())
-            .bind(r.application_id.as_str())
-            .bind(r.time.as_millis())
-            .bind(&r.trigger_type)
-            .bind(&r.trigger_key)
-            .bind(&r.status)
-            .bind(r.error.as_deref())
-            .bind(&debug)
-            .bind(r.duration_ms)
-            .execute(&mut *tx)
-            .await?;
-            // Pruning costs a scan of the kept runs, so it runs for about one insert in 256 (the
-            // id's counter byte), which bounds the log at roughly KEEP_RUNS + 256 runs per flow.
-            if r.id.as_str().ends_with("00") {
-            sqlx::query(
-                "DELETE FROM flow_runs WHERE flow_id = $1 AND id NOT IN (
-                     SELECT id FROM flow_runs WHERE flow_id = $1 ORDER BY time DESC, id DESC LIMIT $2)",
-            )
-            .bind(r.flow_id.as_str())
-            .bind(KEEP_RUNS)
-            .execute(&mut *tx)
-            .await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
+        // Through the group commit: a busy flow logs hundreds of runs per transaction.
+        match self
+            .submit_ops(vec![crate::WriteOp::FlowRun(r.clone())])
+            .await
+            .pop()
+        {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(e),
+            None => Err(StoreError::Aborted),
+        }
     }
 
     async fn list_flow_runs(

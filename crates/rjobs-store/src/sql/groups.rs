@@ -31,7 +31,7 @@ fn opt_id(r: &impl RowExt, col: &str) -> Result<Option<Id>, StoreError> {
         .transpose()
 }
 
-fn from_row(r: &impl RowExt) -> Result<ExperienceGroup, StoreError> {
+pub(crate) fn from_row(r: &impl RowExt) -> Result<ExperienceGroup, StoreError> {
     Ok(ExperienceGroup {
         id: id(r, "id")?,
         application_id: id(r, "application_id")?,
@@ -200,7 +200,7 @@ impl SqlStore {
         Ok(out)
     }
 
-    async fn group_fill(
+    pub(crate) async fn group_fill(
         &self,
         mut gs: Vec<ExperienceGroup>,
     ) -> Result<Vec<ExperienceGroup>, StoreError> {

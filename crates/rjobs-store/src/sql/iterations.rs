@@ -6,10 +6,9 @@ use rjobs_core::engine::{IterationRecord, IterationState, Summary};
 use rjobs_core::execution::IterationRow;
 use rjobs_core::{Id, Timestamp};
 
-use super::leases::check_fence;
 use super::row::{id, RowExt};
-use super::{with_read, with_write, SqlStore};
-use crate::{DispatchState, ExecWrite, IterationWrite, Page, StoreError};
+use super::{with_read, SqlStore};
+use crate::{DispatchState, Page, StoreError};
 
 fn opt_ts(r: &impl RowExt, col: &str) -> Result<Option<Timestamp>, StoreError> {
     Ok(r.opt_int(col)?.map(Timestamp::from_millis))
@@ -199,63 +198,6 @@ impl SqlStore {
             .fetch_all(pool)
             .await?;
             rows.iter().map(iteration_from_row).collect()
-        })
-    }
-
-    pub(crate) async fn it_apply(
-        &self,
-        exec: &Id,
-        writes: &[IterationWrite],
-        ew: &ExecWrite,
-    ) -> Result<Vec<bool>, StoreError> {
-        let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
-        with_write!(self, pool => {
-            let mut tx = pool.begin().await?;
-            check_fence!(tx, exec, ew.fence.as_ref());
-            let mut won = Vec::with_capacity(writes.len());
-            for w in writes {
-                let r = &w.record;
-                let n = sqlx::query(
-                    "UPDATE iterations SET state = $1, attempt = $2, started_at = $3, deadline = $4,
-                         retry_at = $5, completed_at = $6, message = $7, accumulator = $8
-                     WHERE execution_id = $9 AND seq = $10 AND state = $11 AND attempt = $12",
-                )
-                .bind(r.state.as_str())
-                .bind(i64::from(r.attempt))
-                .bind(ms(r.started_at))
-                .bind(ms(r.deadline))
-                .bind(ms(r.retry_at))
-                .bind(ms(r.completed_at))
-                .bind(r.message.as_deref())
-                .bind(r.accumulator.as_deref())
-                .bind(exec.as_str())
-                .bind(w.seq)
-                .bind(w.expected_state.as_str())
-                .bind(i64::from(w.expected_attempt))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                won.push(n == 1);
-            }
-            if let Some(t) = ew.last_start_at {
-                sqlx::query(
-                    "UPDATE executions SET last_start_at = $1
-                     WHERE id = $2 AND (last_start_at IS NULL OR last_start_at < $1)",
-                )
-                .bind(t.as_millis())
-                .bind(exec.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-            if let Some(acc) = &ew.accumulator {
-                sqlx::query("UPDATE executions SET accumulator = $1 WHERE id = $2")
-                    .bind(acc)
-                    .bind(exec.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(won)
         })
     }
 }

@@ -16,6 +16,8 @@ use sqlx::{PgPool, SqlitePool};
 use crate::{Backend, StoreError};
 
 mod apps;
+mod batch_plan;
+mod commit;
 mod data_tables;
 mod devices;
 mod exec_impl;
@@ -66,6 +68,7 @@ pub(crate) enum Pools {
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pub(crate) pools: Pools,
+    pub(crate) gc: std::sync::Arc<commit::GroupCommit>,
 }
 
 /// Connection settings beyond the URL.
@@ -155,6 +158,7 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
     };
     Ok(SqlStore {
         pools: Pools::Sqlite { read, write },
+        gc: Default::default(),
     })
 }
 
@@ -172,6 +176,7 @@ async fn connect_postgres(url: &str, o: ConnectOptions) -> Result<SqlStore, Stor
     sqlx::migrate!("./migrations/postgres").run(&pool).await?;
     Ok(SqlStore {
         pools: Pools::Postgres(pool),
+        gc: Default::default(),
     })
 }
 

@@ -169,4 +169,12 @@ impl ResourceStore for SqlStore {
     ) -> Result<Option<Value>, StoreError> {
         self.resource_json(app, rt, id).await
     }
+    async fn get_resources_json(
+        &self,
+        app: &Id,
+        rt: ResourceType,
+        ids: &[Id],
+    ) -> Result<Vec<Option<Value>>, StoreError> {
+        self.resources_json(app, rt, ids).await
+    }
 }

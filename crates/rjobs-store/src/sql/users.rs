@@ -27,7 +27,7 @@ const FIELDS: Fields = &[
 ];
 const CHUNK: usize = 1000;
 
-fn from_row(r: &impl RowExt) -> Result<ExperienceUser, StoreError> {
+pub(crate) fn from_row(r: &impl RowExt) -> Result<ExperienceUser, StoreError> {
     Ok(ExperienceUser {
         id: id(r, "id")?,
         application_id: id(r, "application_id")?,
@@ -112,7 +112,7 @@ fn member_statements(backend: Backend, users: &[ExperienceUser]) -> Vec<SqlBuf> 
 }
 
 impl SqlStore {
-    async fn user_fill(
+    pub(crate) async fn user_fill(
         &self,
         mut us: Vec<ExperienceUser>,
     ) -> Result<Vec<ExperienceUser>, StoreError> {

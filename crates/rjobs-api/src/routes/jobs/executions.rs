@@ -37,6 +37,8 @@ pub(super) struct AckBody {
     success: bool,
     message: Option<String>,
     accumulator: Option<Value>,
+    /// The attempt acknowledged (as the iterations listing shows it); absent: the current one.
+    attempt: Option<u32>,
 }
 
 fn source(who: &Principal) -> Source {
@@ -119,7 +121,8 @@ pub(super) async fn cancel(
 
 /// The log item of an execution, with its summary and (once final) its signed report link.
 async fn log_item(state: &AppState, e: &Execution) -> ApiResult<Value> {
-    let summary = state.store.summary(&e.id).await?;
+    // The counters are columns of the execution row, kept with every transition.
+    let summary = e.summary;
     let url = e.status.is_final().then(|| {
         state.engine.signer().url(
             &e.application_id,
@@ -238,7 +241,7 @@ pub(super) async fn acknowledge(
                 success: body.success,
                 message: body.message,
                 accumulator: body.accumulator,
-                attempt: None,
+                attempt: body.attempt,
             },
         )
         .await?;

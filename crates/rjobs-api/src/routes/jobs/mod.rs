@@ -1,5 +1,6 @@
 //! `/applications/{applicationId}/resource-jobs[...]`: job definitions, executions (execute,
-//! cancelExecution, logs) and the extensions (one execution, its iterations, acknowledge, report).
+//! cancelExecution, logs) and the extensions (one execution, its iterations, acknowledge, report,
+//! and the worker API: claim and batch acknowledge).
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -8,6 +9,7 @@ use crate::state::AppState;
 
 mod definitions;
 mod executions;
+mod worker;
 pub(crate) mod query;
 
 const JOB: &str = "/applications/{applicationId}/resource-jobs/{resourceJobId}";
@@ -38,6 +40,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             &format!("{JOB}/executions/{{executionId}}/iterations/{{iterationId}}/acknowledge"),
             post(executions::acknowledge),
+        )
+        .route(
+            &format!("{JOB}/executions/{{executionId}}/iterations/claim"),
+            post(worker::claim),
+        )
+        .route(
+            &format!("{JOB}/executions/{{executionId}}/acknowledge"),
+            post(worker::acknowledge_batch),
         )
         .route(
             &format!("{JOB}/executions/{{executionId}}/report.csv"),

@@ -1,0 +1,276 @@
+//! The pure half of the group commit: how one round of a batch turns its operations into
+//! set-based writes, and the SQL text those writes use. No I/O here; `commit.rs` runs it.
+//!
+//! A *round* holds at most one write per iteration, so that one `UPDATE … FROM (VALUES …)`
+//! decides every compare-and-set unambiguously (with two source rows for one target row the
+//! database would apply an arbitrary one). An operation touching an iteration already written in
+//! the round waits for the next round of the same transaction, and an ack then re-reads its row,
+//! so two acks of one attempt in one batch still yield exactly one winner.
+
+use std::collections::{HashMap, HashSet};
+
+use rjobs_core::engine::{decide_ack, AckDecision, ExecutionStatus, SummaryDelta};
+use rjobs_core::execution::{ExecSettings, IterationRow};
+use rjobs_core::{Id, Timestamp};
+
+use crate::batch::{AckApplied, AckRejected, WriteOp, WriteOutcome};
+use crate::{IterationWrite, StoreError};
+
+/// An ack's iteration and the execution fields its decision needs, as read in the transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct AckTarget {
+    pub row: IterationRow,
+    pub app: Id,
+    pub job: Id,
+    pub status: ExecutionStatus,
+    pub settings: ExecSettings,
+}
+
+/// One iteration write of a round, with the operation it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct RoundWrite {
+    pub exec: Id,
+    pub w: IterationWrite,
+}
+
+/// What one round writes.
+#[derive(Debug, Default)]
+pub(crate) struct Round {
+    pub writes: Vec<RoundWrite>,
+    acks: Vec<(usize, Id, i64, AckDecision)>,
+    applies: Vec<usize>,
+    /// Acks whose execution or iteration was not read (the caller tells which is missing).
+    pub missing: Vec<usize>,
+    /// Operations for the next round.
+    pub deferred: Vec<usize>,
+}
+
+/// Changes of one execution row in a round.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ExecChange {
+    pub delta: SummaryDelta,
+    pub last_start: Option<Timestamp>,
+    pub accumulator: Option<String>,
+}
+
+impl ExecChange {
+    pub fn is_noop(&self) -> bool {
+        self.delta.is_zero() && self.last_start.is_none() && self.accumulator.is_none()
+    }
+}
+
+pub(crate) type Outs = Vec<Option<Result<WriteOutcome, StoreError>>>;
+
+/// Plans one round over the operations `todo` (indices into `ops`, in order), with the ack
+/// targets read for them. Refused acks get their outcome at once.
+pub(crate) fn plan_round(
+    ops: &[WriteOp],
+    todo: &[usize],
+    found: &HashMap<(Id, Id), AckTarget>,
+    outs: &mut Outs,
+) -> Round {
+    let mut round = Round::default();
+    let mut used: HashSet<(Id, i64)> = HashSet::new();
+    for &i in todo {
+        match &ops[i] {
+            WriteOp::Apply(a) => {
+                if a.writes.iter().any(|w| used.contains(&(a.exec.clone(), w.seq))) {
+                    round.deferred.push(i);
+                    continue;
+                }
+                for w in &a.writes {
+                    used.insert((a.exec.clone(), w.seq));
+                    round.writes.push(RoundWrite {
+                        exec: a.exec.clone(),
+                        w: w.clone(),
+                    });
+                }
+                round.applies.push(i);
+            }
+            WriteOp::Ack(a) => {
+                let Some(t) = found.get(&(a.exec.clone(), a.resource.clone())) else {
+                    round.missing.push(i);
+                    continue;
+                };
+                if t.app != a.app || a.job.as_ref().is_some_and(|j| *j != t.job) {
+                    outs[i] = Some(Ok(WriteOutcome::Ack(Err(AckRejected::ExecutionNotFound))));
+                    continue;
+                }
+                let key = (a.exec.clone(), t.row.seq);
+                if used.contains(&key) {
+                    round.deferred.push(i);
+                    continue;
+                }
+                match decide_ack(t.status, &t.settings, &t.row.record, a.input.clone()) {
+                    Err(r) => {
+                        outs[i] = Some(Ok(WriteOutcome::Ack(Err(AckRejected::Refused(r)))));
+                    }
+                    Ok(d) => {
+                        used.insert(key);
+                        round.writes.push(RoundWrite {
+                            exec: a.exec.clone(),
+                            w: IterationWrite {
+                                seq: t.row.seq,
+                                expected_state: d.transition.expected_state,
+                                expected_attempt: d.transition.expected_attempt,
+                                record: d.transition.record.clone(),
+                            },
+                        });
+                        round.acks.push((i, a.exec.clone(), t.row.seq, d));
+                    }
+                }
+            }
+            WriteOp::FlowRun(_) | WriteOp::Claim(_) => {}
+        }
+    }
+    round
+}
+
+impl Round {
+    /// Given which `(execution, seq)` writes won, each operation's outcome and each
+    /// execution's counter and column changes.
+    pub fn finish(
+        self,
+        ops: &[WriteOp],
+        won: &HashSet<(Id, i64)>,
+        outs: &mut Outs,
+    ) -> HashMap<Id, ExecChange> {
+        let mut per: HashMap<Id, ExecChange> = HashMap::new();
+        for rw in &self.writes {
+            if won.contains(&(rw.exec.clone(), rw.w.seq)) {
+                per.entry(rw.exec.clone())
+                    .or_default()
+                    .delta
+                    .moved(rw.w.expected_state, rw.w.record.state);
+            }
+        }
+        for i in self.applies {
+            let WriteOp::Apply(a) = &ops[i] else { continue };
+            let wins = a
+                .writes
+                .iter()
+                .map(|w| won.contains(&(a.exec.clone(), w.seq)))
+                .collect();
+            outs[i] = Some(Ok(WriteOutcome::Applied(wins)));
+            let ch = per.entry(a.exec.clone()).or_default();
+            if let Some(t) = a.exec_write.last_start_at {
+                ch.last_start = Some(ch.last_start.map_or(t, |x| x.max(t)));
+            }
+            if let Some(acc) = &a.exec_write.accumulator {
+                ch.accumulator = Some(acc.clone());
+            }
+        }
+        for (i, exec, seq, d) in self.acks {
+            if won.contains(&(exec.clone(), seq)) {
+                if let Some(c) = &d.carried {
+                    per.entry(exec).or_default().accumulator = Some(c.clone());
+                }
+                outs[i] = Some(Ok(WriteOutcome::Ack(Ok(AckApplied {
+                    seq,
+                    transition: d.transition,
+                }))));
+            } else {
+                outs[i] = Some(Ok(WriteOutcome::Ack(Err(AckRejected::Lost))));
+            }
+        }
+        per
+    }
+}
+
+/// `(…), (…)` with `rows` tuples of `cols` placeholders numbered from `$1`.
+pub(crate) fn values(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// Columns bound per iteration write (see [`update_sql`]).
+pub(crate) const UPDATE_COLS: usize = 12;
+
+/// The set-based compare-and-set of `rows` iteration writes; returns the rows that won.
+pub(crate) fn update_sql(rows: usize) -> String {
+    format!(
+        "UPDATE iterations SET state = v.column3, attempt = v.column4, started_at = v.column5,
+             deadline = v.column6, retry_at = v.column7, completed_at = v.column8,
+             message = v.column9, accumulator = v.column10
+         FROM (VALUES {}) AS v
+         WHERE iterations.execution_id = v.column1 AND iterations.seq = v.column2
+             AND iterations.state = v.column11 AND iterations.attempt = v.column12
+         RETURNING execution_id, seq",
+        values(rows, UPDATE_COLS)
+    )
+}
+
+/// Reads the iterations and executions of `rows` (execution, resource) keys.
+pub(crate) fn ack_read_sql(rows: usize) -> String {
+    format!(
+        "SELECT i.*, e.application_id AS x_app, e.resource_job_id AS x_job, e.status AS x_status,
+             e.max_iteration_concurrency AS x_mic, e.iteration_delay AS x_delay,
+             e.iteration_timeout AS x_timeout, e.retry_on_failure AS x_rof,
+             e.retry_on_timeout AS x_rot, e.max_iteration_retries AS x_mir,
+             e.retry_delay AS x_rd
+         FROM (VALUES {}) AS k
+         JOIN iterations i ON i.execution_id = k.column1 AND i.resource_id = k.column2
+         JOIN executions e ON e.id = i.execution_id",
+        values(rows, 2)
+    )
+}
+
+/// Adds a round's changes to one execution row.
+pub(crate) const EXEC_CHANGE_SQL: &str = "UPDATE executions SET
+         n_succeeded = n_succeeded + $1, n_failed = n_failed + $2, n_timed_out = n_timed_out + $3,
+         n_in_progress = n_in_progress + $4, n_remaining = n_remaining + $5,
+         last_start_at = CASE WHEN $6 > COALESCE(last_start_at, -1) THEN $6 ELSE last_start_at END,
+         accumulator = COALESCE($7, accumulator)
+     WHERE id = $8";
+
+/// Columns bound per flow run (see [`flow_runs_sql`]).
+pub(crate) const FLOW_RUN_COLS: usize = 10;
+
+/// Inserts `rows` flow runs.
+pub(crate) fn flow_runs_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO flow_runs (id, flow_id, application_id, time, trigger_type, trigger_key,
+             status, error, debug, duration_ms) VALUES {}",
+        values(rows, FLOW_RUN_COLS)
+    )
+}
+
+/// Hands out up to `$3` started, unclaimed attempts of execution `$1` still before their
+/// deadline (`$2`). PostgreSQL skips rows another node's claim holds.
+pub(crate) fn claim_sql(postgres: bool) -> String {
+    format!(
+        "UPDATE iterations SET claimed_attempt = attempt
+         WHERE execution_id = $1 AND state = 'inProgress' AND seq IN (
+             SELECT seq FROM iterations WHERE execution_id = $1 AND state = 'inProgress'
+                 AND claimed_attempt < attempt AND deadline > $2
+             ORDER BY seq LIMIT $3{})
+         RETURNING *",
+        if postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_row_by_row() {
+        assert_eq!(values(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values(1, 1), "($1)");
+        assert!(update_sql(2).contains("($13, $14"));
+    }
+}
