@@ -28,6 +28,52 @@ pub struct FlowSink {
     limits: Arc<RunLimits>,
     slots: Arc<Semaphore>,
     cache: Mutex<HashMap<CacheKey, Cached>>,
+    log: Arc<RunLog>,
+}
+
+/// Flow-run log lines waiting to be written. A run's line is diagnostics, not state: it is
+/// queued without holding up the run and written at most [`LOG_LINGER`] later with every line
+/// queued meanwhile, so the lines of a busy flow ride in the group commit's batches instead of
+/// costing a commit each. A crash can lose the lines of the last few milliseconds, never an
+/// iteration's outcome (the Acknowledge node's ack is durable before the node continues).
+#[derive(Debug, Default)]
+struct RunLog {
+    lines: Mutex<Vec<FlowRun>>,
+    flushing: std::sync::atomic::AtomicBool,
+}
+
+/// How long a log line may wait for company.
+const LOG_LINGER: std::time::Duration = std::time::Duration::from_millis(5);
+
+impl RunLog {
+    fn push(self: &Arc<Self>, run: FlowRun, store: &Arc<dyn Store>) {
+        use std::sync::atomic::Ordering;
+        if let Ok(mut l) = self.lines.lock() {
+            l.push(run);
+        }
+        if self.flushing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let me = self.clone();
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LOG_LINGER).await;
+                let lines = me.lines.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
+                let ops: Vec<_> = lines.into_iter().map(rjobs_store::WriteOp::FlowRun).collect();
+                for r in store.submit(ops).await {
+                    if let Err(e) = r {
+                        tracing::error!(error = %e, "cannot record a flow run");
+                    }
+                }
+                me.flushing.store(false, Ordering::SeqCst);
+                let more = me.lines.lock().map(|l| !l.is_empty()).unwrap_or(false);
+                if !more || me.flushing.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+            }
+        });
+    }
 }
 
 /// (application, trigger type, job).
@@ -112,6 +158,7 @@ impl FlowSink {
             limits: Arc::new(limits),
             slots: Arc::new(Semaphore::new(512)),
             cache: Mutex::new(HashMap::new()),
+            log: Arc::new(RunLog::default()),
         }
     }
 
@@ -209,6 +256,7 @@ impl TriggerSink for FlowSink {
             let ev = ev.clone();
             let app_name = app_name.clone();
             let engine = engine.clone();
+            let run_log = self.log.clone();
             tokio::spawn(async move {
                 let Ok(_permit) = slots.acquire().await else {
                     return;
@@ -246,9 +294,7 @@ impl TriggerSink for FlowSink {
                         debug: Value::Array(log.debug.clone()),
                         duration_ms: started.elapsed().as_millis() as i64,
                     };
-                    if let Err(e) = store.insert_flow_run(&run).await {
-                        tracing::error!(flow_id = %rec.id, error = %e, "cannot record a flow run");
-                    }
+                    run_log.push(run, &store);
                 }
             });
         }

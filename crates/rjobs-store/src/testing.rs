@@ -7,7 +7,14 @@ use std::str::FromStr;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use crate::StoreError;
+use rjobs_core::engine::ExecutionStatus;
+use rjobs_core::execution::{ExecSettings, Execution, Source};
+use rjobs_core::jobs::{ResourceJob, ResourceType};
+use rjobs_core::model::Application;
+use rjobs_core::resources::Device;
+use rjobs_core::{Id, IdGen, Timestamp};
+
+use crate::{ExecStore, JobStore, ResourceStore, SqlStore, Store, StoreError, TargetSpec};
 
 /// The server used by tests: `RJOBS_TEST_PG_URL`, default the local trust-auth server.
 pub fn pg_admin_url() -> String {
@@ -66,6 +73,112 @@ fn rand_u64() -> u64 {
     let mut h = RandomState::new().build_hasher();
     h.write_u32(std::process::id());
     h.finish()
+}
+
+/// A millisecond timestamp.
+pub fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+/// An application with one device job, for execution tests.
+#[derive(Debug)]
+pub struct ExecFixture {
+    /// Id generator.
+    pub ids: IdGen,
+    /// The application.
+    pub app: Id,
+    /// The job.
+    pub job: ResourceJob,
+}
+
+/// Creates the application and its job.
+pub async fn exec_fixture(s: &SqlStore) -> ExecFixture {
+    let ids = IdGen::new();
+    let app = Application {
+        id: ids.next(ts(1_000)),
+        name: "leases".into(),
+        description: String::new(),
+        creation_date: ts(1_000),
+        last_updated: ts(1_000),
+        version: 1,
+    };
+    s.insert_application(&app).await.expect("test fixture");
+    let job = ResourceJob::with_defaults(
+        ids.next(ts(1_000)),
+        app.id.clone(),
+        "j".into(),
+        ResourceType::Device,
+        ts(1_000),
+    );
+    s.insert_job(&job).await.expect("test fixture");
+    ExecFixture {
+        ids,
+        app: app.id,
+        job,
+    }
+}
+
+impl ExecFixture {
+    /// Inserts a device.
+    pub async fn device(&self, s: &SqlStore, name: &str) {
+        s.insert_devices(&[self.device_value(name)]).await.expect("test fixture");
+    }
+
+    /// A device of the application.
+    pub fn device_value(&self, name: &str) -> Device {
+        Device {
+            id: self.ids.next(ts(1_000)),
+            application_id: self.app.clone(),
+            name: name.into(),
+            description: String::new(),
+            device_class: "standalone".into(),
+            parent_id: None,
+            gateway_id: None,
+            tags: Vec::new(),
+            attributes: Vec::new(),
+            connected: None,
+            connected_at: None,
+            disconnected_at: None,
+            creation_date: ts(1_000),
+            last_updated: ts(1_000),
+        }
+    }
+
+    /// An execution over every device of the application, started at `t`.
+    pub async fn execution(&self, s: &SqlStore, t: i64) -> Id {
+        let e = Execution {
+            id: self.ids.next(ts(t)),
+            application_id: self.app.clone(),
+            resource_job_id: self.job.id.clone(),
+            status: ExecutionStatus::InProgress,
+            resource_type: ResourceType::Device,
+            data_table_id: None,
+            query_json: "{}".into(),
+            template_context: "{}".into(),
+            source: Source {
+                kind: "user".into(),
+                id: None,
+            },
+            cancel_source: None,
+            settings: ExecSettings::of(&self.job),
+            run_started_at: ts(t),
+            run_completed_at: None,
+            accumulator: None,
+            error_message: None,
+            last_start_at: None,
+            total: 0,
+            version: 1,
+            summary: Default::default(),
+        };
+        let q = rjobs_query::parse_str(rjobs_query::ResourceType::Device, "{}", None).expect("test fixture");
+        let target = TargetSpec {
+            rt: rjobs_query::ResourceType::Device,
+            table: None,
+            query: &q,
+        };
+        s.create_execution(&e, &target).await.expect("test fixture");
+        e.id
+    }
 }
 
 /// Runs each named `async fn(Arc<dyn Store>)` (or `Arc<SqlStore>`) once on a fresh SQLite file

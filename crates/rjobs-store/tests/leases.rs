@@ -5,112 +5,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use rjobs_core::engine::{ExecutionStatus, IterationRecord, IterationState};
-use rjobs_core::execution::{ExecSettings, Execution, Source};
-use rjobs_core::jobs::{ResourceJob, ResourceType};
-use rjobs_core::model::Application;
-use rjobs_core::resources::Device;
-use rjobs_core::{Id, IdGen, Timestamp};
+use rjobs_core::Id;
 use rjobs_store::{
-    Backend, ExecStore, ExecWrite, Fence, IterationWrite, JobStore, LeaseStore, NodeRow,
-    ResourceStore, Signal, SqlStore, Store, StoreError, TargetSpec,
+    Backend, ExecStore, ExecWrite, Fence, IterationWrite, LeaseStore, NodeRow, Signal, SqlStore,
+    Store, StoreError,
 };
 
-fn ts(ms: i64) -> Timestamp {
-    Timestamp::from_millis(ms)
-}
-
-struct Fixture {
-    ids: IdGen,
-    app: Id,
-    job: ResourceJob,
-}
-
-async fn fixture(s: &SqlStore) -> Fixture {
-    let ids = IdGen::new();
-    let app = Application {
-        id: ids.next(ts(1_000)),
-        name: "leases".into(),
-        description: String::new(),
-        creation_date: ts(1_000),
-        last_updated: ts(1_000),
-        version: 1,
-    };
-    s.insert_application(&app).await.unwrap();
-    let job = ResourceJob::with_defaults(
-        ids.next(ts(1_000)),
-        app.id.clone(),
-        "j".into(),
-        ResourceType::Device,
-        ts(1_000),
-    );
-    s.insert_job(&job).await.unwrap();
-    Fixture {
-        ids,
-        app: app.id,
-        job,
-    }
-}
-
-impl Fixture {
-    async fn device(&self, s: &SqlStore, name: &str) {
-        s.insert_devices(&[self.device_value(name)]).await.unwrap();
-    }
-
-    fn device_value(&self, name: &str) -> Device {
-        Device {
-            id: self.ids.next(ts(1_000)),
-            application_id: self.app.clone(),
-            name: name.into(),
-            description: String::new(),
-            device_class: "standalone".into(),
-            parent_id: None,
-            gateway_id: None,
-            tags: Vec::new(),
-            attributes: Vec::new(),
-            connected: None,
-            connected_at: None,
-            disconnected_at: None,
-            creation_date: ts(1_000),
-            last_updated: ts(1_000),
-        }
-    }
-
-    /// An execution over every device of the application, started at `t`.
-    async fn execution(&self, s: &SqlStore, t: i64) -> Id {
-        let e = Execution {
-            id: self.ids.next(ts(t)),
-            application_id: self.app.clone(),
-            resource_job_id: self.job.id.clone(),
-            status: ExecutionStatus::InProgress,
-            resource_type: ResourceType::Device,
-            data_table_id: None,
-            query_json: "{}".into(),
-            template_context: "{}".into(),
-            source: Source {
-                kind: "user".into(),
-                id: None,
-            },
-            cancel_source: None,
-            settings: ExecSettings::of(&self.job),
-            run_started_at: ts(t),
-            run_completed_at: None,
-            accumulator: None,
-            error_message: None,
-            last_start_at: None,
-            total: 0,
-            version: 1,
-            summary: Default::default(),
-        };
-        let q = rjobs_query::parse_str(rjobs_query::ResourceType::Device, "{}", None).unwrap();
-        let target = TargetSpec {
-            rt: rjobs_query::ResourceType::Device,
-            table: None,
-            query: &q,
-        };
-        s.create_execution(&e, &target).await.unwrap();
-        e.id
-    }
-}
+use rjobs_store::testing::{exec_fixture as fixture, ts};
 
 fn node(id: &str, now: i64, lease: i64) -> NodeRow {
     NodeRow {

@@ -148,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
         ) {
             break v;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     };
     let secs = t1.elapsed().as_secs_f64();
     println!(

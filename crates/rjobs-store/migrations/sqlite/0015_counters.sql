@@ -17,4 +17,4 @@ UPDATE executions SET
     n_remaining = (SELECT COUNT(*) FROM iterations i WHERE i.execution_id = executions.id AND i.state IN ('pending', 'notStarted'));
 
 ALTER TABLE iterations ADD COLUMN claimed_attempt BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX iterations_claimable ON iterations(execution_id, seq) WHERE state = 'inProgress';
+-- Claims find their rows through iterations_state (execution_id, state, seq).

@@ -22,8 +22,8 @@ use rjobs_core::Id;
 use tokio::sync::oneshot;
 
 use super::batch_plan::{
-    ack_read_sql, claim_sql, flow_runs_sql, plan_round, update_sql, AckTarget, Outs,
-    EXEC_CHANGE_SQL, FLOW_RUN_COLS, UPDATE_COLS,
+    ack_read_sql, claim_sql, flow_runs_sql, padded, pieces, plan_round, update_sql, AckTarget,
+    Outs, EXEC_CHANGE_SQL,
 };
 use super::iterations::iteration_from_row;
 use super::row::{id, RowExt};
@@ -41,12 +41,15 @@ pub(crate) struct GroupCommit {
 }
 
 /// Iteration writes per `UPDATE` statement (12 parameters each, far below both backends'
-/// parameter limits).
-const WRITES_PER_STATEMENT: usize = 500;
-/// Ack keys per read statement.
-const KEYS_PER_READ: usize = 500;
-/// Flow runs per `INSERT`.
-const RUNS_PER_STATEMENT: usize = 200;
+/// parameter limits); smaller statements are padded to a power of two with rows that match
+/// nothing.
+const WRITES_PER_STATEMENT: usize = 512;
+/// Ack keys per read statement (padded likewise).
+const KEYS_PER_READ: usize = 512;
+/// Most flow runs per `INSERT` (a batch is split into power-of-two statements).
+const RUNS_PER_STATEMENT: usize = 256;
+/// Most yields the writer makes while its queue still grows.
+const LINGER_YIELDS: usize = 8;
 /// Flow runs kept per flow (older ones are pruned now and then).
 const KEEP_RUNS: i64 = 1000;
 
@@ -103,6 +106,21 @@ impl SqlStore {
     /// The writer: commits batches until the queue is empty.
     async fn drain(self) {
         loop {
+            // Let the callers that are ready to run queue their writes first (the flows and
+            // requests finishing at the same instant): a few yields cost nothing when nobody
+            // is waiting, and turn a trickle of one-write commits into one commit.
+            let mut seen = lock(&self.gc.queue).len();
+            for _ in 0..LINGER_YIELDS {
+                if seen >= MAX_BATCH {
+                    break;
+                }
+                tokio::task::yield_now().await;
+                let now = lock(&self.gc.queue).len();
+                if now == seen {
+                    break;
+                }
+                seen = now;
+            }
             let batch: Vec<(WriteOp, Reply)> = {
                 let mut q = lock(&self.gc.queue);
                 let n = q.len().min(MAX_BATCH);
@@ -116,6 +134,11 @@ impl SqlStore {
                     return;
                 }
                 continue;
+            }
+            if std::env::var("RJOBS_GC_DEBUG").is_ok() {
+                let mut k = [0usize; 4];
+                for (op, _) in &batch { k[match op { WriteOp::Ack(_) => 0, WriteOp::Apply(_) => 1, WriteOp::FlowRun(_) => 2, WriteOp::Claim(_) => 3 }] += 1; }
+                eprintln!("gc batch {} ack {} apply {} run {} claim {}", batch.len(), k[0], k[1], k[2], k[3]);
             }
             let me = self.clone();
             // Its own task: a panic fails this batch's callers (their replies drop), not the
@@ -193,8 +216,11 @@ impl SqlStore {
             let runs: Vec<usize> = (0..ops.len())
                 .filter(|i| matches!(ops[*i], WriteOp::FlowRun(_)))
                 .collect();
-            for chunk in runs.chunks(RUNS_PER_STATEMENT) {
-                let sql = flow_runs_sql(chunk.len());
+            let mut rest = &runs[..];
+            for size in pieces(runs.len(), RUNS_PER_STATEMENT) {
+                let (chunk, tail) = rest.split_at(size);
+                rest = tail;
+                let sql = flow_runs_sql(postgres, chunk.len());
                 let mut q = sqlx::query(&sql);
                 for i in chunk {
                     let WriteOp::FlowRun(r) = &ops[*i] else { continue };
@@ -211,7 +237,6 @@ impl SqlStore {
                         .bind(r.duration_ms);
                 }
                 q.execute(&mut *tx).await?;
-                let _ = FLOW_RUN_COLS;
             }
             // Pruning scans the kept runs, so it runs for about one run in 256 (the id's
             // counter byte): the log stays near KEEP_RUNS + 256 runs per flow.
@@ -256,10 +281,14 @@ impl SqlStore {
                 keys.dedup();
                 let mut found: HashMap<(Id, Id), AckTarget> = HashMap::new();
                 for chunk in keys.chunks(KEYS_PER_READ) {
-                    let sql = ack_read_sql(chunk.len());
+                    let size = padded(chunk.len(), KEYS_PER_READ);
+                    let sql = ack_read_sql(postgres, size);
                     let mut q = sqlx::query(&sql);
                     for (e, r) in chunk {
                         q = q.bind(e.as_str()).bind(r.as_str());
+                    }
+                    for _ in chunk.len()..size {
+                        q = q.bind("").bind("");
                     }
                     for row in q.fetch_all(&mut *tx).await? {
                         let t = ack_target(&row)?;
@@ -288,7 +317,8 @@ impl SqlStore {
                 let mut won: HashSet<(Id, i64)> = HashSet::new();
                 let ms = |t: Option<rjobs_core::Timestamp>| t.map(rjobs_core::Timestamp::as_millis);
                 for chunk in round.writes.chunks(WRITES_PER_STATEMENT) {
-                    let sql = update_sql(chunk.len());
+                    let size = padded(chunk.len(), WRITES_PER_STATEMENT);
+                    let sql = update_sql(postgres, size);
                     let mut q = sqlx::query(&sql);
                     for rw in chunk {
                         let r = &rw.w.record;
@@ -306,13 +336,25 @@ impl SqlStore {
                             .bind(rw.w.expected_state.as_str())
                             .bind(i64::from(rw.w.expected_attempt));
                     }
-                    let _ = UPDATE_COLS;
+                    for _ in chunk.len()..size {
+                        q = q
+                            .bind("")
+                            .bind(-1i64)
+                            .bind("pending")
+                            .bind(0i64)
+                            .bind(None::<i64>)
+                            .bind(None::<i64>)
+                            .bind(None::<i64>)
+                            .bind(None::<i64>)
+                            .bind(None::<&str>)
+                            .bind(None::<&str>)
+                            .bind("")
+                            .bind(-1i64);
+                    }
                     for row in q.fetch_all(&mut *tx).await? {
                         won.insert((id(&row, "execution_id")?, row.int("seq")?));
                     }
                 }
-                let deferred = std::mem::take(&mut todo);
-                let _ = deferred;
                 let next = round.deferred.clone();
                 let changes = round.finish(ops, &won, &mut outs);
                 let mut changes: Vec<_> = changes.into_iter().filter(|(_, c)| !c.is_noop()).collect();

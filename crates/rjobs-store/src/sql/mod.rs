@@ -69,6 +69,7 @@ pub(crate) enum Pools {
 pub struct SqlStore {
     pub(crate) pools: Pools,
     pub(crate) gc: std::sync::Arc<commit::GroupCommit>,
+    url: std::sync::Arc<str>,
 }
 
 /// Connection settings beyond the URL.
@@ -127,7 +128,10 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
         } else {
             SqliteJournalMode::Wal
         })
-        .synchronous(SqliteSynchronous::Normal);
+        .synchronous(SqliteSynchronous::Normal)
+        // Readers map the file instead of copying pages into a per-connection cache that
+        // every write by the writer connection invalidates.
+        .pragma("mmap_size", "268435456");
     if !memory {
         if let Some(parent) = std::path::Path::new(opts.get_filename()).parent() {
             if !parent.as_os_str().is_empty() {
@@ -159,6 +163,7 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
     Ok(SqlStore {
         pools: Pools::Sqlite { read, write },
         gc: Default::default(),
+        url: url.into(),
     })
 }
 
@@ -177,6 +182,7 @@ async fn connect_postgres(url: &str, o: ConnectOptions) -> Result<SqlStore, Stor
     Ok(SqlStore {
         pools: Pools::Postgres(pool),
         gc: Default::default(),
+        url: url.into(),
     })
 }
 
@@ -187,6 +193,11 @@ impl SqlStore {
             Pools::Sqlite { .. } => Backend::Sqlite,
             Pools::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// The URL the store was opened with (it may hold a password: see [`redact`]).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Closes the pools (waits for connections to be returned).

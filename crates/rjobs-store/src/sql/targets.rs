@@ -148,18 +148,29 @@ impl SqlStore {
         let (table, _) = table_of(rt);
         let mut by_id: std::collections::HashMap<String, Value> =
             std::collections::HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let postgres = self.backend_kind() == crate::Backend::Postgres;
+        for chunk in ids.chunks(512) {
+            // A power-of-two list (the last id repeated), so the statement is prepared once per
+            // size; `?` on SQLite (see `batch_plan::values`).
+            let size = super::batch_plan::padded(chunk.len(), 512);
+            let list: Vec<String> = (0..size)
+                .map(|i| if postgres { format!("${}", i + 2) } else { "?".into() })
+                .collect();
             let sql = format!(
-                "SELECT * FROM {table} WHERE application_id = $1 AND id IN ({})",
+                "SELECT * FROM {table} WHERE application_id = {} AND id IN ({})",
+                if postgres { "$1" } else { "?" },
                 list.join(", ")
             );
+            let last = chunk.last().map(Id::as_str).unwrap_or_default();
             macro_rules! fetch {
                 ($conv:path) => {
                     with_read!(self, pool => {
                         let mut q = sqlx::query(&sql).bind(app.as_str());
                         for id in chunk {
                             q = q.bind(id.as_str());
+                        }
+                        for _ in chunk.len()..size {
+                            q = q.bind(last);
                         }
                         q.fetch_all(pool)
                             .await?
