@@ -2,7 +2,17 @@
 //! router in-process, so the numbers include JSON parsing, validation and the SQL path a client
 //! pays for. See `src/bin/bulk_devices.rs`.
 
-use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rjobs_api::{router, ApiSettings, AppState};
+use rjobs_core::secret::hash_token;
+use rjobs_core::{Clock, IdGen, SystemClock};
+use rjobs_engine::{Engine, FlowSink, ReportSigner};
+use rjobs_store::testing::TestDb;
+use rjobs_store::Store;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
 /// The admin token the benchmarks start their servers with.
 pub const ADMIN: &str = "bench-admin-token";
@@ -29,4 +39,126 @@ pub async fn call(
         anyhow::bail!("{path}: {status} {v}");
     }
     Ok(v)
+}
+
+/// An in-process server as `rjobs serve` wires it (store, engine, flow runner, router) on a
+/// fresh SQLite file or PostgreSQL database, listening on a free loopback port.
+#[derive(Debug)]
+pub struct InProcess {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A keep-alive client.
+    pub http: reqwest::Client,
+    stop: CancellationToken,
+    pg: Option<TestDb>,
+    _dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    /// Starts a server on `database` (`sqlite` or `postgres`).
+    pub async fn start(database: &str) -> anyhow::Result<InProcess> {
+        let dir = tempfile::tempdir()?;
+        let pg = if database == "postgres" {
+            Some(TestDb::create().await?)
+        } else {
+            None
+        };
+        let url = match &pg {
+            Some(db) => db.url.clone(),
+            None => format!("sqlite://{}/bench.db", dir.path().display()),
+        };
+        let store: Arc<dyn Store> = Arc::new(rjobs_store::connect(&url).await?);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let flows = Arc::new(FlowSink::new(
+            store.clone(),
+            clock.clone(),
+            rjobs_flow::RunLimits::default(),
+        ));
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            clock.clone(),
+            flows.clone(),
+            ReportSigner::new(b"k", &base, 60_000),
+        ));
+        flows.attach(&engine);
+        let state = AppState {
+            store: store.clone(),
+            clock,
+            ids: Arc::new(IdGen::new()),
+            settings: Arc::new(ApiSettings {
+                fixed_admin_hash: Some(hash_token(ADMIN)),
+                body_limit: 64 * 1024 * 1024,
+                ..ApiSettings::default()
+            }),
+            engine: engine.clone(),
+        };
+        let stop = CancellationToken::new();
+        tokio::spawn(engine.clone().run(stop.clone(), Duration::from_secs(1)));
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        Ok(InProcess {
+            base,
+            http: reqwest::Client::new(),
+            stop,
+            pg,
+            _dir: dir,
+        })
+    }
+
+    /// `method path` with an optional JSON body (see [`call`]).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        call(&self.http, &self.base, method, path, body).await
+    }
+
+    /// Creates an application with `count` devices (`d-0000000`, ...); returns its id.
+    pub async fn app_with_devices(&self, count: usize) -> anyhow::Result<String> {
+        use reqwest::Method;
+        let app = self
+            .call(
+                Method::POST,
+                "/applications",
+                Some(json!({"name": "bench"})),
+            )
+            .await?;
+        let app = app["id"].as_str().unwrap_or_default().to_string();
+        for start in (0..count).step_by(10_000) {
+            let items: Vec<Value> = (start..count.min(start + 10_000))
+                .map(|i| json!({"name": format!("d-{i:07}")}))
+                .collect();
+            self.call(
+                Method::POST,
+                &format!("/applications/{app}/devices/bulk"),
+                Some(Value::Array(items)),
+            )
+            .await?;
+        }
+        Ok(app)
+    }
+
+    /// Stops the engine and drops the PostgreSQL database.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        if let Some(db) = self.pg {
+            db.drop_db().await?;
+        }
+        Ok(())
+    }
+}
+
+/// This process's peak resident set size in MiB (`VmHWM`).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -59,8 +59,15 @@ impl RunLog {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LOG_LINGER).await;
-                let lines = me.lines.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
-                let ops: Vec<_> = lines.into_iter().map(rjobs_store::WriteOp::FlowRun).collect();
+                let lines = me
+                    .lines
+                    .lock()
+                    .map(|mut l| std::mem::take(&mut *l))
+                    .unwrap_or_default();
+                let ops: Vec<_> = lines
+                    .into_iter()
+                    .map(rjobs_store::WriteOp::FlowRun)
+                    .collect();
                 for r in store.submit(ops).await {
                     if let Err(e) = r {
                         tracing::error!(error = %e, "cannot record a flow run");

@@ -41,7 +41,7 @@ fn write_of(row: &IterationRow, t: &Transition) -> IterationWrite {
 /// What a step learned that the view must reflect.
 enum Outcome {
     /// Keep stepping later.
-    Keep(View),
+    Keep(Box<View>),
     /// The execution is final or gone: forget it.
     Done,
 }
@@ -74,7 +74,7 @@ impl Engine {
                 span,
             );
             match step.await {
-                Ok(Outcome::Keep(v)) => self.views.put(v),
+                Ok(Outcome::Keep(v)) => self.views.put(*v),
                 Ok(Outcome::Done) => {
                     self.views.remove(&id);
                     self.cluster.drop_lease(&id);
@@ -135,7 +135,7 @@ impl Engine {
             if !self.act(&mut view, &step, fence, now, report).await? {
                 // It errored: drain from a fresh row (the view is stale already).
                 view.wake_at = Some(now);
-                return Ok(Outcome::Keep(view));
+                return Ok(Outcome::Keep(Box::new(view)));
             }
             let again = plan(&view.planner_view(), now);
             let more = again.finish || again.timers_due || again.start > 0;
@@ -150,7 +150,7 @@ impl Engine {
         } else {
             step.wake_at
         };
-        Ok(Outcome::Keep(view))
+        Ok(Outcome::Keep(Box::new(view)))
     }
 
     /// Performs one planned step. Returns false if the execution stopped being ours to step
@@ -322,8 +322,12 @@ impl Engine {
                     if view.exec.resource_type == ResourceType::DataTableRow
                         && !self.table_exists(&view.exec).await?
                     {
-                        self.error_execution(&mut view.exec, fence, "the execution's data table was deleted")
-                            .await?;
+                        self.error_execution(
+                            &mut view.exec,
+                            fence,
+                            "the execution's data table was deleted",
+                        )
+                        .await?;
                         return Ok(false);
                     }
                     IterationEvent::ResourceDeleted { now }
@@ -456,11 +460,11 @@ impl Engine {
         if !e.summary.is_drained(e.status) {
             // Something changed since the view was read: step again with the fresh row.
             self.views.stale(&e.id);
-            return Ok(Outcome::Keep(View {
+            return Ok(Outcome::Keep(Box::new(View {
                 exec: e,
                 next_timer: None,
                 wake_at: Some(now),
-            }));
+            })));
         }
         let Ok(next) = execution_transition(e.status, &ExecutionEvent::Drained) else {
             return Ok(Outcome::Done);
@@ -476,11 +480,11 @@ impl Engine {
             Ok(()) => {}
             Err(StoreError::Conflict) => {
                 self.views.stale(&e.id);
-                return Ok(Outcome::Keep(View {
+                return Ok(Outcome::Keep(Box::new(View {
                     exec: e,
                     next_timer: None,
                     wake_at: Some(now),
-                }));
+                })));
             }
             Err(other) => return Err(other.into()),
         }

@@ -4,6 +4,9 @@
 //! ([`Engine::ack_many`]). A claim with nothing to hand out long-polls: it waits for this
 //! node's next start (or re-checks every [`POLL`], for starts made by another node) until its
 //! `waitMs` is over. An attempt that times out is offered again only as its retry, a new attempt.
+//! A claim answered to a client that has gone away is lost to the workers: its attempts time
+//! out at their deadline (and are retried if the job says so) — the deadline is the claim's
+//! visibility timeout.
 
 use std::time::Duration;
 
@@ -37,27 +40,22 @@ impl Engine {
             .await?
             .filter(|e| e.application_id == *app && e.resource_job_id == *job)
             .ok_or(EngineError::NotFound("Execution"))?;
-        let waiting = async {
-            loop {
-                let started = self.started.notified();
-                tokio::pin!(started);
-                started.as_mut().enable();
-                let items = self.claim_once(&e, limit).await?;
-                if !items.is_empty() || e.status.is_final() {
-                    return Ok::<_, EngineError>(items);
-                }
-                tokio::select! {
-                    _ = started => {}
-                    _ = tokio::time::sleep(POLL) => {}
-                }
+        // A claim that has committed is never abandoned half-way (its attempts would be
+        // marked handed out and never reach the worker): the wait is checked between claims.
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            let started = self.started.notified();
+            tokio::pin!(started);
+            started.as_mut().enable();
+            let items = self.claim_once(&e, limit).await?;
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if !items.is_empty() || e.status.is_final() || left.is_zero() {
+                return Ok(items);
             }
-        };
-        if wait.is_zero() {
-            return self.claim_once(&e, limit).await;
-        }
-        match tokio::time::timeout(wait, waiting).await {
-            Ok(r) => r,
-            Err(_) => Ok(Vec::new()),
+            tokio::select! {
+                _ = started => {}
+                _ = tokio::time::sleep(left.min(POLL)) => {}
+            }
         }
     }
 

@@ -121,7 +121,9 @@ pub async fn exec_fixture(s: &SqlStore) -> ExecFixture {
 impl ExecFixture {
     /// Inserts a device.
     pub async fn device(&self, s: &SqlStore, name: &str) {
-        s.insert_devices(&[self.device_value(name)]).await.expect("test fixture");
+        s.insert_devices(&[self.device_value(name)])
+            .await
+            .expect("test fixture");
     }
 
     /// A device of the application.
@@ -170,7 +172,8 @@ impl ExecFixture {
             version: 1,
             summary: Default::default(),
         };
-        let q = rjobs_query::parse_str(rjobs_query::ResourceType::Device, "{}", None).expect("test fixture");
+        let q = rjobs_query::parse_str(rjobs_query::ResourceType::Device, "{}", None)
+            .expect("test fixture");
         let target = TargetSpec {
             rt: rjobs_query::ResourceType::Device,
             table: None,

@@ -19,7 +19,9 @@ use rjobs_store::{
 
 /// An execution over `n` devices with every iteration started at `t` (deadline t + 60 s).
 async fn started(s: &SqlStore, f: &ExecFixture, n: usize, t: i64) -> (Id, Vec<IterationRow>) {
-    let devices: Vec<_> = (0..n).map(|i| f.device_value(&format!("d{i:03}"))).collect();
+    let devices: Vec<_> = (0..n)
+        .map(|i| f.device_value(&format!("d{i:03}")))
+        .collect();
     rjobs_store::ResourceStore::insert_devices(s, &devices)
         .await
         .unwrap();
@@ -39,8 +41,13 @@ async fn start(s: &SqlStore, exec: &Id, rows: &[IterationRow], t: i64) {
     let writes: Vec<IterationWrite> = rows
         .iter()
         .map(|r| {
-            let tr = transition(&r.record, IterationEvent::Start { now: ts(t) }, &policy, ExecMode::Running)
-                .unwrap();
+            let tr = transition(
+                &r.record,
+                IterationEvent::Start { now: ts(t) },
+                &policy,
+                ExecMode::Running,
+            )
+            .unwrap();
             IterationWrite {
                 seq: r.seq,
                 expected_state: tr.expected_state,
@@ -152,9 +159,11 @@ async fn one_batch_holds_a_conflicting_and_a_winning_ack(s: Arc<SqlStore>) {
     assert!(
         matches!(
             &out[1],
-            Ok(WriteOutcome::Ack(Err(AckRejected::Refused(AckRefusal::Refused(
-                Refusal::AlreadyFinal { state: IterationState::Succeeded }
-            )))))
+            Ok(WriteOutcome::Ack(Err(AckRejected::Refused(
+                AckRefusal::Refused(Refusal::AlreadyFinal {
+                    state: IterationState::Succeeded
+                })
+            ))))
         ),
         "{:?}",
         out[1]
@@ -163,9 +172,9 @@ async fn one_batch_holds_a_conflicting_and_a_winning_ack(s: Arc<SqlStore>) {
     assert!(
         matches!(
             &out[3],
-            Ok(WriteOutcome::Ack(Err(AckRejected::Refused(AckRefusal::Refused(
-                Refusal::WrongAttempt { current: 1, got: 7 }
-            )))))
+            Ok(WriteOutcome::Ack(Err(AckRejected::Refused(
+                AckRefusal::Refused(Refusal::WrongAttempt { current: 1, got: 7 })
+            ))))
         ),
         "{:?}",
         out[3]
@@ -224,7 +233,11 @@ async fn a_failing_operation_does_not_fail_its_neighbours(s: Arc<SqlStore>) {
         ])
         .await;
     assert!(applied(&out[0]), "{:?}", out[0]);
-    assert!(matches!(out[1], Err(StoreError::Database(_))), "{:?}", out[1]);
+    assert!(
+        matches!(out[1], Err(StoreError::Database(_))),
+        "{:?}",
+        out[1]
+    );
     assert!(matches!(
         out[2],
         Ok(WriteOutcome::Ack(Err(AckRejected::ExecutionNotFound)))
@@ -250,7 +263,11 @@ async fn an_answered_write_is_durable(s: Arc<SqlStore>) {
     for row in rows.clone() {
         let (s, f, exec) = (s.clone(), f.clone(), exec.clone());
         tasks.push(tokio::spawn(async move {
-            let r = s.submit(vec![ack(&f, &exec, &row, true, 3_000)]).await.pop().unwrap();
+            let r = s
+                .submit(vec![ack(&f, &exec, &row, true, 3_000)])
+                .await
+                .pop()
+                .unwrap();
             (row, r)
         }));
     }
@@ -262,7 +279,11 @@ async fn an_answered_write_is_durable(s: Arc<SqlStore>) {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(seen.record.state, IterationState::Succeeded, "durable before answered");
+        assert_eq!(
+            seen.record.state,
+            IterationState::Succeeded,
+            "durable before answered"
+        );
     }
     other.close().await;
     counters_equal_records(&s, &exec).await;
@@ -313,7 +334,11 @@ async fn claims_hand_each_attempt_out_once(s: Arc<SqlStore>) {
     };
     let first = &rows[0];
     let policy = settings().policy();
-    let cur = s.get_iteration(&exec, &first.resource_id).await.unwrap().unwrap();
+    let cur = s
+        .get_iteration(&exec, &first.resource_id)
+        .await
+        .unwrap()
+        .unwrap();
     let t = transition(
         &cur.record,
         IterationEvent::Deadline { now: ts(62_000) },
@@ -336,7 +361,11 @@ async fn claims_hand_each_attempt_out_once(s: Arc<SqlStore>) {
         .await
         .unwrap();
     assert_eq!(won, [true]);
-    let again = s.get_iteration(&exec, &first.resource_id).await.unwrap().unwrap();
+    let again = s
+        .get_iteration(&exec, &first.resource_id)
+        .await
+        .unwrap()
+        .unwrap();
     start(&s, &exec, &[again], 62_000).await;
     let out = s.submit(vec![claim(62_001)]).await.pop().unwrap();
     let Ok(WriteOutcome::Claimed(rows2)) = out else {

@@ -159,10 +159,15 @@ async fn setup(c: &Client, base: &str, specs: &[(&str, usize, u64, u64)]) -> Vec
     let app = s(&must(c, "POST", &url, Some(&json!({"name": "cluster"})), 201).await["id"]);
     let mut jobs = Vec::new();
     for &(prefix, n, cap, timeout) in specs {
-        let devs = (0..n).map(|i| json!({"name": format!("{prefix}-{i:04}")}));
         let url = format!("{base}/applications/{app}/devices/bulk");
-        let v = must(c, "POST", &url, Some(&devs.collect()), 201).await;
-        let devices: HashSet<String> = v["ids"].as_array().unwrap().iter().map(s).collect();
+        let mut devices: HashSet<String> = HashSet::new();
+        // Bulk creation takes 10,000 at a time.
+        for from in (0..n).step_by(10_000) {
+            let devs =
+                (from..n.min(from + 10_000)).map(|i| json!({"name": format!("{prefix}-{i:05}")}));
+            let v = must(c, "POST", &url, Some(&devs.collect()), 201).await;
+            devices.extend(v["ids"].as_array().unwrap().iter().map(s));
+        }
         assert_eq!(devices.len(), n);
         let job = json!({
             "name": format!("job {prefix}"),
@@ -782,7 +787,9 @@ async fn node_frozen_mid_write_does_not_block_takeover() {
     let c = Client::new();
     let data = Data::new(Db::Postgres).await;
     let nodes = start_nodes(&c, &data, 2, Some("2000")).await;
-    let execs = setup(&c, &nodes["n1"].base, &[("f", 10_000, 100, 30_000)]).await;
+    // Enough work to outlast the rounds at the engine's speed (it finished 10,000 before the
+    // rounds were over once acknowledgements were group-committed).
+    let execs = setup(&c, &nodes["n1"].base, &[("f", 50_000, 100, 30_000)]).await;
     let e = &execs[0];
     let ctx = Ctx::new(&nodes, &execs, (0, 0));
     let tasks = spawn_tasks(&ctx, 4);

@@ -131,7 +131,15 @@ mod tests {
         use ExecutionStatus as X;
         use IterationState as S;
         // (status, concurrency, attempt given, success, accumulator) → state or refusal
-        let cases: Vec<(X, i64, Option<u32>, bool, Option<&str>, Result<S, AckRefusal>)> = vec![
+        type Case<'a> = (
+            X,
+            i64,
+            Option<u32>,
+            bool,
+            Option<&'a str>,
+            Result<S, AckRefusal>,
+        );
+        let cases: Vec<Case> = vec![
             (X::InProgress, 1, None, true, None, Ok(S::Succeeded)),
             (X::InProgress, 1, Some(2), true, None, Ok(S::Succeeded)),
             (X::InProgress, 10, None, false, None, Ok(S::Failed)),
@@ -142,7 +150,10 @@ mod tests {
                 Some(1),
                 true,
                 None,
-                Err(AckRefusal::Refused(Refusal::WrongAttempt { current: 2, got: 1 })),
+                Err(AckRefusal::Refused(Refusal::WrongAttempt {
+                    current: 2,
+                    got: 1,
+                })),
             ),
             (
                 X::Completed,
@@ -159,9 +170,17 @@ mod tests {
             (X::InProgress, 10, None, true, Some("{"), Ok(S::Succeeded)),
         ];
         for (status, c, attempt, success, acc, want) in cases {
-            let got = decide_ack(status, &settings(c), &in_progress(2), input(attempt, success, acc))
-                .map(|d| d.transition.record.state);
-            assert_eq!(got, want, "{status} c={c} attempt={attempt:?} {success} {acc:?}");
+            let got = decide_ack(
+                status,
+                &settings(c),
+                &in_progress(2),
+                input(attempt, success, acc),
+            )
+            .map(|d| d.transition.record.state);
+            assert_eq!(
+                got, want,
+                "{status} c={c} attempt={attempt:?} {success} {acc:?}"
+            );
         }
     }
 

@@ -120,44 +120,121 @@ mod tests {
         // (view, now) → step
         let cases: Vec<(ExecView, Step)> = vec![
             // fills every free slot, no more than are pending
-            (view(3, 100), Step { start: 7, ..Step::default() }),
-            (view(3, 2), Step { start: 2, ..Step::default() }),
+            (
+                view(3, 100),
+                Step {
+                    start: 7,
+                    ..Step::default()
+                },
+            ),
+            (
+                view(3, 2),
+                Step {
+                    start: 2,
+                    ..Step::default()
+                },
+            ),
             // full: waits for an ack (no wake-up) or for the next deadline
             (view(10, 5), Step::default()),
             (
-                ExecView { next_timer: Some(at(60_000)), ..view(10, 5) },
-                Step { wake_at: Some(at(60_000)), ..Step::default() },
+                ExecView {
+                    next_timer: Some(at(60_000)),
+                    ..view(10, 5)
+                },
+                Step {
+                    wake_at: Some(at(60_000)),
+                    ..Step::default()
+                },
             ),
             // a due timer is processed now
             (
-                ExecView { next_timer: Some(at(0)), ..view(10, 5) },
-                Step { timers_due: true, ..Step::default() },
+                ExecView {
+                    next_timer: Some(at(0)),
+                    ..view(10, 5)
+                },
+                Step {
+                    timers_due: true,
+                    ..Step::default()
+                },
             ),
             // drained: finish
-            (view(0, 0), Step { finish: true, ..Step::default() }),
+            (
+                view(0, 0),
+                Step {
+                    finish: true,
+                    ..Step::default()
+                },
+            ),
             // the delay allows one start now and wakes one delay later
             (
-                ExecView { iteration_delay_ms: 500, ..view(0, 5) },
-                Step { start: 1, wake_at: Some(at(500)), ..Step::default() },
+                ExecView {
+                    iteration_delay_ms: 500,
+                    ..view(0, 5)
+                },
+                Step {
+                    start: 1,
+                    wake_at: Some(at(500)),
+                    ..Step::default()
+                },
             ),
             (
-                ExecView { iteration_delay_ms: 500, last_start: Some(at(-100)), ..view(1, 5) },
-                Step { wake_at: Some(at(400)), ..Step::default() },
+                ExecView {
+                    iteration_delay_ms: 500,
+                    last_start: Some(at(-100)),
+                    ..view(1, 5)
+                },
+                Step {
+                    wake_at: Some(at(400)),
+                    ..Step::default()
+                },
             ),
             // serial: the next starts only once the previous is final
-            (ExecView { max_concurrency: 1, ..view(1, 5) }, Step::default()),
-            (ExecView { max_concurrency: 1, ..view(0, 5) }, Step { start: 1, ..Step::default() }),
+            (
+                ExecView {
+                    max_concurrency: 1,
+                    ..view(1, 5)
+                },
+                Step::default(),
+            ),
+            (
+                ExecView {
+                    max_concurrency: 1,
+                    ..view(0, 5)
+                },
+                Step {
+                    start: 1,
+                    ..Step::default()
+                },
+            ),
             // canceling: no starts; finishes once nothing is in flight
             (
-                ExecView { status: ExecutionStatus::Canceling, ..view(2, 5) },
-                Step { wake_at: none, ..Step::default() },
+                ExecView {
+                    status: ExecutionStatus::Canceling,
+                    ..view(2, 5)
+                },
+                Step {
+                    wake_at: none,
+                    ..Step::default()
+                },
             ),
             (
-                ExecView { status: ExecutionStatus::Canceling, ..view(0, 5) },
-                Step { finish: true, ..Step::default() },
+                ExecView {
+                    status: ExecutionStatus::Canceling,
+                    ..view(0, 5)
+                },
+                Step {
+                    finish: true,
+                    ..Step::default()
+                },
             ),
             // final: nothing
-            (ExecView { status: ExecutionStatus::Completed, ..view(0, 0) }, Step::default()),
+            (
+                ExecView {
+                    status: ExecutionStatus::Completed,
+                    ..view(0, 0)
+                },
+                Step::default(),
+            ),
         ];
         for (v, want) in cases {
             assert_eq!(plan(&v, at(0)), want, "{v:?}");
@@ -169,7 +246,10 @@ mod tests {
         for in_progress in 0..12u64 {
             for remaining in 0..12u64 {
                 for cap in 1..11u32 {
-                    let v = ExecView { max_concurrency: cap, ..view(in_progress, remaining) };
+                    let v = ExecView {
+                        max_concurrency: cap,
+                        ..view(in_progress, remaining)
+                    };
                     let s = plan(&v, at(0));
                     assert!(u64::from(s.start) <= remaining);
                     assert!(u64::from(s.start) + in_progress <= u64::from(cap).max(in_progress));

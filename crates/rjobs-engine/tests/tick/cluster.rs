@@ -108,7 +108,11 @@ pub async fn two_nodes_share_then_take_over(mut h: H) {
     assert_eq!(ack_all(&h, &h.engine, &job2, &e2).await, 2);
     // The owner learns of acks taken elsewhere by a signal (PostgreSQL NOTIFY; delivered by
     // hand here) or, should it be lost, at its next heartbeat.
-    assert_eq!(b.tick().await.unwrap().started, 0, "no signal yet: b does not look");
+    assert_eq!(
+        b.tick().await.unwrap().started,
+        0,
+        "no signal yet: b does not look"
+    );
     b.handle_signal(rjobs_store::Signal::Work(vec![e2.clone()]));
     assert_eq!(b.tick().await.unwrap().started, 2);
     assert_eq!(h.in_state(&e2, S::Succeeded).await.len(), 2);

@@ -74,7 +74,10 @@ pub(crate) fn plan_round(
     for &i in todo {
         match &ops[i] {
             WriteOp::Apply(a) => {
-                if a.writes.iter().any(|w| used.contains(&(a.exec.clone(), w.seq))) {
+                if a.writes
+                    .iter()
+                    .any(|w| used.contains(&(a.exec.clone(), w.seq)))
+                {
                     round.deferred.push(i);
                     continue;
                 }
@@ -214,7 +217,11 @@ pub(crate) fn padded(n: usize, max: usize) -> usize {
 pub(crate) fn pieces(mut n: usize, max: usize) -> Vec<usize> {
     let mut out = Vec::new();
     while n > 0 {
-        let p = if n >= max { max } else { 1 << (usize::BITS - 1 - n.leading_zeros()) };
+        let p = if n >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - n.leading_zeros())
+        };
         out.push(p);
         n -= p;
     }
@@ -283,7 +290,11 @@ pub(crate) fn claim_sql(postgres: bool) -> String {
                  AND claimed_attempt < attempt AND deadline > $2
              ORDER BY seq LIMIT $3{})
          RETURNING *",
-        if postgres { " FOR UPDATE SKIP LOCKED" } else { "" }
+        if postgres {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
     )
 }
 
@@ -301,7 +312,15 @@ mod tests {
 
     #[test]
     fn statement_sizes() {
-        for (n, p) in [(1, 1), (2, 2), (3, 4), (100, 128), (500, 512), (512, 512), (700, 512)] {
+        for (n, p) in [
+            (1, 1),
+            (2, 2),
+            (3, 4),
+            (100, 128),
+            (500, 512),
+            (512, 512),
+            (700, 512),
+        ] {
             assert_eq!(padded(n, 512), p, "{n}");
         }
         for n in 0..2000 {

@@ -154,7 +154,13 @@ impl SqlStore {
             // size; `?` on SQLite (see `batch_plan::values`).
             let size = super::batch_plan::padded(chunk.len(), 512);
             let list: Vec<String> = (0..size)
-                .map(|i| if postgres { format!("${}", i + 2) } else { "?".into() })
+                .map(|i| {
+                    if postgres {
+                        format!("${}", i + 2)
+                    } else {
+                        "?".into()
+                    }
+                })
                 .collect();
             let sql = format!(
                 "SELECT * FROM {table} WHERE application_id = {} AND id IN ({})",

@@ -9,8 +9,8 @@ use crate::state::AppState;
 
 mod definitions;
 mod executions;
-mod worker;
 pub(crate) mod query;
+mod worker;
 
 const JOB: &str = "/applications/{applicationId}/resource-jobs/{resourceJobId}";
 
