@@ -231,8 +231,9 @@ pub(crate) fn pieces(mut n: usize, max: usize) -> Vec<usize> {
 /// Columns bound per iteration write (see [`update_sql`]).
 pub(crate) const UPDATE_COLS: usize = 12;
 
-/// The set-based compare-and-set of `rows` iteration writes; returns the rows that won.
-pub(crate) fn update_sql(postgres: bool, rows: usize) -> String {
+/// The set-based compare-and-set of `rows` iteration writes on SQLite; returns the rows that
+/// won (PostgreSQL's, with `UNNEST`, is in `set_ops.rs`).
+pub(crate) fn update_sql(rows: usize) -> String {
     format!(
         "UPDATE iterations SET state = v.column3, attempt = v.column4, started_at = v.column5,
              deadline = v.column6, retry_at = v.column7, completed_at = v.column8,
@@ -241,12 +242,12 @@ pub(crate) fn update_sql(postgres: bool, rows: usize) -> String {
          WHERE iterations.execution_id = v.column1 AND iterations.seq = v.column2
              AND iterations.state = v.column11 AND iterations.attempt = v.column12
          RETURNING execution_id, seq",
-        values(postgres, rows, UPDATE_COLS)
+        values(false, rows, UPDATE_COLS)
     )
 }
 
-/// Reads the iterations and executions of `rows` (execution, resource) keys.
-pub(crate) fn ack_read_sql(postgres: bool, rows: usize) -> String {
+/// Reads the iterations and executions of `rows` (execution, resource) keys on SQLite.
+pub(crate) fn ack_read_sql(rows: usize) -> String {
     format!(
         "SELECT i.*, e.application_id AS x_app, e.resource_job_id AS x_job, e.status AS x_status,
              e.max_iteration_concurrency AS x_mic, e.iteration_delay AS x_delay,
@@ -256,7 +257,7 @@ pub(crate) fn ack_read_sql(postgres: bool, rows: usize) -> String {
          FROM (VALUES {}) AS k
          JOIN iterations i ON i.execution_id = k.column1 AND i.resource_id = k.column2
          JOIN executions e ON e.id = i.execution_id",
-        values(postgres, rows, 2)
+        values(false, rows, 2)
     )
 }
 
@@ -307,7 +308,8 @@ mod tests {
         assert_eq!(values(true, 2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(values(false, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(values(true, 1, 1), "($1)");
-        assert!(update_sql(true, 2).contains("($13, $14"));
+        assert!(update_sql(2).contains("(?, ?"));
+        assert!(values(true, 2, 12).contains("($13, $14"));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! alone, so only the culprit fails. A batch runs in its own task: a caller that goes away (a
 //! dropped HTTP request) cannot cancel its neighbours' writes.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
@@ -22,11 +22,11 @@ use rjobs_core::Id;
 use tokio::sync::oneshot;
 
 use super::batch_plan::{
-    ack_read_sql, claim_sql, flow_runs_sql, padded, pieces, plan_round, update_sql, AckTarget,
-    Outs, EXEC_CHANGE_SQL,
+    claim_sql, flow_runs_sql, pieces, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL,
 };
 use super::iterations::iteration_from_row;
 use super::row::{id, RowExt};
+use super::set_ops::SetOps;
 use super::{with_write, SqlStore};
 use crate::batch::{AckRejected, WriteOp, WriteOutcome, MAX_BATCH};
 use crate::{Backend, StoreError};
@@ -40,12 +40,6 @@ pub(crate) struct GroupCommit {
     running: AtomicBool,
 }
 
-/// Iteration writes per `UPDATE` statement (12 parameters each, far below both backends'
-/// parameter limits); smaller statements are padded to a power of two with rows that match
-/// nothing.
-const WRITES_PER_STATEMENT: usize = 512;
-/// Ack keys per read statement (padded likewise).
-const KEYS_PER_READ: usize = 512;
 /// Most flow runs per `INSERT` (a batch is split into power-of-two statements).
 const RUNS_PER_STATEMENT: usize = 256;
 /// Most yields the writer makes while its queue still grows.
@@ -57,7 +51,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn ack_target(r: &impl RowExt) -> Result<AckTarget, StoreError> {
+pub(crate) fn ack_target(r: &impl RowExt) -> Result<AckTarget, StoreError> {
     let status = r.text("x_status")?;
     Ok(AckTarget {
         row: iteration_from_row(r)?,
@@ -301,20 +295,8 @@ impl SqlStore {
                 keys.sort();
                 keys.dedup();
                 let mut found: HashMap<(Id, Id), AckTarget> = HashMap::new();
-                for chunk in keys.chunks(KEYS_PER_READ) {
-                    let size = padded(chunk.len(), KEYS_PER_READ);
-                    let sql = ack_read_sql(postgres, size);
-                    let mut q = sqlx::query(&sql);
-                    for (e, r) in chunk {
-                        q = q.bind(e.as_str()).bind(r.as_str());
-                    }
-                    for _ in chunk.len()..size {
-                        q = q.bind("").bind("");
-                    }
-                    for row in q.fetch_all(&mut *tx).await? {
-                        let t = ack_target(&row)?;
-                        found.insert((t.row.execution_id.clone(), t.row.resource_id.clone()), t);
-                    }
+                for t in SetOps::read_acks(&mut *tx, &keys).await? {
+                    found.insert((t.row.execution_id.clone(), t.row.resource_id.clone()), t);
                 }
                 let mut round = plan_round(ops, &todo, &found, &mut outs);
                 // Lock order (see `drain`): iterations by (execution, seq).
@@ -337,47 +319,7 @@ impl SqlStore {
                     };
                     outs[*i] = Some(Ok(WriteOutcome::Ack(Err(why))));
                 }
-                let mut won: HashSet<(Id, i64)> = HashSet::new();
-                let ms = |t: Option<rjobs_core::Timestamp>| t.map(rjobs_core::Timestamp::as_millis);
-                for chunk in round.writes.chunks(WRITES_PER_STATEMENT) {
-                    let size = padded(chunk.len(), WRITES_PER_STATEMENT);
-                    let sql = update_sql(postgres, size);
-                    let mut q = sqlx::query(&sql);
-                    for rw in chunk {
-                        let r = &rw.w.record;
-                        q = q
-                            .bind(rw.exec.as_str())
-                            .bind(rw.w.seq)
-                            .bind(r.state.as_str())
-                            .bind(i64::from(r.attempt))
-                            .bind(ms(r.started_at))
-                            .bind(ms(r.deadline))
-                            .bind(ms(r.retry_at))
-                            .bind(ms(r.completed_at))
-                            .bind(r.message.as_deref())
-                            .bind(r.accumulator.as_deref())
-                            .bind(rw.w.expected_state.as_str())
-                            .bind(i64::from(rw.w.expected_attempt));
-                    }
-                    for _ in chunk.len()..size {
-                        q = q
-                            .bind("")
-                            .bind(-1i64)
-                            .bind("pending")
-                            .bind(0i64)
-                            .bind(None::<i64>)
-                            .bind(None::<i64>)
-                            .bind(None::<i64>)
-                            .bind(None::<i64>)
-                            .bind(None::<&str>)
-                            .bind(None::<&str>)
-                            .bind("")
-                            .bind(-1i64);
-                    }
-                    for row in q.fetch_all(&mut *tx).await? {
-                        won.insert((id(&row, "execution_id")?, row.int("seq")?));
-                    }
-                }
+                let won = SetOps::cas_writes(&mut *tx, &round.writes).await?;
                 let next = round.deferred.clone();
                 let changes = round.finish(ops, &won, &mut outs);
                 let mut changes: Vec<_> = changes.into_iter().filter(|(_, c)| !c.is_noop()).collect();

@@ -33,6 +33,7 @@ mod resource_jobs;
 mod resources_impl;
 mod row;
 mod rows;
+mod set_ops;
 mod store_impl;
 mod targets;
 mod tokens;

@@ -1,0 +1,196 @@
+//! The two set-based statements of the group commit, each written the way its database runs it
+//! best: the compare-and-set of a round's iteration writes, and the read of the rows a batch's
+//! acknowledgements decide on.
+//!
+//! - **SQLite**: `… FROM (VALUES (?, …), …)` with positional `?` placeholders, padded to a
+//!   power-of-two row count with rows that match nothing, so each size is prepared once.
+//! - **PostgreSQL**: `… FROM UNNEST($1::text[], $2::bigint[], …)`: twelve array parameters
+//!   whatever the batch size, so one prepared statement serves every batch and the server plans
+//!   twelve parameters instead of thousands (a 128-row `VALUES` update spent 0.8 ms planning).
+
+use std::collections::HashSet;
+
+use rjobs_core::{Id, Timestamp};
+use sqlx::{PgConnection, SqliteConnection};
+
+use super::batch_plan::{ack_read_sql, padded, update_sql, AckTarget, RoundWrite};
+use super::commit::ack_target;
+use super::row::{id, RowExt};
+use crate::StoreError;
+
+/// Iteration writes per SQLite `UPDATE` (12 parameters each).
+const WRITES_PER_STATEMENT: usize = 512;
+/// Ack keys per SQLite read.
+const KEYS_PER_READ: usize = 512;
+
+fn ms(t: Option<Timestamp>) -> Option<i64> {
+    t.map(Timestamp::as_millis)
+}
+
+/// The backend-specific half of the group commit's statements.
+pub(crate) trait SetOps {
+    /// Applies the writes that still match their guards; returns those that won.
+    async fn cas_writes(&mut self, writes: &[RoundWrite])
+        -> Result<HashSet<(Id, i64)>, StoreError>;
+    /// The iterations (with their executions' fields) of `(execution, resource)` keys.
+    async fn read_acks(&mut self, keys: &[(&Id, &Id)]) -> Result<Vec<AckTarget>, StoreError>;
+}
+
+impl SetOps for SqliteConnection {
+    async fn cas_writes(
+        &mut self,
+        writes: &[RoundWrite],
+    ) -> Result<HashSet<(Id, i64)>, StoreError> {
+        let mut won = HashSet::new();
+        for chunk in writes.chunks(WRITES_PER_STATEMENT) {
+            let size = padded(chunk.len(), WRITES_PER_STATEMENT);
+            let sql = update_sql(size);
+            let mut q = sqlx::query(&sql);
+            for rw in chunk {
+                let r = &rw.w.record;
+                q = q
+                    .bind(rw.exec.as_str())
+                    .bind(rw.w.seq)
+                    .bind(r.state.as_str())
+                    .bind(i64::from(r.attempt))
+                    .bind(ms(r.started_at))
+                    .bind(ms(r.deadline))
+                    .bind(ms(r.retry_at))
+                    .bind(ms(r.completed_at))
+                    .bind(r.message.as_deref())
+                    .bind(r.accumulator.as_deref())
+                    .bind(rw.w.expected_state.as_str())
+                    .bind(i64::from(rw.w.expected_attempt));
+            }
+            // Padding rows name no execution, so they match nothing.
+            for _ in chunk.len()..size {
+                q = q
+                    .bind("")
+                    .bind(-1i64)
+                    .bind("pending")
+                    .bind(0i64)
+                    .bind(None::<i64>)
+                    .bind(None::<i64>)
+                    .bind(None::<i64>)
+                    .bind(None::<i64>)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .bind("")
+                    .bind(-1i64);
+            }
+            for row in q.fetch_all(&mut *self).await? {
+                won.insert((id(&row, "execution_id")?, row.int("seq")?));
+            }
+        }
+        Ok(won)
+    }
+
+    async fn read_acks(&mut self, keys: &[(&Id, &Id)]) -> Result<Vec<AckTarget>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(KEYS_PER_READ) {
+            let size = padded(chunk.len(), KEYS_PER_READ);
+            let sql = ack_read_sql(size);
+            let mut q = sqlx::query(&sql);
+            for (e, r) in chunk {
+                q = q.bind(e.as_str()).bind(r.as_str());
+            }
+            for _ in chunk.len()..size {
+                q = q.bind("").bind("");
+            }
+            for row in q.fetch_all(&mut *self).await? {
+                out.push(ack_target(&row)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+const PG_UPDATE: &str = "UPDATE iterations SET state = v.state, attempt = v.attempt,
+         started_at = v.started_at, deadline = v.deadline, retry_at = v.retry_at,
+         completed_at = v.completed_at, message = v.message, accumulator = v.accumulator
+     FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
+                 $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])
+         AS v(execution_id, seq, state, attempt, started_at, deadline, retry_at, completed_at,
+              message, accumulator, expected_state, expected_attempt)
+     WHERE iterations.execution_id = v.execution_id AND iterations.seq = v.seq
+         AND iterations.state = v.expected_state AND iterations.attempt = v.expected_attempt
+     RETURNING iterations.execution_id, iterations.seq";
+
+const PG_ACK_READ: &str = "SELECT i.*, e.application_id AS x_app, e.resource_job_id AS x_job,
+         e.status AS x_status, e.max_iteration_concurrency AS x_mic, e.iteration_delay AS x_delay,
+         e.iteration_timeout AS x_timeout, e.retry_on_failure AS x_rof,
+         e.retry_on_timeout AS x_rot, e.max_iteration_retries AS x_mir, e.retry_delay AS x_rd
+     FROM UNNEST($1::text[], $2::text[]) AS k(execution_id, resource_id)
+     JOIN iterations i ON i.execution_id = k.execution_id AND i.resource_id = k.resource_id
+     JOIN executions e ON e.id = i.execution_id";
+
+impl SetOps for PgConnection {
+    async fn cas_writes(
+        &mut self,
+        writes: &[RoundWrite],
+    ) -> Result<HashSet<(Id, i64)>, StoreError> {
+        let mut won = HashSet::new();
+        if writes.is_empty() {
+            return Ok(won);
+        }
+        let col = |f: &dyn Fn(&RoundWrite) -> Option<i64>| writes.iter().map(f).collect::<Vec<_>>();
+        let text =
+            |f: &dyn Fn(&RoundWrite) -> Option<String>| writes.iter().map(f).collect::<Vec<_>>();
+        let rows = sqlx::query(PG_UPDATE)
+            .bind(
+                writes
+                    .iter()
+                    .map(|w| w.exec.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(writes.iter().map(|w| w.w.seq).collect::<Vec<_>>())
+            .bind(
+                writes
+                    .iter()
+                    .map(|w| w.w.record.state.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                writes
+                    .iter()
+                    .map(|w| i64::from(w.w.record.attempt))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(col(&|w| ms(w.w.record.started_at)))
+            .bind(col(&|w| ms(w.w.record.deadline)))
+            .bind(col(&|w| ms(w.w.record.retry_at)))
+            .bind(col(&|w| ms(w.w.record.completed_at)))
+            .bind(text(&|w| w.w.record.message.clone()))
+            .bind(text(&|w| w.w.record.accumulator.clone()))
+            .bind(
+                writes
+                    .iter()
+                    .map(|w| w.w.expected_state.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                writes
+                    .iter()
+                    .map(|w| i64::from(w.w.expected_attempt))
+                    .collect::<Vec<_>>(),
+            )
+            .fetch_all(&mut *self)
+            .await?;
+        for row in rows {
+            won.insert((id(&row, "execution_id")?, row.int("seq")?));
+        }
+        Ok(won)
+    }
+
+    async fn read_acks(&mut self, keys: &[(&Id, &Id)]) -> Result<Vec<AckTarget>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(PG_ACK_READ)
+            .bind(keys.iter().map(|k| k.0.to_string()).collect::<Vec<_>>())
+            .bind(keys.iter().map(|k| k.1.to_string()).collect::<Vec<_>>())
+            .fetch_all(&mut *self)
+            .await?;
+        rows.iter().map(ack_target).collect()
+    }
+}
