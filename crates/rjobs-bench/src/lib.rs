@@ -141,6 +141,66 @@ impl InProcess {
         Ok(app)
     }
 
+    /// Creates a device job at `concurrency` over every device of `app`; returns its id.
+    pub async fn device_job(&self, app: &str, concurrency: u32) -> anyhow::Result<String> {
+        let job = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/applications/{app}/resource-jobs"),
+                Some(json!({"name": "bench", "resourceType": "device",
+                    "maxIterationConcurrency": concurrency})),
+            )
+            .await?;
+        Ok(job["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Executes `job`; returns the execution's path and how long the call took (ms).
+    pub async fn execute(&self, app: &str, job: &str) -> anyhow::Result<(String, f64)> {
+        #[allow(clippy::disallowed_methods)] // wall time of a benchmark
+        let t = std::time::Instant::now();
+        let exec = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/applications/{app}/resource-jobs/{job}/execute"),
+                Some(json!({})),
+            )
+            .await?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let exec = exec["executionId"].as_str().unwrap_or_default();
+        Ok((
+            format!("/applications/{app}/resource-jobs/{job}/executions/{exec}"),
+            ms,
+        ))
+    }
+
+    /// Polls the execution at `path` every 10 ms until it is final; returns it and when (ms
+    /// after `since`) its summary first showed a started iteration.
+    #[allow(clippy::disallowed_methods)] // wall time of a benchmark
+    pub async fn wait_final(
+        &self,
+        path: &str,
+        since: std::time::Instant,
+    ) -> anyhow::Result<(Value, Option<f64>)> {
+        let mut first_start = None;
+        loop {
+            let v = self.call(reqwest::Method::GET, path, None).await?;
+            let s = &v["executionSummary"];
+            let begun = ["inProgress", "succeeded", "failed", "timedOut"]
+                .iter()
+                .any(|k| s[*k].as_u64().unwrap_or(0) > 0);
+            if begun && first_start.is_none() {
+                first_start = Some(since.elapsed().as_secs_f64() * 1000.0);
+            }
+            if matches!(
+                v["status"].as_str(),
+                Some("completed" | "canceled" | "errored")
+            ) {
+                return Ok((v, first_start));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Stops the engine and drops the PostgreSQL database.
     pub async fn finish(self) -> anyhow::Result<()> {
         self.stop.cancel();
@@ -151,14 +211,23 @@ impl InProcess {
     }
 }
 
-/// This process's peak resident set size in MiB (`VmHWM`).
-pub fn peak_rss_mib() -> f64 {
+fn status_mib(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(key))
                 .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// This process's peak resident set size in MiB (`VmHWM`).
+pub fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// This process's resident set size now, in MiB (`VmRSS`).
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
 }

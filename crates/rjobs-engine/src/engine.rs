@@ -365,7 +365,10 @@ impl Engine {
                     .with_label_values(&[outcome])
                     .inc();
                 tracing::debug!(execution_id = %exec, iteration_id = %iid, outcome, "acknowledged");
-                self.after_change(exec, t.wake_at());
+                // An ack ends an attempt: it frees a slot (refill it now) or arms a retry.
+                if t.frees_slot() || t.wake_at().is_some() {
+                    self.after_change(exec, t.wake_at());
+                }
                 Ok(())
             }
             WriteOutcome::Ack(Err(AckRejected::ExecutionNotFound)) => {

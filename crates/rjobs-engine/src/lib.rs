@@ -1,24 +1,28 @@
 //! The rjobs execution engine.
 //!
-//! **Run loop.** [`Engine::tick`] is one step: for every execution that is not final it (1)
-//! processes attempts past their deadline (timeout → retry or `timedOut`) and retries whose delay
-//! is over, (2) starts new iterations as far as `maxIterationConcurrency` and `iterationDelay`
-//! allow ([`rjobs_core::engine::dispatch_plan`]), firing the Job: Iteration trigger for each,
-//! and (3) completes the execution when nothing is left in flight, firing Job: Complete. Each
-//! change is computed by the pure state machines in `rjobs_core::engine` and persisted by a
-//! compare-and-set on (state, attempt) *before* any trigger fires; a write that loses the race
-//! changes nothing and fires nothing. Tests call `tick` directly on a manual clock; [`Engine::run`]
-//! calls it in a loop that sleeps until the next due instant (the earliest deadline, retry or
-//! paced start) or until woken by an execute, ack or cancel.
+//! **Run loop.** [`Engine::tick`] is one step: it keeps the leases (`cluster.rs`), then steps each
+//! owned execution that an event touched or whose timer is due (`view.rs`): the pure planner
+//! ([`rjobs_core::engine::planner::plan`]) says whether to process due deadlines and retries, how
+//! many pending iterations to start (concurrency, `iterationDelay`, serial hand-over), whether
+//! the execution is finished, and when to look again; the engine does it and asks again. Starts
+//! fire the Job: Iteration trigger, timeouts Job: Timeout, completion Job: Complete. Each change
+//! is computed by the pure state machines in `rjobs_core::engine` and persisted through the
+//! store's group commit with a compare-and-set on (state, attempt) *before* any trigger fires; a
+//! write that loses the race changes nothing and fires nothing. Tests call `tick` directly on a
+//! manual clock; [`Engine::run`] calls it in a loop that sleeps until the earliest wake-up any
+//! view asks for, or until woken by an execute, ack, cancel or signal.
 //!
-//! **No in-memory truth.** Everything the loop decides from is read from the store at each tick:
-//! a restart resumes where the records say, timeouts that expired while the process was down fire
-//! on the first tick, and the summary is always counted from the iteration records. This is also
-//! what lets several nodes share the work through leases later.
+//! **The database is the truth.** A view caches an execution's row (counters, status,
+//! accumulator) and its next timer; an ack or cancel marks it dirty, a signal from another node
+//! or the heartbeat's periodic refresh marks it stale, and it is rebuilt from the rows when the
+//! lease is taken. A restart resumes where the records say, and timeouts that expired while the
+//! process was down fire on the first step.
 //!
-//! **Acknowledgements** ([`Engine::ack`]) come from the ack endpoint or a workflow's
-//! Acknowledge node and go through the same compare-and-set: the first ack of the current attempt
-//! wins; late, duplicate and stale acks are refused and change nothing.
+//! **Acknowledgements** ([`Engine::ack`], [`Engine::ack_many`]) come from the ack endpoints or
+//! a workflow's Acknowledge node and are decided inside the group commit's transaction
+//! ([`rjobs_core::engine::decide_ack`]): the first ack of the current attempt wins; late,
+//! duplicate and stale acks are refused and change nothing. External workers claim started
+//! attempts with [`Engine::claim`].
 
 pub mod cluster;
 mod engine;

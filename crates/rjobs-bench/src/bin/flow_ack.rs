@@ -1,7 +1,7 @@
 //! Executions through a workflow: N devices, a job at concurrency C, and the flow
 //! `Job: Iteration → Job: Acknowledge(true)`, on an in-process server (store, engine, flow runner
 //! and router as `rjobs serve` wires them). Prints iterations per second from execute to
-//! `completed`, and the process's peak RSS.
+//! `completed`, how long the execute call and the first start took, and the process's peak RSS.
 //!
 //! ```text
 //! cargo run --release -p rjobs-bench --bin flow_ack -- --count 100000 --concurrency 100 --database sqlite
@@ -10,10 +10,10 @@
 // A benchmark measures elapsed wall time itself; the injected-Clock rule is for product code.
 #![allow(clippy::disallowed_methods)]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
-use rjobs_bench::{peak_rss_mib, InProcess};
+use rjobs_bench::{peak_rss_mib, rss_mib, InProcess};
 use serde_json::json;
 
 #[tokio::main]
@@ -36,45 +36,29 @@ async fn main() -> anyhow::Result<()> {
     let t0 = Instant::now();
     let app = srv.app_with_devices(count).await?;
     println!(
-        "setup: {count} devices in {:.1} s",
-        t0.elapsed().as_secs_f64()
+        "setup: {count} devices in {:.1} s (peak RSS so far {:.0} MiB, now {:.0} MiB)",
+        t0.elapsed().as_secs_f64(),
+        peak_rss_mib(),
+        rss_mib()
     );
-    let job = srv.call(Method::POST, &format!("/applications/{app}/resource-jobs"),
-        Some(json!({"name": "bench", "resourceType": "device", "maxIterationConcurrency": concurrency}))).await?;
-    let job = job["id"].as_str().unwrap_or_default().to_string();
+    let job = srv.device_job(&app, concurrency).await?;
     srv.call(Method::POST, &format!("/applications/{app}/flows"), Some(json!({
         "name": "ack",
         "triggers": [{"type": "resourceJobIteration", "key": job, "config": {}, "outputIds": [["ack"]]}],
         "nodes": [{"id": "ack", "type": "ResourceJobAcknowledgeNode", "outputIds": [], "config": {"successExpression": "true"}}]
     }))).await?;
     let t1 = Instant::now();
-    let exec = srv
-        .call(
-            Method::POST,
-            &format!("/applications/{app}/resource-jobs/{job}/execute"),
-            Some(json!({})),
-        )
-        .await?;
-    let exec = exec["executionId"].as_str().unwrap_or_default().to_string();
-    let execute_ms = t1.elapsed().as_secs_f64() * 1000.0;
-    let path = format!("/applications/{app}/resource-jobs/{job}/executions/{exec}");
-    let last = loop {
-        let v = srv.call(Method::GET, &path, None).await?;
-        if matches!(
-            v["status"].as_str(),
-            Some("completed" | "canceled" | "errored")
-        ) {
-            break v;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let (path, execute_ms) = srv.execute(&app, &job).await?;
+    let (last, first_start_ms) = srv.wait_final(&path, t1).await?;
     let secs = t1.elapsed().as_secs_f64();
     println!(
-        "flow_ack: database {database}, {count} iterations, concurrency {concurrency}: {:.0} iterations/s ({secs:.1} s; execute call {execute_ms:.0} ms); status {}, summary {}; peak RSS {:.0} MiB",
+        "flow_ack: database {database}, {count} iterations, concurrency {concurrency}: {:.0} iterations/s ({secs:.1} s; execute call {execute_ms:.0} ms, first start seen after {:.0} ms); status {}, summary {}; peak RSS {:.0} MiB, RSS at the end {:.0} MiB",
         count as f64 / secs,
+        first_start_ms.unwrap_or(f64::NAN),
         last["status"],
         last["executionSummary"],
-        peak_rss_mib()
+        peak_rss_mib(),
+        rss_mib()
     );
     srv.finish().await
 }

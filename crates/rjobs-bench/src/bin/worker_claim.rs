@@ -17,10 +17,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use reqwest::Method;
 use rjobs_bench::{peak_rss_mib, InProcess, ADMIN};
 use rjobs_core::Timestamp;
 use serde_json::{json, Value};
@@ -91,25 +90,9 @@ struct Run {
 async fn one_run(database: &str, count: usize, c: u32, workers: usize) -> anyhow::Result<Run> {
     let srv = InProcess::start(database).await?;
     let app = srv.app_with_devices(count).await?;
-    let job = srv
-        .call(
-            Method::POST,
-            &format!("/applications/{app}/resource-jobs"),
-            Some(json!({"name": "bench", "resourceType": "device", "maxIterationConcurrency": c})),
-        )
-        .await?;
-    let job = job["id"].as_str().unwrap_or_default().to_string();
+    let job = srv.device_job(&app, c).await?;
     let t0 = Instant::now();
-    let exec = srv
-        .call(
-            Method::POST,
-            &format!("/applications/{app}/resource-jobs/{job}/execute"),
-            Some(json!({})),
-        )
-        .await?;
-    let execute_ms = t0.elapsed().as_secs_f64() * 1000.0;
-    let exec = exec["executionId"].as_str().unwrap_or_default().to_string();
-    let path = format!("/applications/{app}/resource-jobs/{job}/executions/{exec}");
+    let (path, execute_ms) = srv.execute(&app, &job).await?;
     let done = Arc::new(AtomicBool::new(false));
     let lats = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
@@ -124,16 +107,7 @@ async fn one_run(database: &str, count: usize, c: u32, workers: usize) -> anyhow
             Ok::<_, anyhow::Error>(())
         }));
     }
-    let last = loop {
-        let v = srv.call(Method::GET, &path, None).await?;
-        if matches!(
-            v["status"].as_str(),
-            Some("completed" | "canceled" | "errored")
-        ) {
-            break v;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let (last, _) = srv.wait_final(&path, t0).await?;
     let secs = t0.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
     for t in tasks {

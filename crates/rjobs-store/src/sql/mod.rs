@@ -129,10 +129,7 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
         } else {
             SqliteJournalMode::Wal
         })
-        .synchronous(SqliteSynchronous::Normal)
-        // Readers map the file instead of copying pages into a per-connection cache that
-        // every write by the writer connection invalidates.
-        .pragma("mmap_size", "268435456");
+        .synchronous(SqliteSynchronous::Normal);
     if !memory {
         if let Some(parent) = std::path::Path::new(opts.get_filename()).parent() {
             if !parent.as_os_str().is_empty() {
@@ -148,7 +145,9 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
         .idle_timeout(None)
         .max_lifetime(None)
         .acquire_timeout(Duration::from_secs(60))
-        .connect_with(opts.clone())
+        // The writer touches the indexes of every running execution: a 32 MiB page cache
+        // (SQLite's default is 2 MiB) keeps their upper levels in memory.
+        .connect_with(opts.clone().pragma("cache_size", "-32768"))
         .await?;
     sqlx::migrate!("./migrations/sqlite").run(&write).await?;
     // An in-memory database exists per connection: readers must share the writer.
