@@ -125,7 +125,7 @@ impl Engine {
             return Ok(Outcome::Done);
         }
         if taken.timers {
-            view.next_timer = self.store.dispatch_state(id).await?.next_timer;
+            view.next_timer = self.store.next_timer(id).await?;
         }
         let mut step = plan(&view.planner_view(), now);
         for _ in 0..ROUNDS {
@@ -169,7 +169,7 @@ impl Engine {
         let mut to_start = Vec::new();
         if step.timers_due {
             to_start = self.process_timers(view, fence, mode, now, report).await?;
-            view.next_timer = self.store.dispatch_state(&view.exec.id).await?.next_timer;
+            view.next_timer = self.store.next_timer(&view.exec.id).await?;
         }
         if step.start > 0 {
             let n = step.start.min(self.batch);

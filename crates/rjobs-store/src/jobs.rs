@@ -51,17 +51,6 @@ pub struct IterationWrite {
     pub record: IterationRecord,
 }
 
-/// An execution's dispatch figures, from its iteration records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DispatchState {
-    /// Iterations holding a concurrency slot (`inProgress` + `retrying`).
-    pub in_flight: u64,
-    /// Whether any iteration is `pending`.
-    pub pending: bool,
-    /// The earliest deadline (in progress) or retry time (retrying).
-    pub next_timer: Option<Timestamp>,
-}
-
 /// Execution columns updated in the same transaction as a batch of iteration writes.
 #[derive(Debug, Clone, Default)]
 pub struct ExecWrite {
@@ -85,8 +74,6 @@ pub trait ExecStore: Send + Sync {
         e: &Execution,
         target: &TargetSpec<'_>,
     ) -> Result<i64, StoreError>;
-    /// The job of an execution of the application, by execution id alone.
-    async fn find_execution_job(&self, app: &Id, exec: &Id) -> Result<Option<Id>, StoreError>;
     /// One execution of a job.
     async fn get_execution(
         &self,
@@ -104,8 +91,6 @@ pub trait ExecStore: Send + Sync {
     ) -> Result<Vec<Execution>, StoreError>;
     /// Number of executions in each status (for metrics).
     async fn executions_by_status(&self) -> Result<Vec<(String, i64)>, StoreError>;
-    /// Executions not yet final (`inProgress`, `canceling`, `erroring`).
-    async fn active_executions(&self) -> Result<Vec<Execution>, StoreError>;
     /// One execution by id alone (the engine's view of an execution it leases).
     async fn load_execution(&self, id: &Id) -> Result<Option<Execution>, StoreError>;
     /// The execution's counters (one row; kept with every transition).
@@ -128,9 +113,9 @@ pub trait ExecStore: Send + Sync {
         exec: &Id,
         limit: u32,
     ) -> Result<Vec<IterationRow>, StoreError>;
-    /// What dispatch needs to know, read in one statement: slots held, whether any iteration
-    /// is pending, and the earliest deadline or retry time.
-    async fn dispatch_state(&self, exec: &Id) -> Result<DispatchState, StoreError>;
+    /// The earliest deadline of an attempt in progress or retry time of a retrying iteration
+    /// (two partial indexes); slots held and pending work are the execution's counters.
+    async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError>;
     /// The iteration of one resource.
     async fn get_iteration(
         &self,

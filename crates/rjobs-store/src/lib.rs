@@ -27,7 +27,7 @@ pub use batch::{
 };
 pub use cluster::{ClusterLoad, Fence, Lease, LeaseStore, NodeRow, Signal, SignalStream};
 pub use flows::{FlowRecord, FlowRun, FlowStore};
-pub use jobs::{DispatchState, ExecStore, ExecWrite, IterationWrite, JobStore, TargetSpec};
+pub use jobs::{ExecStore, ExecWrite, IterationWrite, JobStore, TargetSpec};
 pub use resources::ResourceStore;
 
 pub use sql::{connect, connect_with, ConnectOptions, SqlStore};

@@ -157,10 +157,14 @@ async fn fenced_writes_change_nothing(s: Arc<SqlStore>) {
         .await
         .unwrap();
     assert_eq!(won, [true]);
-    let ds = s.dispatch_state(&e).await.unwrap();
+    let sum = s.summary(&e).await.unwrap();
     assert_eq!(
-        (ds.in_flight, ds.pending, ds.next_timer),
-        (1, true, Some(ts(62_100)))
+        (
+            sum.in_progress,
+            sum.remaining,
+            s.next_timer(&e).await.unwrap()
+        ),
+        (1, 2, Some(ts(62_100)))
     );
     // The lease expires and b claims it; a wakes up with its old decision.
     let b = s
@@ -236,10 +240,14 @@ async fn fenced_writes_change_nothing(s: Arc<SqlStore>) {
         .await
         .unwrap();
     assert_eq!(twice, [false], "an ack applies once");
-    let ds = s.dispatch_state(&e).await.unwrap();
+    let sum = s.summary(&e).await.unwrap();
     assert_eq!(
-        (ds.in_flight, ds.pending, ds.next_timer),
-        (1, true, Some(ts(63_200))),
+        (
+            sum.in_progress,
+            sum.remaining,
+            s.next_timer(&e).await.unwrap()
+        ),
+        (1, 1, Some(ts(63_200))),
         "d2 in flight, d3 pending"
     );
     // A final status drops the lease.

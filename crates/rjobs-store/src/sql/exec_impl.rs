@@ -7,17 +7,12 @@ use rjobs_core::{Id, Timestamp};
 
 use super::SqlStore;
 use crate::batch::{ApplyOp, WriteOp, WriteOutcome};
-use crate::{
-    DispatchState, ExecStore, ExecWrite, Fence, IterationWrite, Page, StoreError, TargetSpec,
-};
+use crate::{ExecStore, ExecWrite, Fence, IterationWrite, Page, StoreError, TargetSpec};
 
 #[async_trait]
 impl ExecStore for SqlStore {
     async fn create_execution(&self, e: &Execution, t: &TargetSpec<'_>) -> Result<i64, StoreError> {
         self.exec_create(e, t).await
-    }
-    async fn find_execution_job(&self, app: &Id, exec: &Id) -> Result<Option<Id>, StoreError> {
-        self.exec_job_of(app, exec).await
     }
     async fn get_execution(
         &self,
@@ -42,9 +37,6 @@ impl ExecStore for SqlStore {
                 .fetch_all(pool)
                 .await?)
         })
-    }
-    async fn active_executions(&self) -> Result<Vec<Execution>, StoreError> {
-        self.exec_active().await
     }
     async fn load_execution(&self, id: &Id) -> Result<Option<Execution>, StoreError> {
         self.exec_load(id).await
@@ -77,8 +69,8 @@ impl ExecStore for SqlStore {
     ) -> Result<Vec<IterationRow>, StoreError> {
         self.it_pending(exec, limit).await
     }
-    async fn dispatch_state(&self, exec: &Id) -> Result<DispatchState, StoreError> {
-        self.it_dispatch_state(exec).await
+    async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError> {
+        self.it_next_timer(exec).await
     }
     async fn get_iteration(
         &self,

@@ -188,20 +188,6 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn exec_job_of(&self, app: &Id, exec: &Id) -> Result<Option<Id>, StoreError> {
-        with_read!(self, pool => {
-            let job: Option<String> = sqlx::query_scalar(
-                "SELECT resource_job_id FROM executions WHERE application_id = $1 AND id = $2",
-            )
-            .bind(app.as_str())
-            .bind(exec.as_str())
-            .fetch_optional(pool)
-            .await?;
-            job.map(|j| Id::parse(&j).map_err(|_| StoreError::Corrupt(format!("resource_job_id {j:?}"))))
-                .transpose()
-        })
-    }
-
     pub(crate) async fn exec_list(
         &self,
         app: &Id,
@@ -219,18 +205,6 @@ impl SqlStore {
             .bind(job.as_str())
             .bind(since.map_or(i64::MIN, Timestamp::as_millis))
             .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(exec_from_row).collect()
-        })
-    }
-
-    pub(crate) async fn exec_active(&self) -> Result<Vec<Execution>, StoreError> {
-        with_read!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT * FROM executions WHERE status IN ('inProgress', 'canceling', 'erroring')
-                 ORDER BY run_started_at, id",
-            )
             .fetch_all(pool)
             .await?;
             rows.iter().map(exec_from_row).collect()

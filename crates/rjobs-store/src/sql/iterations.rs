@@ -1,6 +1,6 @@
 //! Iterations: the reads dispatch needs (each served by an index on `(execution_id, state,
-//! seq)` or a partial index on the timers), the summary by `GROUP BY state` (counts always come
-//! from the records), and batched compare-and-set writes in one transaction.
+//! seq)` or a partial index on the timers) and the summary by `GROUP BY state`, which the tests
+//! compare with the execution's counters. The writes go through the group commit (`commit.rs`).
 
 use rjobs_core::engine::{IterationRecord, IterationState, Summary};
 use rjobs_core::execution::IterationRow;
@@ -8,7 +8,7 @@ use rjobs_core::{Id, Timestamp};
 
 use super::row::{id, RowExt};
 use super::{with_read, SqlStore};
-use crate::{DispatchState, Page, StoreError};
+use crate::{Page, StoreError};
 
 fn opt_ts(r: &impl RowExt, col: &str) -> Result<Option<Timestamp>, StoreError> {
     Ok(r.opt_int(col)?.map(Timestamp::from_millis))
@@ -99,32 +99,19 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_dispatch_state(&self, exec: &Id) -> Result<DispatchState, StoreError> {
+    pub(crate) async fn it_next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError> {
         with_read!(self, pool => {
-            let (in_flight, pending, deadline, retry): (i64, i64, Option<i64>, Option<i64>) =
-                sqlx::query_as(
-                    "SELECT
-                         (SELECT COUNT(*) FROM iterations WHERE execution_id = $1
-                             AND state IN ('inProgress', 'retrying')),
-                         (SELECT COUNT(*) FROM (SELECT 1 FROM iterations WHERE execution_id = $1
-                             AND state = 'pending' LIMIT 1) p),
-                         (SELECT MIN(deadline) FROM iterations WHERE execution_id = $1
-                             AND state = 'inProgress'),
-                         (SELECT MIN(retry_at) FROM iterations WHERE execution_id = $1
-                             AND state = 'retrying')",
-                )
-                .bind(exec.as_str())
-                .fetch_one(pool)
-                .await?;
-            Ok(DispatchState {
-                in_flight: in_flight.max(0) as u64,
-                pending: pending > 0,
-                next_timer: [deadline, retry]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .map(Timestamp::from_millis),
-            })
+            let (deadline, retry): (Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT
+                     (SELECT MIN(deadline) FROM iterations WHERE execution_id = $1
+                         AND state = 'inProgress'),
+                     (SELECT MIN(retry_at) FROM iterations WHERE execution_id = $1
+                         AND state = 'retrying')",
+            )
+            .bind(exec.as_str())
+            .fetch_one(pool)
+            .await?;
+            Ok([deadline, retry].into_iter().flatten().min().map(Timestamp::from_millis))
         })
     }
 
