@@ -86,9 +86,7 @@ impl Engine {
                 Err(err) => {
                     tracing::error!(execution_id = %id, error = %err, "execution step failed");
                     // Reload everything at the next try, a second from now.
-                    self.views.stale(&id);
-                    report.next_wakeup = earliest(report.next_wakeup, Some(now.plus_millis(1000)));
-                    continue;
+                    self.views.retry_at(&id, now.plus_millis(1000));
                 }
             }
         }

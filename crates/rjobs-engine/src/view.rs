@@ -43,6 +43,8 @@ struct Entry {
     view: Option<View>,
     dirty: bool,
     stale: bool,
+    /// After a failed step: not before this instant (a database outage must not spin the loop).
+    not_before: Option<Timestamp>,
 }
 
 /// What a step starts from: the view (if loaded) and what must be re-read first.
@@ -80,6 +82,7 @@ impl Views {
                 view: None,
                 dirty: true,
                 stale: true,
+                not_before: None,
             });
         }
     }
@@ -89,6 +92,7 @@ impl Views {
         let mut ids: Vec<Id> = self
             .lock()
             .iter()
+            .filter(|(_, e)| e.not_before.is_none_or(|t| t <= now))
             .filter(|(_, e)| {
                 e.dirty
                     || e.stale
@@ -113,6 +117,7 @@ impl Views {
         };
         e.dirty = false;
         e.stale = false;
+        e.not_before = None;
         Some(t)
     }
 
@@ -153,6 +158,15 @@ impl Views {
         true
     }
 
+    /// A step of `id` failed: reload it from scratch, but not before `at`.
+    pub fn retry_at(&self, id: &Id, at: Timestamp) {
+        if let Some(e) = self.lock().get_mut(id) {
+            e.dirty = true;
+            e.stale = true;
+            e.not_before = Some(at);
+        }
+    }
+
     /// Reload everything (a lost signal, the periodic refresh).
     pub fn stale_all(&self) {
         for e in self.lock().values_mut() {
@@ -166,10 +180,12 @@ impl Views {
         let m = self.lock();
         let mut next = None;
         for e in m.values() {
-            if e.dirty || e.stale || e.view.is_none() {
-                return Some(now);
-            }
-            next = earliest(next, e.view.as_ref().and_then(|v| v.wake_at));
+            let at = if e.dirty || e.stale || e.view.is_none() {
+                Some(e.not_before.map_or(now, |t| t.max(now)))
+            } else {
+                e.view.as_ref().and_then(|v| v.wake_at)
+            };
+            next = earliest(next, at);
         }
         next
     }
