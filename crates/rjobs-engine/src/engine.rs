@@ -318,7 +318,11 @@ impl Engine {
                     continue;
                 }
             };
-            slots.push((outs.len(), req.iteration_id.clone()));
+            slots.push((
+                outs.len(),
+                req.iteration_id.clone(),
+                iid.execution_id().clone(),
+            ));
             outs.push(None);
             ops.push(WriteOp::Ack(AckOp {
                 app: app.clone(),
@@ -334,15 +338,8 @@ impl Engine {
                 },
             }));
         }
-        let execs: Vec<Id> = ops
-            .iter()
-            .filter_map(|op| match op {
-                WriteOp::Ack(a) => Some(a.exec.clone()),
-                _ => None,
-            })
-            .collect();
         let results = self.store.submit(ops).await;
-        for (((slot, iid), exec), r) in slots.into_iter().zip(execs).zip(results) {
+        for ((slot, iid, exec), r) in slots.into_iter().zip(results) {
             outs[slot] = Some(self.ack_outcome(&iid, &exec, r));
         }
         outs.into_iter()

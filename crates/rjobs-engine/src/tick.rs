@@ -4,8 +4,8 @@
 
 use rjobs_core::engine::planner::{plan, Step};
 use rjobs_core::engine::{
-    execution_transition, transition, AttemptInfo, ExecMode, ExecutionEvent, ExecutionStatus,
-    IterationEvent, IterationState, SummaryDelta, Transition,
+    execution_transition, transition, AttemptInfo, ExecMode, ExecutionEvent, IterationEvent,
+    IterationState, SummaryDelta, Transition,
 };
 use rjobs_core::execution::{Execution, IterationRow};
 use rjobs_core::jobs::ResourceType;
@@ -341,7 +341,6 @@ impl Engine {
             .any(|(_, t, _)| t.iteration_trigger().is_some());
         let ew = ExecWrite {
             last_start_at: any_start.then_some(now),
-            accumulator: None,
             fence: Some(fence.clone()),
         };
         #[allow(clippy::disallowed_methods)] // latency measurement only
@@ -498,7 +497,6 @@ impl Engine {
             .url(&e.application_id, &e.resource_job_id, &e.id, now);
         let data = payload::complete(&e, job.as_ref(), &summary, &url);
         self.fire(&e, TriggerKind::Complete, data).await;
-        debug_assert!(e.status != ExecutionStatus::InProgress);
         Ok(Outcome::Done)
     }
 }

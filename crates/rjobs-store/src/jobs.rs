@@ -56,8 +56,6 @@ pub struct IterationWrite {
 pub struct ExecWrite {
     /// Set `last_start_at` (an attempt started).
     pub last_start_at: Option<Timestamp>,
-    /// Set the running accumulator (a serial job's successful ack carried one).
-    pub accumulator: Option<String>,
     /// The lease the writer holds (engine dispatch); None for writes any node may make (acks:
     /// their compare-and-set on (state, attempt) is their guard).
     pub fence: Option<Fence>,

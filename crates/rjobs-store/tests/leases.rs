@@ -126,7 +126,6 @@ fn start_write(seq: i64, now: i64) -> IterationWrite {
 fn fenced(owner: &str, epoch: i64, now: i64) -> ExecWrite {
     ExecWrite {
         last_start_at: Some(ts(now)),
-        accumulator: None,
         fence: Some(Fence {
             owner: owner.into(),
             epoch,

@@ -159,9 +159,6 @@ impl Round {
             if let Some(t) = a.exec_write.last_start_at {
                 ch.last_start = Some(ch.last_start.map_or(t, |x| x.max(t)));
             }
-            if let Some(acc) = &a.exec_write.accumulator {
-                ch.accumulator = Some(acc.clone());
-            }
         }
         for (i, exec, seq, d) in self.acks {
             if won.contains(&(exec.clone(), seq)) {

@@ -17,13 +17,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use rjobs_core::engine::ExecutionStatus;
-use rjobs_core::execution::ExecSettings;
 use rjobs_core::Id;
 use tokio::sync::oneshot;
 
 use super::batch_plan::{
     claim_sql, flow_runs_sql, pieces, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL,
 };
+use super::executions::settings_from_row;
 use super::iterations::iteration_from_row;
 use super::row::{id, RowExt};
 use super::set_ops::SetOps;
@@ -59,15 +59,19 @@ pub(crate) fn ack_target(r: &impl RowExt) -> Result<AckTarget, StoreError> {
         job: id(r, "x_job")?,
         status: ExecutionStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
-        settings: ExecSettings {
-            max_iteration_concurrency: r.int("x_mic")?,
-            iteration_delay: r.int("x_delay")?,
-            iteration_timeout: r.int("x_timeout")?,
-            retry_on_failure: r.int("x_rof")? != 0,
-            retry_on_timeout: r.int("x_rot")? != 0,
-            max_iteration_retries: r.int("x_mir")?,
-            retry_delay: r.int("x_rd")?,
-        },
+        // The ack reads alias the execution's settings columns (see `batch_plan::ack_read_sql`).
+        settings: settings_from_row(
+            r,
+            &[
+                "x_mic",
+                "x_delay",
+                "x_timeout",
+                "x_rof",
+                "x_rot",
+                "x_mir",
+                "x_rd",
+            ],
+        )?,
     })
 }
 

@@ -27,6 +27,33 @@ fn opt_id(r: &impl RowExt, col: &str) -> Result<Option<Id>, StoreError> {
         .transpose()
 }
 
+/// The settings snapshot's columns, in [`ExecSettings`] field order.
+pub(crate) const SETTINGS_COLS: [&str; 7] = [
+    "max_iteration_concurrency",
+    "iteration_delay",
+    "iteration_timeout",
+    "retry_on_failure",
+    "retry_on_timeout",
+    "max_iteration_retries",
+    "retry_delay",
+];
+
+/// The settings snapshot read from columns named `cols` (the row's own, or aliases of a join).
+pub(crate) fn settings_from_row(
+    r: &impl RowExt,
+    cols: &[&str; 7],
+) -> Result<ExecSettings, StoreError> {
+    Ok(ExecSettings {
+        max_iteration_concurrency: r.int(cols[0])?,
+        iteration_delay: r.int(cols[1])?,
+        iteration_timeout: r.int(cols[2])?,
+        retry_on_failure: r.int(cols[3])? != 0,
+        retry_on_timeout: r.int(cols[4])? != 0,
+        max_iteration_retries: r.int(cols[5])?,
+        retry_delay: r.int(cols[6])?,
+    })
+}
+
 fn count(r: &impl RowExt, col: &str) -> Result<u64, StoreError> {
     let n = r.int(col)?;
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{col}: {n}")))
@@ -57,15 +84,7 @@ pub(crate) fn exec_from_row(r: &impl RowExt) -> Result<Execution, StoreError> {
             }),
             None => None,
         },
-        settings: ExecSettings {
-            max_iteration_concurrency: r.int("max_iteration_concurrency")?,
-            iteration_delay: r.int("iteration_delay")?,
-            iteration_timeout: r.int("iteration_timeout")?,
-            retry_on_failure: r.int("retry_on_failure")? != 0,
-            retry_on_timeout: r.int("retry_on_timeout")? != 0,
-            max_iteration_retries: r.int("max_iteration_retries")?,
-            retry_delay: r.int("retry_delay")?,
-        },
+        settings: settings_from_row(r, &SETTINGS_COLS)?,
         run_started_at: ts(r, "run_started_at")?,
         run_completed_at: r.opt_int("run_completed_at")?.map(Timestamp::from_millis),
         accumulator: r.opt_text("accumulator")?,

@@ -120,7 +120,7 @@ pub(super) async fn cancel(
 }
 
 /// The log item of an execution, with its summary and (once final) its signed report link.
-async fn log_item(state: &AppState, e: &Execution) -> ApiResult<Value> {
+fn log_item(state: &AppState, e: &Execution) -> Value {
     // The counters are columns of the execution row, kept with every transition.
     let summary = e.summary;
     let url = e.status.is_final().then(|| {
@@ -131,7 +131,7 @@ async fn log_item(state: &AppState, e: &Execution) -> ApiResult<Value> {
             state.clock.now(),
         )
     });
-    Ok(views::execution_log(e, &summary, url.as_deref()))
+    views::execution_log(e, &summary, url.as_deref())
 }
 
 pub(super) async fn logs(
@@ -149,7 +149,7 @@ pub(super) async fn logs(
         .await?;
     let mut items = Vec::with_capacity(execs.len());
     for e in &execs {
-        items.push(log_item(&state, e).await?);
+        items.push(log_item(&state, e));
     }
     Ok(Json(Value::Array(items)))
 }
@@ -174,7 +174,7 @@ pub(super) async fn one(
 ) -> ApiResult<Json<Value>> {
     let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
-    Ok(Json(log_item(&state, &e).await?))
+    Ok(Json(log_item(&state, &e)))
 }
 
 pub(super) async fn iterations(
