@@ -87,8 +87,10 @@ ops! {
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}" Some(action::JOB_GET), "Get a resource job", 200, [], false;
     PATCH "/applications/{applicationId}/resource-jobs/{resourceJobId}" Some(action::JOB_PATCH), "Update a resource job (answers 201, as the original)", 201, [], true;
     DELETE "/applications/{applicationId}/resource-jobs/{resourceJobId}" Some(action::JOB_DELETE), "Delete a resource job, its executions and optionally its workflows", 200, ["includeWorkflows"], false;
-    POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/execute" Some(action::JOB_EXECUTE), "Execute a resource job", 200, [], true;
+    POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/execute" Some(action::JOB_EXECUTE), "Execute a resource job (dryRun=true: preview the target set, write nothing; rerunOf: re-drive an execution's failures)", 200, ["dryRun"], true;
     POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/cancelExecution" Some(action::JOB_CANCEL), "Cancel an execution", 200, ["executionId"], false;
+    POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/pauseExecution" Some(action::JOB_PAUSE), "Pause an execution: nothing new starts, attempts in flight finish (extension)", 200, ["executionId"], false;
+    POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/resumeExecution" Some(action::JOB_RESUME), "Resume a paused execution (extension)", 200, ["executionId"], false;
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/logs" Some(action::JOB_LOGS), "Execution logs, newest first", 200, ["limit", "since"], false;
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}" Some(action::JOB_LOGS), "One execution (extension)", 200, [], false;
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/iterations" Some(action::JOB_LOGS), "An execution's iterations (extension)", 200, ["status", "page", "perPage"], false;

@@ -103,6 +103,8 @@ actions! {
     JOB_DELETE = "resourceJob.delete", write, Application, true;
     JOB_EXECUTE = "resourceJob.execute", write, Application, true;
     JOB_CANCEL = "resourceJob.cancelExecution", write, Application, true;
+    JOB_PAUSE = "resourceJob.pauseExecution", write, Application, true;
+    JOB_RESUME = "resourceJob.resumeExecution", write, Application, true;
     JOB_LOGS = "resourceJob.logs", read, Application, true;
     JOB_ACKNOWLEDGE = "resourceJob.acknowledge", write, Application, true;
     FLOWS_GET = "flows.get", read, Application, true;
@@ -132,6 +134,11 @@ pub fn accepted(a: &Action) -> Vec<String> {
     let resource = a.name.split('.').next().unwrap_or(a.name);
     out.push(format!("{resource}.*"));
     out.push(a.name.to_string());
+    // Pause and resume (extensions) are accepted with the same scopes as cancelExecution, so
+    // tokens minted for the original's cancel can also pause.
+    if a.name == action::JOB_PAUSE.name || a.name == action::JOB_RESUME.name {
+        out.push(action::JOB_CANCEL.name.to_string());
+    }
     out
 }
 
@@ -198,6 +205,14 @@ mod tests {
         assert!(!grants(&read, &action::JOBS_POST));
         let single = vec!["resourceJob.*".to_string()];
         assert!(grants(&single, &action::JOB_CANCEL));
+        assert!(grants(&single, &action::JOB_PAUSE));
+        let cancel = vec!["resourceJob.cancelExecution".to_string()];
+        assert!(grants(&cancel, &action::JOB_PAUSE));
+        assert!(grants(&cancel, &action::JOB_RESUME));
+        let pause = vec!["resourceJob.pauseExecution".to_string()];
+        assert!(grants(&pause, &action::JOB_PAUSE));
+        assert!(!grants(&pause, &action::JOB_RESUME));
+        assert!(!grants(&pause, &action::JOB_CANCEL));
         assert!(grants(&single, &action::JOB_ACKNOWLEDGE));
         assert!(!grants(&single, &action::JOBS_GET));
         let coll = vec!["resourceJobs.*".to_string()];

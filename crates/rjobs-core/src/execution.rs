@@ -1,6 +1,7 @@
 //! Execution and iteration records as the store keeps them. An execution snapshots the job's
 //! settings at execute time, so editing a job never changes a run already under way.
 
+use crate::engine::controls::{AbortConfig, RolloutConfig};
 use crate::engine::{ExecutionStatus, IterationId, IterationRecord, RetryPolicy, Summary};
 use crate::jobs::{ResourceJob, ResourceType};
 use crate::{Id, Timestamp};
@@ -89,6 +90,14 @@ pub struct Execution {
     pub cancel_source: Option<Source>,
     /// Settings snapshot.
     pub settings: ExecSettings,
+    /// `abortConfig` snapshot.
+    pub abort_config: Option<AbortConfig>,
+    /// `rolloutConfig` snapshot.
+    pub rollout_config: Option<RolloutConfig>,
+    /// Why the execution canceled itself (`abortReason`, JSON object text).
+    pub abort_reason: Option<String>,
+    /// The execution a re-run re-drives (`rerunOf`, JSON object text).
+    pub rerun_of: Option<String>,
     /// When it was requested (and the target set fixed).
     pub run_started_at: Timestamp,
     /// When it reached a final status.

@@ -4,6 +4,7 @@
 //! ([`JobLimits`]). Validation is pure: whether a data table exists or a query fits the resource
 //! type's grammar is checked by the caller, which has the store and the query parser.
 
+use crate::engine::controls::{AbortConfig, RolloutConfig};
 use crate::list::FieldError;
 use crate::{Id, Timestamp};
 
@@ -99,6 +100,10 @@ pub struct ResourceJob {
     pub max_iteration_retries: i64,
     /// ms before a retry, 0..=30000.
     pub retry_delay: i64,
+    /// `abortConfig` (extension): cancel by itself past a failure share.
+    pub abort_config: Option<AbortConfig>,
+    /// `rolloutConfig` (extension): the start rate and its ramp.
+    pub rollout_config: Option<RolloutConfig>,
     /// Creation instant.
     pub creation_date: Timestamp,
     /// Last change.
@@ -134,6 +139,8 @@ impl ResourceJob {
             retry_on_timeout: false,
             max_iteration_retries: 1,
             retry_delay: 0,
+            abort_config: None,
+            rollout_config: None,
             creation_date: now,
             last_updated: now,
             last_execution_requested: None,

@@ -1,42 +1,23 @@
-//! The [`Engine`]: execute, cancel and acknowledge (the request-driven entry points), and the
-//! run loop around [`Engine::tick`] (in `tick.rs`).
+//! The [`Engine`]: acknowledgements (execute, cancel, pause and resume are in `control.rs`),
+//! and the run loop around [`Engine::tick`] (in `tick.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rjobs_core::engine::{
-    accumulator_text, execution_transition, AckInput, ExecutionEvent, ExecutionRefusal,
-    ExecutionStatus, IterationId,
-};
-use rjobs_core::execution::{ExecSettings, Execution, Source};
-use rjobs_core::jobs::{check_context, ResourceJob, ResourceType};
+use rjobs_core::engine::{accumulator_text, AckInput, IterationId};
+use rjobs_core::jobs::ResourceType;
 use rjobs_core::{Clock, Id, IdGen, Timestamp};
-use rjobs_query::{ColumnType, TableSchema};
-use rjobs_store::{AckOp, AckRejected, Store, StoreError, TargetSpec, WriteOp, WriteOutcome};
+use rjobs_store::{AckOp, AckRejected, Store, StoreError, WriteOp, WriteOutcome};
 use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::cluster::{ClusterConfig, Membership};
 use crate::metrics::Metrics;
-use crate::render::render;
 use crate::report::ReportSigner;
 use crate::sink::TriggerSink;
 use crate::view::Views;
 use crate::EngineError;
-
-/// The execute options (`resourceJobExecutionOptions`) plus who asked.
-#[derive(Debug, Clone)]
-pub struct ExecuteRequest {
-    /// Context JSON text; the job's `defaultContext` when absent.
-    pub template_context: Option<String>,
-    /// Query override (template).
-    pub query_json: Option<String>,
-    /// Data table override (id or template).
-    pub data_table_id: Option<String>,
-    /// Who asked.
-    pub source: Source,
-}
 
 /// An acknowledgement of an iteration's current attempt.
 #[derive(Debug, Clone)]
@@ -75,7 +56,7 @@ pub struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) sink: Arc<dyn TriggerSink>,
     pub(crate) signer: ReportSigner,
-    ids: IdGen,
+    pub(crate) ids: IdGen,
     wake: Notify,
     /// Most starts or timer events handled per execution per tick (bounds one tick's work).
     pub(crate) batch: u32,
@@ -85,15 +66,6 @@ pub struct Engine {
     pub(crate) views: Views,
     /// Notified whenever attempts start (long-polling worker claims wait on it).
     pub(crate) started: Notify,
-}
-
-fn column_type(c: rjobs_core::resources::table::ColumnType) -> ColumnType {
-    use rjobs_core::resources::table::ColumnType as C;
-    match c {
-        C::String => ColumnType::String,
-        C::Number => ColumnType::Number,
-        C::Boolean => ColumnType::Boolean,
-    }
 }
 
 pub(crate) fn query_type(rt: ResourceType) -> rjobs_query::ResourceType {
@@ -145,140 +117,6 @@ impl Engine {
     /// Wakes the run loop (new work may be due).
     pub fn wake(&self) {
         self.wake.notify_one();
-    }
-
-    /// Starts an execution of `job`: renders and validates the context, query and table, then
-    /// durably creates the execution and its target set. Nothing is created on a 400.
-    pub async fn execute(&self, job: &ResourceJob, req: ExecuteRequest) -> Result<Id, EngineError> {
-        let (ctx_field, ctx_text) = match &req.template_context {
-            Some(t) => ("templateContext", t.clone()),
-            None => ("defaultContext", job.default_context.clone()),
-        };
-        let context = check_context(ctx_field, &ctx_text)
-            .map_err(|e| EngineError::Validation(e.to_string()))?;
-        let query_template = req.query_json.as_deref().unwrap_or(&job.query_json);
-        let query_text =
-            render("queryJson", query_template, &context).map_err(EngineError::Validation)?;
-        let query_value: Value = serde_json::from_str(&query_text).map_err(|e| {
-            EngineError::Validation(format!("queryJson: rendered query is not valid JSON: {e}"))
-        })?;
-        let app = &job.application_id;
-        let (table_id, schema) = if job.resource_type == ResourceType::DataTableRow {
-            let table_ref = req
-                .data_table_id
-                .as_deref()
-                .or(job.data_table_id.as_deref())
-                .ok_or_else(|| EngineError::Validation("dataTableId: is required".into()))?;
-            let rendered =
-                render("dataTableId", table_ref, &context).map_err(EngineError::Validation)?;
-            let id = Id::parse(rendered.trim()).map_err(|_| {
-                EngineError::Validation(format!(
-                    "dataTableId: rendered to {rendered:?}, which is not a 24-character hexadecimal id"
-                ))
-            })?;
-            let table = self.store.get_data_table(app, &id).await?.ok_or_else(|| {
-                EngineError::Validation(format!(
-                    "dataTableId: no data table {id} exists in this application"
-                ))
-            })?;
-            let schema = TableSchema {
-                columns: table
-                    .columns
-                    .iter()
-                    .map(|c| (c.name.clone(), column_type(c.data_type)))
-                    .collect(),
-            };
-            (Some(id), Some(schema))
-        } else {
-            (None, None)
-        };
-        let rt = query_type(job.resource_type);
-        let query = rjobs_query::parse(rt, &query_value, schema.as_ref())
-            .map_err(|e| EngineError::Validation(format!("queryJson: {e}")))?;
-        let now = self.clock.now();
-        let e = Execution {
-            id: self.ids.next(now),
-            application_id: app.clone(),
-            resource_job_id: job.id.clone(),
-            status: ExecutionStatus::InProgress,
-            resource_type: job.resource_type,
-            data_table_id: table_id.clone(),
-            query_json: query_text,
-            template_context: ctx_text,
-            source: req.source,
-            cancel_source: None,
-            settings: ExecSettings::of(job),
-            run_started_at: now,
-            run_completed_at: None,
-            accumulator: None,
-            error_message: None,
-            last_start_at: None,
-            total: 0,
-            version: 1,
-            summary: Default::default(),
-        };
-        let target = TargetSpec {
-            rt,
-            table: table_id.as_ref(),
-            query: &query,
-        };
-        let total = self.store.create_execution(&e, &target).await?;
-        tracing::info!(execution_id = %e.id, resource_job_id = %job.id, total, "execution created");
-        self.cluster.want_claim();
-        self.cluster.send(rjobs_store::Signal::Claim);
-        self.wake();
-        Ok(e.id)
-    }
-
-    /// Marks an execution for cancellation (idempotent while canceling/canceled).
-    pub async fn cancel(
-        &self,
-        app: &Id,
-        job: &Id,
-        exec: &Id,
-        by: Source,
-    ) -> Result<(), EngineError> {
-        for _ in 0..5 {
-            let e = self
-                .store
-                .get_execution(app, job, exec)
-                .await?
-                .ok_or(EngineError::NotFound("Execution"))?;
-            let next = match execution_transition(e.status, &ExecutionEvent::CancelRequested) {
-                Ok(s) => s,
-                Err(
-                    ExecutionRefusal::AlreadyFinal { status }
-                    | ExecutionRefusal::AlreadyStopping { status },
-                ) => {
-                    return Err(EngineError::Validation(format!(
-                        "executionId: the execution is already {}",
-                        status.as_str()
-                    )))
-                }
-            };
-            if next == e.status {
-                return Ok(());
-            }
-            let mut updated = e.clone();
-            updated.status = next;
-            updated.cancel_source = Some(by.clone());
-            match self
-                .store
-                .update_execution(&updated, e.status, true, None)
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(execution_id = %exec, "execution canceling");
-                    self.after_change(exec, None);
-                    return Ok(());
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(EngineError::Conflict(
-            "the execution kept changing; retry".into(),
-        ))
     }
 
     /// Applies an acknowledgement to the iteration's current attempt (through the group

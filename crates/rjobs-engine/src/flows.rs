@@ -16,7 +16,8 @@ use rjobs_store::{FlowRecord, FlowRun, Store};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::engine::{AckRequest, Engine, ExecuteRequest};
+use crate::control::ExecuteRequest;
+use crate::engine::{AckRequest, Engine};
 use crate::sink::{TriggerEvent, TriggerSink};
 
 /// Runs flows on triggers.
@@ -231,6 +232,7 @@ impl FlowHost for EngineHost {
             template_context: context,
             query_json: None,
             data_table_id: None,
+            rerun_of: None,
             source: Source {
                 kind: "flow".into(),
                 id: Some(self.flow.clone()),

@@ -25,6 +25,7 @@
 //! attempts with [`Engine::claim`].
 
 pub mod cluster;
+mod control;
 mod engine;
 mod error;
 mod flows;
@@ -39,7 +40,8 @@ pub mod views;
 mod worker;
 
 pub use cluster::ClusterConfig;
-pub use engine::{AckRequest, Engine, ExecuteRequest, TickReport};
+pub use control::{DryRun, ExecuteRequest, RerunRequest};
+pub use engine::{AckRequest, Engine, TickReport};
 pub use error::EngineError;
 pub use flows::FlowSink;
 pub use metrics::Metrics;

@@ -115,7 +115,14 @@ pub(crate) fn complete(
     ex.insert("executionReportUrl".into(), json!(report_url));
     ex.insert("executionSummary".into(), crate::views::summary(s));
     ex.insert("runCompletedAt".into(), json!(e.run_completed_at));
+    crate::views::controls(e, &mut ex);
+    let abort_reason = e
+        .abort_reason
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .unwrap_or(Value::Null);
     json!({
+        "abortReason": abort_reason,
         "accumulator": accumulator(e.accumulator.as_deref()),
         "execution": Value::Object(ex),
         "resourceJob": job.map_or(Value::Null, crate::views::job),

@@ -123,10 +123,16 @@ impl Engine {
             return Ok(Outcome::Done);
         }
         if taken.timers {
-            view.next_timer = self.store.next_timer(id).await?;
+            view.next_timer = self.store.next_timer(id, view.retries()).await?;
         }
         let mut step = plan(&view.planner_view(), now);
         for _ in 0..ROUNDS {
+            if let Some(reason) = step.abort {
+                self.abort(&mut view.exec, fence, &reason).await?;
+                // Drain from a fresh row (the abandon recounted it).
+                view.wake_at = Some(now);
+                return Ok(Outcome::Keep(Box::new(view)));
+            }
             if step.finish {
                 return self.finish(view.exec, fence, now, report).await;
             }
@@ -167,7 +173,7 @@ impl Engine {
         let mut to_start = Vec::new();
         if step.timers_due {
             to_start = self.process_timers(view, fence, mode, now, report).await?;
-            view.next_timer = self.store.next_timer(&view.exec.id).await?;
+            view.next_timer = self.store.next_timer(&view.exec.id, view.retries()).await?;
         }
         if step.start > 0 {
             let n = step.start.min(self.batch);
@@ -192,11 +198,19 @@ impl Engine {
         let policy = e.settings.policy();
         let mut starts = Vec::new();
         let mut done: Vec<(IterationRow, Transition)> = Vec::new();
-        for row in self.store.due_iterations(&e.id, now, self.batch).await? {
+        let retries = view.retries();
+        for row in self
+            .store
+            .due_iterations(&e.id, now, self.batch, retries)
+            .await?
+        {
             let ev = match (row.record.state, mode) {
                 (IterationState::InProgress, _) => IterationEvent::Deadline { now },
+                // Paused: due retries wait for resume (the store returns none then).
                 (IterationState::Retrying, ExecMode::Running) => {
-                    starts.push(row);
+                    if retries {
+                        starts.push(row);
+                    }
                     continue;
                 }
                 (IterationState::Retrying, ExecMode::Draining) => IterationEvent::Abandon { now },
@@ -336,9 +350,11 @@ impl Engine {
             }
         }
         let writes: Vec<_> = planned.iter().map(|(r, t, _)| write_of(r, t)).collect();
-        let any_start = planned
-            .iter()
-            .any(|(_, t, _)| t.iteration_trigger().is_some());
+        // Only pending iterations pace the next start (`iterationDelay`, the rollout rate);
+        // retries are paced by `retryDelay` alone.
+        let any_start = planned.iter().any(|(r, t, _)| {
+            r.record.state == IterationState::Pending && t.iteration_trigger().is_some()
+        });
         let ew = ExecWrite {
             last_start_at: any_start.then_some(now),
             fence: Some(fence.clone()),

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use rjobs_core::engine::planner::ExecView;
+use rjobs_core::engine::ExecutionStatus;
 use rjobs_core::execution::Execution;
 use rjobs_core::{Id, Timestamp};
 
@@ -25,9 +26,11 @@ pub(crate) struct View {
 }
 
 impl View {
-    pub fn planner_view(&self) -> ExecView {
+    pub fn planner_view(&self) -> ExecView<'_> {
         let s = &self.exec.settings;
         ExecView {
+            abort: self.exec.abort_config.as_ref(),
+            rollout: self.exec.rollout_config,
             status: self.exec.status,
             summary: self.exec.summary,
             max_concurrency: u32::try_from(s.max_iteration_concurrency.max(1)).unwrap_or(1),
@@ -35,6 +38,13 @@ impl View {
             last_start: self.exec.last_start_at,
             next_timer: self.next_timer,
         }
+    }
+}
+
+impl View {
+    /// Whether retry timers count: not while paused (due retries wait for resume).
+    pub fn retries(&self) -> bool {
+        self.exec.status != ExecutionStatus::Paused
     }
 }
 

@@ -34,8 +34,37 @@ pub fn job(j: &ResourceJob) -> Value {
         if let Some(t) = j.last_execution_requested {
             m.insert("lastExecutionRequested".into(), json!(t));
         }
+        if let Some(a) = &j.abort_config {
+            m.insert("abortConfig".into(), a.to_json());
+        }
+        if let Some(r) = &j.rollout_config {
+            m.insert("rolloutConfig".into(), r.to_json());
+        }
     }
     v
+}
+
+/// The operator-control fields of an execution (extensions): its `abortConfig`,
+/// `rolloutConfig` with `currentRatePerMinute`, `abortReason` and `rerunOf`.
+pub fn controls(e: &Execution, m: &mut Map<String, Value>) {
+    if let Some(a) = &e.abort_config {
+        m.insert("abortConfig".into(), a.to_json());
+    }
+    if let Some(r) = &e.rollout_config {
+        m.insert("rolloutConfig".into(), r.to_json());
+        m.insert(
+            "currentRatePerMinute".into(),
+            json!(r.rate(e.summary.succeeded)),
+        );
+    }
+    for (key, text) in [("abortReason", &e.abort_reason), ("rerunOf", &e.rerun_of)] {
+        if let Some(t) = text {
+            m.insert(
+                key.into(),
+                serde_json::from_str(t).unwrap_or_else(|_| json!(t)),
+            );
+        }
+    }
 }
 
 /// The summary object `{succeeded, failed, timedOut, inProgress, remaining}`.
@@ -101,6 +130,7 @@ pub fn execution_log(e: &Execution, s: &Summary, report_url: Option<&str>) -> Va
     put("retryOnTimeout", json!(st.retry_on_timeout));
     put("maxIterationRetries", json!(st.max_iteration_retries));
     put("retryDelay", json!(st.retry_delay));
+    controls(e, &mut m);
     Value::Object(m)
 }
 

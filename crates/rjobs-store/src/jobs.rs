@@ -35,6 +35,18 @@ pub struct TargetSpec<'a> {
     pub table: Option<&'a Id>,
     /// The parsed query.
     pub query: &'a rjobs_query::Query,
+    /// A re-run: only the resources that ended an earlier execution in one of these states
+    /// (and still exist).
+    pub rerun: Option<RerunOf<'a>>,
+}
+
+/// The earlier execution a re-run re-drives, and the final states it takes.
+#[derive(Debug, Clone, Copy)]
+pub struct RerunOf<'a> {
+    /// The earlier execution.
+    pub execution: &'a Id,
+    /// Its iterations' final states to take (`failed`, `timedOut`, ...).
+    pub states: &'a [IterationState],
 }
 
 /// One compare-and-set write of an iteration: applied only if the row is still in
@@ -98,12 +110,14 @@ pub trait ExecStore: Send + Sync {
     /// The group commit: queues `ops`, which one writer commits with whatever else is waiting
     /// in one transaction; each gets its own outcome, in order, once it is durable.
     async fn submit(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, StoreError>>;
-    /// In-progress iterations past their deadline and retrying ones past their retry time.
+    /// In-progress iterations past their deadline and (with `retries`) retrying ones past
+    /// their retry time. A paused execution asks without retries: they wait for resume.
     async fn due_iterations(
         &self,
         exec: &Id,
         now: Timestamp,
         limit: u32,
+        retries: bool,
     ) -> Result<Vec<IterationRow>, StoreError>;
     /// The next pending iterations in target-set order.
     async fn pending_iterations(
@@ -111,9 +125,10 @@ pub trait ExecStore: Send + Sync {
         exec: &Id,
         limit: u32,
     ) -> Result<Vec<IterationRow>, StoreError>;
-    /// The earliest deadline of an attempt in progress or retry time of a retrying iteration
-    /// (two partial indexes); slots held and pending work are the execution's counters.
-    async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError>;
+    /// The earliest deadline of an attempt in progress or (with `retries`) retry time of a
+    /// retrying iteration (two partial indexes); slots held and pending work are the
+    /// execution's counters.
+    async fn next_timer(&self, exec: &Id, retries: bool) -> Result<Option<Timestamp>, StoreError>;
     /// The iteration of one resource.
     async fn get_iteration(
         &self,

@@ -27,7 +27,7 @@ pub use batch::{
 };
 pub use cluster::{ClusterLoad, Fence, Lease, LeaseStore, NodeRow, Signal, SignalStream};
 pub use flows::{FlowRecord, FlowRun, FlowStore};
-pub use jobs::{ExecStore, ExecWrite, IterationWrite, JobStore, TargetSpec};
+pub use jobs::{ExecStore, ExecWrite, IterationWrite, JobStore, RerunOf, TargetSpec};
 pub use resources::ResourceStore;
 
 pub use sql::{connect, connect_with, ConnectOptions, SqlStore};
@@ -67,6 +67,10 @@ pub enum StoreError {
     /// A stored row could not be decoded into a record.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A re-run's target set would be empty (nothing of the earlier execution ended in the
+    /// states asked for, or those resources are gone). Nothing was written.
+    #[error("the target set is empty")]
+    EmptyTarget,
     /// The group commit ended without answering (its batch panicked).
     #[error("the write was aborted")]
     Aborted,

@@ -163,6 +163,10 @@ impl ExecFixture {
             },
             cancel_source: None,
             settings: ExecSettings::of(&self.job),
+            abort_config: None,
+            rollout_config: None,
+            abort_reason: None,
+            rerun_of: None,
             run_started_at: ts(t),
             run_completed_at: None,
             accumulator: None,
@@ -175,6 +179,7 @@ impl ExecFixture {
         let q = rjobs_query::parse_str(rjobs_query::ResourceType::Device, "{}", None)
             .expect("test fixture");
         let target = TargetSpec {
+            rerun: None,
             rt: rjobs_query::ResourceType::Device,
             table: None,
             query: &q,

@@ -161,7 +161,7 @@ async fn fenced_writes_change_nothing(s: Arc<SqlStore>) {
         (
             sum.in_progress,
             sum.remaining,
-            s.next_timer(&e).await.unwrap()
+            s.next_timer(&e, true).await.unwrap()
         ),
         (1, 2, Some(ts(62_100)))
     );
@@ -244,7 +244,7 @@ async fn fenced_writes_change_nothing(s: Arc<SqlStore>) {
         (
             sum.in_progress,
             sum.remaining,
-            s.next_timer(&e).await.unwrap()
+            s.next_timer(&e, true).await.unwrap()
         ),
         (1, 1, Some(ts(63_200))),
         "d2 in flight, d3 pending"

@@ -9,7 +9,7 @@
 //!   a free slot (they already hold one);
 //! - with concurrency 1 the next iteration starts only after the previous is final.
 //!
-//! With a delay, at most one start is granted per call: the engine persists the start (which
+//! With a delay, at most `per_delay` starts are granted per call: the engine persists the start (which
 //! becomes `last_start`) and calls again at `next_at`.
 
 use crate::Timestamp;
@@ -30,7 +30,10 @@ pub struct DispatchPlan {
 /// - `in_flight`: iterations of the execution now `inProgress` or `retrying`;
 /// - `max_concurrency`: `maxIterationConcurrency` (0 is read as 1);
 /// - `last_start`: the last time a `pending` iteration of this execution started;
-/// - `iteration_delay_ms`: `iterationDelay` (negative is read as 0);
+/// - `iteration_delay_ms`: `iterationDelay` (negative is read as 0), or the rollout rate's
+///   gap when that is longer;
+/// - `per_delay`: starts allowed at once per delay (1 for `iterationDelay`; more for a rollout
+///   rate above one start per millisecond; 0 is read as 1);
 /// - `serial_waiting_for_previous`: concurrency 1 and the previously started iteration is not
 ///   final yet (with concurrency 1 `in_flight` already says so; the flag lets the engine hold
 ///   the next start also while it is still finishing the previous one, e.g. reading its
@@ -41,6 +44,7 @@ pub fn dispatch_plan(
     max_concurrency: u32,
     last_start: Option<Timestamp>,
     iteration_delay_ms: i64,
+    per_delay: u32,
     serial_waiting_for_previous: bool,
 ) -> DispatchPlan {
     let max = max_concurrency.max(1);
@@ -68,9 +72,11 @@ pub fn dispatch_plan(
             };
         }
     }
-    // One start now; if a slot remains after it, the next may follow one delay later.
+    // `per_delay` starts now; if a slot remains after them, the next may follow one delay
+    // later.
+    let n = per_delay.max(1).min(free);
     DispatchPlan {
-        can_start: 1,
-        next_at: (free > 1).then(|| now.plus_millis(delay)),
+        can_start: n,
+        next_at: (free > n).then(|| now.plus_millis(delay)),
     }
 }

@@ -12,6 +12,9 @@ use super::types::IterationState;
 pub enum ExecutionStatus {
     /// Dispatching iterations.
     InProgress,
+    /// Paused by an operator: nothing new starts (neither pending iterations nor retries);
+    /// attempts in flight still accept their acknowledgements and still time out.
+    Paused,
     /// Final: every iteration has a final outcome (individual failures included).
     Completed,
     /// Cancel requested; in-flight attempts drain.
@@ -26,8 +29,9 @@ pub enum ExecutionStatus {
 
 impl ExecutionStatus {
     /// Every status.
-    pub const ALL: [ExecutionStatus; 6] = [
+    pub const ALL: [ExecutionStatus; 7] = [
         ExecutionStatus::InProgress,
+        ExecutionStatus::Paused,
         ExecutionStatus::Completed,
         ExecutionStatus::Canceling,
         ExecutionStatus::Canceled,
@@ -39,6 +43,7 @@ impl ExecutionStatus {
     pub const fn as_str(self) -> &'static str {
         match self {
             ExecutionStatus::InProgress => "inProgress",
+            ExecutionStatus::Paused => "paused",
             ExecutionStatus::Completed => "completed",
             ExecutionStatus::Canceling => "canceling",
             ExecutionStatus::Canceled => "canceled",
@@ -60,6 +65,7 @@ impl ExecutionStatus {
                 true
             }
             ExecutionStatus::InProgress
+            | ExecutionStatus::Paused
             | ExecutionStatus::Canceling
             | ExecutionStatus::Erroring => false,
         }
@@ -70,6 +76,7 @@ impl ExecutionStatus {
         match self {
             ExecutionStatus::Completed => true,
             ExecutionStatus::InProgress
+            | ExecutionStatus::Paused
             | ExecutionStatus::Canceling
             | ExecutionStatus::Canceled
             | ExecutionStatus::Erroring
@@ -87,8 +94,12 @@ impl fmt::Display for ExecutionStatus {
 /// Something that happened to an execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecutionEvent {
-    /// `cancelExecution` (or the job's deletion).
+    /// `cancelExecution` (or the job's deletion, or an abort threshold).
     CancelRequested,
+    /// `pauseExecution`.
+    PauseRequested,
+    /// `resumeExecution`.
+    ResumeRequested,
     /// The execution itself failed mid-run.
     ErrorRaised {
         /// Why; the engine records it with the status (the first error wins).
@@ -131,25 +142,46 @@ pub fn execution_transition(
         (S::InProgress, V::CancelRequested) => Ok(S::Canceling),
         (S::InProgress, V::ErrorRaised { .. }) => Ok(S::Erroring),
         (S::InProgress, V::Drained) => Ok(S::Completed),
+        (S::InProgress, V::PauseRequested) => Ok(S::Paused),
+        (S::InProgress, V::ResumeRequested) => Ok(S::InProgress),
+
+        (S::Paused, V::CancelRequested) => Ok(S::Canceling),
+        (S::Paused, V::ErrorRaised { .. }) => Ok(S::Erroring),
+        // The last attempt in flight finished while paused and nothing is left: done.
+        (S::Paused, V::Drained) => Ok(S::Completed),
+        (S::Paused, V::PauseRequested) => Ok(S::Paused),
+        (S::Paused, V::ResumeRequested) => Ok(S::InProgress),
 
         (S::Canceling, V::CancelRequested) => Ok(S::Canceling),
         // Cancel came first and wins; the engine just logs the error.
         (S::Canceling, V::ErrorRaised { .. }) => Err(ExecutionRefusal::AlreadyStopping { status }),
         (S::Canceling, V::Drained) => Ok(S::Canceled),
+        (S::Canceling, V::PauseRequested | V::ResumeRequested) => {
+            Err(ExecutionRefusal::AlreadyStopping { status })
+        }
 
         // Erroring will end `errored`; a cancel cannot turn it into `canceled` (400).
         (S::Erroring, V::CancelRequested) => Err(ExecutionRefusal::AlreadyStopping { status }),
         // The first error's message is the one kept.
         (S::Erroring, V::ErrorRaised { .. }) => Err(ExecutionRefusal::AlreadyStopping { status }),
         (S::Erroring, V::Drained) => Ok(S::Errored),
+        (S::Erroring, V::PauseRequested | V::ResumeRequested) => {
+            Err(ExecutionRefusal::AlreadyStopping { status })
+        }
 
         (S::Canceled, V::CancelRequested) => Ok(S::Canceled),
-        (S::Canceled, V::ErrorRaised { .. } | V::Drained) => {
-            Err(ExecutionRefusal::AlreadyFinal { status })
-        }
-        (S::Completed | S::Errored, V::CancelRequested | V::ErrorRaised { .. } | V::Drained) => {
-            Err(ExecutionRefusal::AlreadyFinal { status })
-        }
+        (
+            S::Canceled,
+            V::ErrorRaised { .. } | V::Drained | V::PauseRequested | V::ResumeRequested,
+        ) => Err(ExecutionRefusal::AlreadyFinal { status }),
+        (
+            S::Completed | S::Errored,
+            V::CancelRequested
+            | V::ErrorRaised { .. }
+            | V::Drained
+            | V::PauseRequested
+            | V::ResumeRequested,
+        ) => Err(ExecutionRefusal::AlreadyFinal { status }),
     }
 }
 
@@ -207,7 +239,9 @@ impl Summary {
     /// transaction as the status change), so `remaining` is then only `notStarted`.
     pub const fn is_drained(&self, status: ExecutionStatus) -> bool {
         match status {
-            ExecutionStatus::InProgress => self.in_progress == 0 && self.remaining == 0,
+            ExecutionStatus::InProgress | ExecutionStatus::Paused => {
+                self.in_progress == 0 && self.remaining == 0
+            }
             ExecutionStatus::Canceling | ExecutionStatus::Erroring => self.in_progress == 0,
             ExecutionStatus::Completed | ExecutionStatus::Canceled | ExecutionStatus::Errored => {
                 false

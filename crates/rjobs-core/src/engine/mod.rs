@@ -78,6 +78,7 @@
 //! iteration delay.
 
 mod ack;
+pub mod controls;
 mod dispatch;
 mod execution;
 mod ids;

@@ -1,19 +1,27 @@
 //! The planner: from what the lease holder knows of one execution (its [`ExecView`]) and `now`,
-//! the next step — whether its timers are due, how many pending iterations to start, whether
-//! it is finished, and when to look again. The engine performs the step and asks again; it
-//! never re-derives any of these rules itself.
+//! the next step — whether an abort threshold holds, whether its timers are due, how many
+//! pending iterations to start, whether it is finished, and when to look again. The engine
+//! performs the step and asks again; it never re-derives any of these rules itself.
 //!
-//! Completion is [`Summary::is_drained`]; starts follow [`dispatch_plan`] (concurrency, the
-//! iteration delay, serial hand-over); the wake-up is the earliest of the next timer (a deadline
-//! or a retry) and the moment the delay allows the next start. An execution waiting only for
-//! acknowledgements has no wake-up: the ack that frees a slot wakes it.
+//! - **Abort** ([`AbortConfig::check`]) is asked first, while `inProgress` or `paused`: the
+//!   same counters give the same outcome whether the last ack came before or after the check.
+//! - **Completion** is [`Summary::is_drained`].
+//! - **Starts** (only while `inProgress`) follow [`dispatch_plan`] — concurrency, the iteration
+//!   delay, serial hand-over — with the rollout rate folded in as a longer delay
+//!   ([`pacing`] of [`RolloutConfig::rate`] at the current `succeeded` count).
+//! - **Paused** executions process due deadlines only; the engine reads no retry timers for
+//!   them, so due retries wait for resume.
+//! - **Wake-up**: the earliest of the next timer (a deadline or a retry) and the moment the
+//!   delay or the rate allows the next start. An execution waiting only for acknowledgements
+//!   has no wake-up: the ack that frees a slot wakes it.
 
-use super::{dispatch_plan, ExecMode, ExecutionStatus, Summary};
+use super::controls::{pacing, AbortConfig, AbortReason, RolloutConfig};
+use super::{dispatch_plan, ExecutionStatus, Summary};
 use crate::Timestamp;
 
 /// What the lease holder knows of one execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExecView {
+pub struct ExecView<'a> {
     /// Its status.
     pub status: ExecutionStatus,
     /// Its counters (kept by the store with every transition).
@@ -24,14 +32,20 @@ pub struct ExecView {
     pub iteration_delay_ms: i64,
     /// When the last pending iteration started.
     pub last_start: Option<Timestamp>,
-    /// The earliest deadline of an attempt in progress or retry time of a retrying iteration;
-    /// `None` when there is none.
+    /// The earliest deadline of an attempt in progress or retry time of a retrying iteration
+    /// (deadlines only while paused); `None` when there is none.
     pub next_timer: Option<Timestamp>,
+    /// `abortConfig`.
+    pub abort: Option<&'a AbortConfig>,
+    /// `rolloutConfig`.
+    pub rollout: Option<RolloutConfig>,
 }
 
 /// The next step of one execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Step {
+    /// An abort threshold holds: cancel the execution with this reason now (nothing else).
+    pub abort: Option<AbortReason>,
     /// Process due deadlines and retries now.
     pub timers_due: bool,
     /// Start this many pending iterations now.
@@ -49,11 +63,29 @@ fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     }
 }
 
+/// The current rollout rate of `v` (starts per minute), if it has one.
+pub fn current_rate(rollout: Option<&RolloutConfig>, summary: &Summary) -> Option<u32> {
+    rollout.map(|r| r.rate(summary.succeeded))
+}
+
 /// Plans the next step of the execution `v` at `now`.
-pub fn plan(v: &ExecView, now: Timestamp) -> Step {
-    let Some(mode) = ExecMode::for_status(v.status) else {
-        return Step::default();
+pub fn plan(v: &ExecView<'_>, now: Timestamp) -> Step {
+    let (stoppable, starts) = match v.status {
+        ExecutionStatus::InProgress => (true, true),
+        ExecutionStatus::Paused => (true, false),
+        ExecutionStatus::Canceling | ExecutionStatus::Erroring => (false, false),
+        ExecutionStatus::Completed | ExecutionStatus::Canceled | ExecutionStatus::Errored => {
+            return Step::default()
+        }
     };
+    if stoppable {
+        if let Some(reason) = v.abort.and_then(|a| a.check(&v.summary)) {
+            return Step {
+                abort: Some(reason),
+                ..Step::default()
+            };
+        }
+    }
     if v.summary.is_drained(v.status) {
         return Step {
             finish: true,
@@ -66,27 +98,28 @@ pub fn plan(v: &ExecView, now: Timestamp) -> Step {
         wake_at: if timers_due { None } else { v.next_timer },
         ..Step::default()
     };
-    match mode {
-        ExecMode::Draining => step,
-        ExecMode::Running => {
-            if v.summary.remaining == 0 {
-                return step;
-            }
-            let in_flight = u32::try_from(v.summary.in_progress).unwrap_or(u32::MAX);
-            let d = dispatch_plan(
-                now,
-                in_flight,
-                v.max_concurrency,
-                v.last_start,
-                v.iteration_delay_ms,
-                in_flight > 0,
-            );
-            step.start = u32::try_from(u64::from(d.can_start).min(v.summary.remaining))
-                .unwrap_or(d.can_start);
-            step.wake_at = earliest(step.wake_at, d.next_at);
-            step
-        }
+    if !starts || v.summary.remaining == 0 {
+        return step;
     }
+    let in_flight = u32::try_from(v.summary.in_progress).unwrap_or(u32::MAX);
+    let (delay, per_delay) = match current_rate(v.rollout.as_ref(), &v.summary).map(pacing) {
+        None => (v.iteration_delay_ms, 1),
+        Some(p) if v.iteration_delay_ms >= p.gap_ms => (v.iteration_delay_ms, 1),
+        Some(p) => (p.gap_ms, p.per_start),
+    };
+    let d = dispatch_plan(
+        now,
+        in_flight,
+        v.max_concurrency,
+        v.last_start,
+        delay,
+        per_delay,
+        in_flight > 0,
+    );
+    step.start =
+        u32::try_from(u64::from(d.can_start).min(v.summary.remaining)).unwrap_or(d.can_start);
+    step.wake_at = earliest(step.wake_at, d.next_at);
+    step
 }
 
 #[cfg(test)]
@@ -99,7 +132,7 @@ mod tests {
         Timestamp::from_millis(T + ms)
     }
 
-    fn view(in_progress: u64, remaining: u64) -> ExecView {
+    fn view(in_progress: u64, remaining: u64) -> ExecView<'static> {
         ExecView {
             status: ExecutionStatus::InProgress,
             summary: Summary {
@@ -111,6 +144,8 @@ mod tests {
             iteration_delay_ms: 0,
             last_start: None,
             next_timer: None,
+            abort: None,
+            rollout: None,
         }
     }
 

@@ -227,7 +227,7 @@ impl RetryPolicy {
 /// What the owning execution allows, derived from its status ([`ExecMode::for_status`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExecMode {
-    /// Execution `inProgress`: starts, retries and Job: Timeout triggers happen.
+    /// Execution `inProgress` (or `paused`): retries and Job: Timeout triggers happen.
     Running,
     /// Execution `canceling` or `erroring`: no start, no retry, no Job: Timeout trigger; in-flight
     /// attempts may still be acknowledged until their deadline.
@@ -240,7 +240,9 @@ impl ExecMode {
     pub const fn for_status(status: super::ExecutionStatus) -> Option<ExecMode> {
         use super::ExecutionStatus as E;
         match status {
-            E::InProgress => Some(ExecMode::Running),
+            // Paused: acks, timeouts and retry decisions as while running; the planner holds
+            // the starts (pending iterations and due retries) until resume.
+            E::InProgress | E::Paused => Some(ExecMode::Running),
             E::Canceling | E::Erroring => Some(ExecMode::Draining),
             E::Completed | E::Canceled | E::Errored => None,
         }

@@ -141,6 +141,7 @@ impl H {
                     template_context: None,
                     query_json: None,
                     data_table_id: None,
+                    rerun_of: None,
                     source: Source {
                         kind: "user".into(),
                         id: None,

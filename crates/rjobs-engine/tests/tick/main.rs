@@ -3,6 +3,7 @@
 //! concurrency cap holds.
 
 mod cluster;
+mod controls;
 mod harness;
 
 use harness::{H, T0};
@@ -503,6 +504,7 @@ async fn execute_validates_before_creating_anything(mut h: H) {
         template_context: ctx.map(String::from),
         query_json: q.map(String::from),
         data_table_id: None,
+        rerun_of: None,
         source: Source {
             kind: "user".into(),
             id: None,

@@ -59,8 +59,9 @@ impl ExecStore for SqlStore {
         exec: &Id,
         now: Timestamp,
         limit: u32,
+        retries: bool,
     ) -> Result<Vec<IterationRow>, StoreError> {
-        self.it_due(exec, now, limit).await
+        self.it_due(exec, now, limit, retries).await
     }
     async fn pending_iterations(
         &self,
@@ -69,8 +70,8 @@ impl ExecStore for SqlStore {
     ) -> Result<Vec<IterationRow>, StoreError> {
         self.it_pending(exec, limit).await
     }
-    async fn next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError> {
-        self.it_next_timer(exec).await
+    async fn next_timer(&self, exec: &Id, retries: bool) -> Result<Option<Timestamp>, StoreError> {
+        self.it_next_timer(exec, retries).await
     }
     async fn get_iteration(
         &self,

@@ -85,6 +85,10 @@ pub(crate) fn exec_from_row(r: &impl RowExt) -> Result<Execution, StoreError> {
             None => None,
         },
         settings: settings_from_row(r, &SETTINGS_COLS)?,
+        abort_config: super::resource_jobs::abort_config(r)?,
+        rollout_config: super::resource_jobs::rollout_config(r)?,
+        abort_reason: r.opt_text("abort_reason")?,
+        rerun_of: r.opt_text("rerun_of")?,
         run_started_at: ts(r, "run_started_at")?,
         run_completed_at: r.opt_int("run_completed_at")?.map(Timestamp::from_millis),
         accumulator: r.opt_text("accumulator")?,
@@ -123,7 +127,24 @@ impl SqlStore {
                 .text(target.table.map(Id::as_str).unwrap_or(""));
         }
         b.query(Some(target.query), table, &e.application_id);
+        if let Some(r) = target.rerun {
+            b.push(" AND id IN (SELECT resource_id FROM iterations WHERE execution_id = ")
+                .text(r.execution.as_str())
+                .push(" AND state IN (");
+            if r.states.is_empty() {
+                b.push("NULL");
+            }
+            for (i, st) in r.states.iter().enumerate() {
+                if i > 0 {
+                    b.push(", ");
+                }
+                b.text(st.as_str());
+            }
+            b.push("))");
+        }
         let s = &e.settings;
+        let (abort, rollout) =
+            super::resource_jobs::controls_text(e.abort_config.as_ref(), e.rollout_config.as_ref());
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -131,9 +152,9 @@ impl SqlStore {
                      data_table_id, query_json, template_context, source_type, source_id,
                      max_iteration_concurrency, iteration_delay, iteration_timeout,
                      retry_on_failure, retry_on_timeout, max_iteration_retries, retry_delay,
-                     run_started_at, total, version)
+                     run_started_at, total, version, abort_config, rollout_config, rerun_of)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18, 0, 1)",
+                     $17, $18, 0, 1, $19, $20, $21)",
             )
             .bind(e.id.as_str())
             .bind(e.application_id.as_str())
@@ -153,12 +174,19 @@ impl SqlStore {
             .bind(s.max_iteration_retries)
             .bind(s.retry_delay)
             .bind(e.run_started_at.as_millis())
+            .bind(abort)
+            .bind(rollout)
+            .bind(e.rerun_of.as_deref())
             .execute(&mut *tx)
             .await?;
             let total = bind_all!(sqlx::query(&b.sql), &b.params)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected() as i64;
+            if total == 0 && target.rerun.is_some() {
+                // Dropping the transaction rolls the execution back.
+                return Err(StoreError::EmptyTarget);
+            }
             sqlx::query("UPDATE executions SET total = $1, n_remaining = $1 WHERE id = $2")
                 .bind(total)
                 .bind(e.id.as_str())
@@ -245,14 +273,16 @@ impl SqlStore {
             check_fence!(tx, e.id, fence);
             let n = sqlx::query(
                 "UPDATE executions SET status = $1, cancel_source_type = $2, cancel_source_id = $3,
-                     run_completed_at = $4, error_message = $5, version = version + 1
-                 WHERE id = $6 AND status = $7",
+                     run_completed_at = $4, error_message = $5, version = version + 1,
+                     abort_reason = $6
+                 WHERE id = $7 AND status = $8",
             )
             .bind(e.status.as_str())
             .bind(cancel.map(|c| c.kind.as_str()))
             .bind(cancel.and_then(|c| c.id.as_ref()).map(Id::as_str))
             .bind(e.run_completed_at.map(Timestamp::as_millis))
             .bind(e.error_message.as_deref())
+            .bind(e.abort_reason.as_deref())
             .bind(e.id.as_str())
             .bind(expected.as_str())
             .execute(&mut *tx)

@@ -61,22 +61,25 @@ impl SqlStore {
         exec: &Id,
         now: Timestamp,
         limit: u32,
+        retries: bool,
     ) -> Result<Vec<IterationRow>, StoreError> {
+        const DEADLINES: &str = "SELECT * FROM iterations WHERE execution_id = $1
+             AND state = 'inProgress' AND (deadline IS NULL OR deadline <= $2)
+             ORDER BY seq LIMIT $3";
+        const BOTH: &str = "SELECT * FROM (
+                 SELECT * FROM iterations WHERE execution_id = $1 AND state = 'inProgress'
+                     AND (deadline IS NULL OR deadline <= $2)
+                 UNION ALL
+                 SELECT * FROM iterations WHERE execution_id = $1 AND state = 'retrying'
+                     AND (retry_at IS NULL OR retry_at <= $2)
+             ) due ORDER BY seq LIMIT $3";
         with_read!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT * FROM (
-                     SELECT * FROM iterations WHERE execution_id = $1 AND state = 'inProgress'
-                         AND (deadline IS NULL OR deadline <= $2)
-                     UNION ALL
-                     SELECT * FROM iterations WHERE execution_id = $1 AND state = 'retrying'
-                         AND (retry_at IS NULL OR retry_at <= $2)
-                 ) due ORDER BY seq LIMIT $3",
-            )
-            .bind(exec.as_str())
-            .bind(now.as_millis())
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
+            let rows = sqlx::query(if retries { BOTH } else { DEADLINES })
+                .bind(exec.as_str())
+                .bind(now.as_millis())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
             rows.iter().map(iteration_from_row).collect()
         })
     }
@@ -99,7 +102,11 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_next_timer(&self, exec: &Id) -> Result<Option<Timestamp>, StoreError> {
+    pub(crate) async fn it_next_timer(
+        &self,
+        exec: &Id,
+        retries: bool,
+    ) -> Result<Option<Timestamp>, StoreError> {
         with_read!(self, pool => {
             let (deadline, retry): (Option<i64>, Option<i64>) = sqlx::query_as(
                 "SELECT
@@ -111,6 +118,7 @@ impl SqlStore {
             .bind(exec.as_str())
             .fetch_one(pool)
             .await?;
+            let retry = retry.filter(|_| retries);
             Ok([deadline, retry].into_iter().flatten().min().map(Timestamp::from_millis))
         })
     }

@@ -38,7 +38,16 @@ macro_rules! check_fence {
 }
 pub(crate) use check_fence;
 
-const ACTIVE: &str = "('inProgress', 'canceling', 'erroring')";
+/// The statuses whose executions need a lease holder: every one that is not final (a paused
+/// execution still takes acknowledgements and times out), as an SQL list.
+static ACTIVE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let names: Vec<String> = rjobs_core::engine::ExecutionStatus::ALL
+        .into_iter()
+        .filter(|s| !s.is_final())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("({})", names.join(", "))
+});
 
 fn lease_from_row(r: &impl RowExt) -> Result<Lease, StoreError> {
     Ok(Lease {
@@ -137,7 +146,8 @@ impl LeaseStore for SqlStore {
                 .fetch_one(pool)
                 .await?;
             let active: i64 = sqlx::query_scalar(&format!(
-                "SELECT COUNT(*) FROM executions WHERE status IN {ACTIVE}"
+                "SELECT COUNT(*) FROM executions WHERE status IN {}",
+                *ACTIVE
             ))
             .fetch_one(pool)
             .await?;
@@ -182,9 +192,10 @@ impl LeaseStore for SqlStore {
         let pick = format!(
             "SELECT e.id, l.execution_id IS NOT NULL AS leased
              FROM executions e LEFT JOIN leases l ON l.execution_id = e.id
-             WHERE e.status IN {ACTIVE}
+             WHERE e.status IN {}
                  AND (l.execution_id IS NULL OR l.expires_at <= $1 OR ($3 AND l.owner <> $4))
-             ORDER BY e.run_started_at, e.id LIMIT $2{lock_e}{skip}"
+             ORDER BY e.run_started_at, e.id LIMIT $2{lock_e}{skip}",
+            *ACTIVE
         );
         let lock_l = if skip.is_empty() { "" } else { " FOR UPDATE" };
         let take = format!(

@@ -1,4 +1,4 @@
-//! `rjobs executions watch|report`.
+//! `rjobs executions watch|pause|resume|rerun|report`.
 //!
 //! `watch` reuses [`super::watch::watch`] (the demo draws the same bar) and turns the final status
 //! into the exit code, so scripts can `rjobs executions watch ... && next-step`. `report` streams
@@ -36,6 +36,28 @@ pub(super) async fn run(g: &GlobalOpts, cmd: ExecutionsCommand) -> anyhow::Resul
                 EXIT_NOT_COMPLETED
             })
         }
+        ExecutionsCommand::Pause { target } => status_change(g, &client, &target, "pause").await,
+        ExecutionsCommand::Resume { target } => status_change(g, &client, &target, "resume").await,
+        ExecutionsCommand::Rerun { target, statuses } => {
+            let (app, job, exec) = ids(&target)?;
+            let path = format!("/applications/{app}/resource-jobs/{job}/execute");
+            let mut rerun = serde_json::json!({ "executionId": exec });
+            if !statuses.is_empty() {
+                rerun["statuses"] = serde_json::json!(statuses);
+            }
+            let v = client
+                .post(&path, &serde_json::json!({ "rerunOf": rerun }))
+                .await?;
+            if g.json {
+                print_json(&v)?;
+            } else {
+                match v["executionId"].as_str() {
+                    Some(id) => println!("{id}"),
+                    None => anyhow::bail!("the server did not return an executionId: {v}"),
+                }
+            }
+            Ok(0)
+        }
         ExecutionsCommand::Report { target, output } => {
             let (app, job, exec) = ids(&target)?;
             let path =
@@ -57,6 +79,25 @@ pub(super) async fn run(g: &GlobalOpts, cmd: ExecutionsCommand) -> anyhow::Resul
             Ok(0)
         }
     }
+}
+
+/// `pause` or `resume` one execution.
+async fn status_change(
+    g: &GlobalOpts,
+    client: &super::client::Client,
+    target: &ExecRef,
+    verb: &str,
+) -> anyhow::Result<i32> {
+    let (app, job, exec) = ids(target)?;
+    let path =
+        format!("/applications/{app}/resource-jobs/{job}/{verb}Execution?executionId={exec}");
+    let v = client.post(&path, &serde_json::json!({})).await?;
+    if g.json {
+        print_json(&v)?;
+    } else {
+        println!("{verb}d execution {exec}");
+    }
+    Ok(0)
 }
 
 fn ids(t: &ExecRef) -> anyhow::Result<(&str, &str, &str)> {

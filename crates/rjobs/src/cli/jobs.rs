@@ -137,6 +137,34 @@ pub(super) async fn run(g: &GlobalOpts, cmd: JobsCommand) -> anyhow::Result<()> 
                 None => anyhow::bail!("the server did not return an executionId: {v}"),
             }
         }
+        JobsCommand::Preview {
+            app,
+            job,
+            context,
+            query,
+            data_table_id,
+        } => {
+            let path = format!("{}/execute?dryRun=true", job_path(&app.application, &job)?);
+            let mut body = Map::new();
+            for (k, v) in [
+                ("templateContext", context),
+                ("queryJson", query),
+                ("dataTableId", data_table_id),
+            ] {
+                if let Some(v) = v {
+                    body.insert(k.into(), json!(v));
+                }
+            }
+            let v = client.post(&path, &Value::Object(body)).await?;
+            if g.json {
+                return print_json(&v);
+            }
+            println!("{} resources would be iterated over", cell(&v["count"]));
+            for item in v["sample"].as_array().into_iter().flatten() {
+                println!("  {}  {}", cell(&item["id"]), cell(&item["name"]));
+            }
+            println!("query: {}", v["queryJson"]);
+        }
         JobsCommand::Cancel {
             app,
             job,
@@ -218,6 +246,17 @@ fn create_body(a: &CreateArgs) -> Value {
     }
     if a.retry_on_failure {
         b.insert("retryOnFailure".into(), json!(true));
+    }
+    for (k, v) in [
+        ("abortConfig", &a.abort_config),
+        ("rolloutConfig", &a.rollout_config),
+    ] {
+        if let Some(text) = v {
+            // Sent as given; a text that is not JSON is sent as a string, which the server
+            // refuses with a message naming the field.
+            let parsed = serde_json::from_str(text).unwrap_or_else(|_| json!(text));
+            b.insert(k.into(), parsed);
+        }
     }
     if a.retry_on_timeout {
         b.insert("retryOnTimeout".into(), json!(true));
@@ -305,6 +344,8 @@ mod tests {
             retry_on_timeout: false,
             max_iteration_retries: None,
             retry_delay: Some(0),
+            abort_config: None,
+            rollout_config: None,
         };
         assert_eq!(
             create_body(&a),

@@ -106,6 +106,23 @@ pub enum JobsCommand {
         #[arg(long)]
         data_table_id: Option<String>,
     },
+    /// Preview an execution (a dry run): how many resources it would iterate over, and a
+    /// sample; nothing is written and no trigger fires.
+    Preview {
+        #[command(flatten)]
+        app: AppOpt,
+        /// Resource job id.
+        job: String,
+        /// Template context, a JSON object (default: the job's defaultContext).
+        #[arg(long)]
+        context: Option<String>,
+        /// Query override, JSON (may contain `{{ctx...}}` templates).
+        #[arg(long)]
+        query: Option<String>,
+        /// Data table id override (for dataTableRow jobs).
+        #[arg(long)]
+        data_table_id: Option<String>,
+    },
     /// Cancel a running execution.
     Cancel {
         #[command(flatten)]
@@ -170,6 +187,12 @@ pub struct CreateArgs {
     /// Milliseconds before a retry.
     #[arg(long)]
     pub retry_delay: Option<u64>,
+    /// Abort thresholds, JSON: `{"criteria": [{"outcome", "thresholdPercent", "minFinished"}]}`.
+    #[arg(long)]
+    pub abort_config: Option<String>,
+    /// Rollout rate, JSON: `{"maxPerMinute", "exponentialRate": {...}}`.
+    #[arg(long)]
+    pub rollout_config: Option<String>,
 }
 
 /// `rjobs executions ...` arguments.
@@ -200,6 +223,24 @@ pub enum ExecutionsCommand {
     Watch {
         #[command(flatten)]
         target: ExecRef,
+    },
+    /// Pause an execution: nothing new starts; attempts in flight finish.
+    Pause {
+        #[command(flatten)]
+        target: ExecRef,
+    },
+    /// Resume a paused execution.
+    Resume {
+        #[command(flatten)]
+        target: ExecRef,
+    },
+    /// Start a new execution over the resources this one failed or timed out on; prints its id.
+    Rerun {
+        #[command(flatten)]
+        target: ExecRef,
+        /// Final statuses to re-drive (default: failed, timedOut).
+        #[arg(long, value_delimiter = ',')]
+        statuses: Vec<String>,
     },
     /// Download an execution's CSV report to stdout or a file.
     Report {

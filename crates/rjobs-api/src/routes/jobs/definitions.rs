@@ -5,6 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use rjobs_core::engine::controls::{AbortConfig, RolloutConfig};
 use rjobs_core::jobs::{ResourceJob, ResourceType};
 use rjobs_core::list::{ListParams, ListSpec};
 use serde::Deserialize;
@@ -50,10 +51,27 @@ pub(crate) struct JobBody {
     retry_on_timeout: Option<bool>,
     max_iteration_retries: Option<i64>,
     retry_delay: Option<i64>,
+    /// Extension; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    abort_config: Option<Value>,
+    /// Extension; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    rollout_config: Option<Value>,
+}
+
+/// A field that is present (even as `null`) is `Some`; an absent one is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl JobBody {
-    fn apply(self, j: &mut ResourceJob) {
+    fn apply(self, j: &mut ResourceJob) -> ApiResult<()> {
+        if let Some(v) = &self.abort_config {
+            j.abort_config = AbortConfig::parse(v)?;
+        }
+        if let Some(v) = &self.rollout_config {
+            j.rollout_config = RolloutConfig::parse(v)?;
+        }
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { j.$f = v; } )* };
         }
@@ -73,6 +91,7 @@ impl JobBody {
         if let Some(t) = self.data_table_id {
             j.data_table_id = Some(t);
         }
+        Ok(())
     }
 }
 
@@ -116,7 +135,7 @@ pub(super) async fn create(
     })?;
     let now = state.clock.now();
     let mut job = ResourceJob::with_defaults(state.ids.next(now), app.id, name, rt, now);
-    body.apply(&mut job);
+    body.apply(&mut job)?;
     job.validate(&state.settings.job_limits)?;
     check_job(&state, &job).await?;
     state.store.insert_job(&job).await?;
@@ -161,7 +180,7 @@ pub(super) async fn update(
         ));
     }
     let mut next = job.clone();
-    body.apply(&mut next);
+    body.apply(&mut next)?;
     next.validate(&state.settings.job_limits)?;
     check_job(&state, &next).await?;
     next.last_updated = state.clock.now();

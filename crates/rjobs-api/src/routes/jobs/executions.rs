@@ -12,7 +12,7 @@ use rjobs_core::execution::{Execution, Source};
 use rjobs_core::jobs::{check_table_ref, ResourceJob};
 use rjobs_core::list::parse_uint;
 use rjobs_core::Id;
-use rjobs_engine::{views, AckRequest, ExecuteRequest};
+use rjobs_engine::{views, AckRequest, ExecuteRequest, RerunRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -29,6 +29,77 @@ pub(super) struct ExecBody {
     template_context: Option<String>,
     query_json: Option<String>,
     data_table_id: Option<String>,
+    /// Extension: re-run an earlier execution's failures.
+    rerun_of: Option<Value>,
+}
+
+/// `rerunOf`: `{"executionId", "statuses": [...]}` (statuses default to failed and timedOut).
+fn rerun_of(v: &Value) -> ApiResult<RerunRequest> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| ApiError::validation("rerunOf: must be an object with executionId"))?;
+    if let Some(k) = o.keys().find(|k| *k != "executionId" && *k != "statuses") {
+        return Err(ApiError::validation(format!(
+            "rerunOf.{k}: is not a known field; expected executionId, statuses"
+        )));
+    }
+    let raw = o.get("executionId").and_then(Value::as_str).unwrap_or("");
+    let execution_id = Id::parse(raw).map_err(|_| {
+        ApiError::validation(format!(
+            "rerunOf.executionId: expected a 24-character hexadecimal id, got {:?}",
+            o.get("executionId")
+        ))
+    })?;
+    const FINAL: [IterationState; 4] = [
+        IterationState::Failed,
+        IterationState::TimedOut,
+        IterationState::Succeeded,
+        IterationState::NotStarted,
+    ];
+    let statuses = match o.get("statuses") {
+        None | Some(Value::Null) => vec![IterationState::Failed, IterationState::TimedOut],
+        Some(Value::Array(a)) if !a.is_empty() => {
+            let mut out = Vec::new();
+            for (i, x) in a.iter().enumerate() {
+                let st = x
+                    .as_str()
+                    .and_then(IterationState::parse)
+                    .filter(|s| FINAL.contains(s))
+                    .ok_or_else(|| {
+                        ApiError::validation(format!(
+                            "rerunOf.statuses[{i}]: must be one of failed, timedOut, succeeded, notStarted, got {x}"
+                        ))
+                    })?;
+                if !out.contains(&st) {
+                    out.push(st);
+                }
+            }
+            out
+        }
+        Some(_) => {
+            return Err(ApiError::validation(
+                "rerunOf.statuses: must be a non-empty array of final statuses",
+            ))
+        }
+    };
+    Ok(RerunRequest {
+        execution_id,
+        statuses,
+    })
+}
+
+fn flag(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<bool> {
+    match q
+        .get(name)
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(ApiError::validation(format!(
+            "{name}: must be true or false, got {other:?}"
+        ))),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,9 +124,32 @@ pub(super) async fn execute(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
+    Params(q): Params,
     JsonBody(body): JsonBody<ExecBody>,
 ) -> ApiResult<Json<Value>> {
     let job = load_job(&state, &who, &action::JOB_EXECUTE, &path).await?;
+    let dry_run = flag(&q, "dryRun")?;
+    let rerun = body.rerun_of.as_ref().map(rerun_of).transpose()?;
+    if rerun.is_some() {
+        if let Some(f) = [
+            ("templateContext", body.template_context.is_some()),
+            ("queryJson", body.query_json.is_some()),
+            ("dataTableId", body.data_table_id.is_some()),
+        ]
+        .iter()
+        .find(|f| f.1)
+        {
+            return Err(ApiError::validation(format!(
+                "{}: cannot be combined with rerunOf (a re-run uses the original run's)",
+                f.0
+            )));
+        }
+        if dry_run {
+            return Err(ApiError::validation(
+                "rerunOf: cannot be combined with dryRun",
+            ));
+        }
+    }
     if body
         .template_context
         .as_ref()
@@ -77,18 +171,29 @@ pub(super) async fn execute(
     if let Some(t) = &body.data_table_id {
         check_table_ref(t)?;
     }
-    let id = state
-        .engine
-        .execute(
-            &job,
-            ExecuteRequest {
-                template_context: body.template_context,
-                query_json: body.query_json,
-                data_table_id: body.data_table_id,
-                source: source(&who),
-            },
-        )
-        .await?;
+    let req = ExecuteRequest {
+        template_context: body.template_context,
+        query_json: body.query_json,
+        data_table_id: body.data_table_id,
+        rerun_of: rerun,
+        source: source(&who),
+    };
+    if dry_run {
+        let d = state.engine.dry_run(&job, req).await?;
+        let sample: Vec<Value> = d
+            .sample
+            .iter()
+            .map(|(id, name)| json!({"id": id, "name": name}))
+            .collect();
+        return Ok(Json(json!({
+            "dryRun": true,
+            "count": d.count,
+            "sample": sample,
+            "queryJson": d.query_json,
+            "dataTableId": d.data_table_id,
+        })));
+    }
+    let id = state.engine.execute(&job, req).await?;
     Ok(Json(json!({"success": true, "executionId": id})))
 }
 
@@ -115,6 +220,38 @@ pub(super) async fn cancel(
     state
         .engine
         .cancel(&job.application_id, &job.id, &exec, source(&who))
+        .await?;
+    Ok(Json(json!({"success": true})))
+}
+
+pub(super) async fn pause(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+    _: NoBody,
+) -> ApiResult<Json<Value>> {
+    let job = load_job(&state, &who, &action::JOB_PAUSE, &path).await?;
+    let exec = execution_id(&q)?;
+    state
+        .engine
+        .pause(&job.application_id, &job.id, &exec)
+        .await?;
+    Ok(Json(json!({"success": true})))
+}
+
+pub(super) async fn resume(
+    State(state): State<AppState>,
+    who: Principal,
+    path: PathParams,
+    Params(q): Params,
+    _: NoBody,
+) -> ApiResult<Json<Value>> {
+    let job = load_job(&state, &who, &action::JOB_RESUME, &path).await?;
+    let exec = execution_id(&q)?;
+    state
+        .engine
+        .resume(&job.application_id, &job.id, &exec)
         .await?;
     Ok(Json(json!({"success": true})))
 }

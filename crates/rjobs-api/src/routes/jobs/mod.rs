@@ -28,6 +28,8 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(&format!("{JOB}/execute"), post(executions::execute))
         .route(&format!("{JOB}/cancelExecution"), post(executions::cancel))
+        .route(&format!("{JOB}/pauseExecution"), post(executions::pause))
+        .route(&format!("{JOB}/resumeExecution"), post(executions::resume))
         .route(&format!("{JOB}/logs"), get(executions::logs))
         .route(
             &format!("{JOB}/executions/{{executionId}}"),

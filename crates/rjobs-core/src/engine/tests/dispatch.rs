@@ -6,7 +6,7 @@ use super::*;
 
 #[test]
 fn no_delay_fills_every_free_slot() {
-    let p = dispatch_plan(at(0), 3, 10, Some(at(0)), 0, false);
+    let p = dispatch_plan(at(0), 3, 10, Some(at(0)), 0, 1, false);
     assert_eq!(
         p,
         DispatchPlan {
@@ -18,7 +18,7 @@ fn no_delay_fills_every_free_slot() {
 
 #[test]
 fn full_means_wait_for_a_slot() {
-    let p = dispatch_plan(at(0), 10, 10, None, 5_000, false);
+    let p = dispatch_plan(at(0), 10, 10, None, 5_000, 1, false);
     assert_eq!(
         p,
         DispatchPlan {
@@ -26,7 +26,7 @@ fn full_means_wait_for_a_slot() {
             next_at: None
         }
     );
-    let p = dispatch_plan(at(0), 12, 10, None, 0, false);
+    let p = dispatch_plan(at(0), 12, 10, None, 0, 1, false);
     assert_eq!(
         p.can_start, 0,
         "over the cap (lowered while running) starts nothing"
@@ -35,7 +35,7 @@ fn full_means_wait_for_a_slot() {
 
 #[test]
 fn first_start_is_immediate_then_spaced_by_the_delay() {
-    let p = dispatch_plan(at(0), 0, 3, None, 5_000, false);
+    let p = dispatch_plan(at(0), 0, 3, None, 5_000, 1, false);
     assert_eq!(
         p,
         DispatchPlan {
@@ -43,7 +43,7 @@ fn first_start_is_immediate_then_spaced_by_the_delay() {
             next_at: Some(at(5_000))
         }
     );
-    let p = dispatch_plan(at(4_999), 1, 3, Some(at(0)), 5_000, false);
+    let p = dispatch_plan(at(4_999), 1, 3, Some(at(0)), 5_000, 1, false);
     assert_eq!(
         p,
         DispatchPlan {
@@ -51,7 +51,7 @@ fn first_start_is_immediate_then_spaced_by_the_delay() {
             next_at: Some(at(5_000))
         }
     );
-    let p = dispatch_plan(at(5_000), 1, 3, Some(at(0)), 5_000, false);
+    let p = dispatch_plan(at(5_000), 1, 3, Some(at(0)), 5_000, 1, false);
     assert_eq!(
         p,
         DispatchPlan {
@@ -60,7 +60,7 @@ fn first_start_is_immediate_then_spaced_by_the_delay() {
         }
     );
     // The last free slot: after it only an ending iteration can unblock.
-    let p = dispatch_plan(at(5_000), 2, 3, Some(at(0)), 5_000, false);
+    let p = dispatch_plan(at(5_000), 2, 3, Some(at(0)), 5_000, 1, false);
     assert_eq!(
         p,
         DispatchPlan {
@@ -72,7 +72,7 @@ fn first_start_is_immediate_then_spaced_by_the_delay() {
 
 #[test]
 fn serial_waits_for_the_previous_to_be_final() {
-    let p = dispatch_plan(at(0), 0, 1, Some(at(-100_000)), 0, true);
+    let p = dispatch_plan(at(0), 0, 1, Some(at(-100_000)), 0, 1, true);
     assert_eq!(
         p,
         DispatchPlan {
@@ -80,10 +80,10 @@ fn serial_waits_for_the_previous_to_be_final() {
             next_at: None
         }
     );
-    let p = dispatch_plan(at(0), 0, 1, Some(at(-100_000)), 0, false);
+    let p = dispatch_plan(at(0), 0, 1, Some(at(-100_000)), 0, 1, false);
     assert_eq!(p.can_start, 1);
     assert_eq!(
-        dispatch_plan(at(0), 0, 0, None, 0, false).can_start,
+        dispatch_plan(at(0), 0, 0, None, 0, 1, false).can_start,
         1,
         "0 is read as 1"
     );
@@ -110,7 +110,7 @@ proptest! {
             running.retain(|(_, end)| *end > now);
             let in_flight = running.len() as u32;
             let serial_waiting = max == 1 && !running.is_empty();
-            let plan = dispatch_plan(now, in_flight, max, last_start, delay, serial_waiting);
+            let plan = dispatch_plan(now, in_flight, max, last_start, delay, 1, serial_waiting);
             let pending = (n - next_iteration) as u32;
             // Never idle when a start is allowed by every rule.
             let allowed = in_flight < max

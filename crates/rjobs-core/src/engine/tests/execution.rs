@@ -15,9 +15,15 @@ fn every_status_event_pair() {
     use ExecutionRefusal::{AlreadyFinal, AlreadyStopping};
     type Want = Result<ExecutionStatus, ExecutionRefusal>;
     // (status, on cancel, on error, on drained)
-    let table: [(ExecutionStatus, Want, Want, Want); 6] = [
+    let table: [(ExecutionStatus, Want, Want, Want); 7] = [
         (
             X::InProgress,
+            Ok(X::Canceling),
+            Ok(X::Erroring),
+            Ok(X::Completed),
+        ),
+        (
+            X::Paused,
             Ok(X::Canceling),
             Ok(X::Erroring),
             Ok(X::Completed),
@@ -96,12 +102,79 @@ fn every_status_event_pair() {
 }
 
 #[test]
+fn pause_and_resume() {
+    use ExecutionRefusal::{AlreadyFinal, AlreadyStopping};
+    type Want = Result<ExecutionStatus, ExecutionRefusal>;
+    // (status, on pause, on resume)
+    let table: [(ExecutionStatus, Want, Want); 7] = [
+        (X::InProgress, Ok(X::Paused), Ok(X::InProgress)),
+        (X::Paused, Ok(X::Paused), Ok(X::InProgress)),
+        (
+            X::Canceling,
+            Err(AlreadyStopping {
+                status: X::Canceling,
+            }),
+            Err(AlreadyStopping {
+                status: X::Canceling,
+            }),
+        ),
+        (
+            X::Erroring,
+            Err(AlreadyStopping {
+                status: X::Erroring,
+            }),
+            Err(AlreadyStopping {
+                status: X::Erroring,
+            }),
+        ),
+        (
+            X::Completed,
+            Err(AlreadyFinal {
+                status: X::Completed,
+            }),
+            Err(AlreadyFinal {
+                status: X::Completed,
+            }),
+        ),
+        (
+            X::Canceled,
+            Err(AlreadyFinal {
+                status: X::Canceled,
+            }),
+            Err(AlreadyFinal {
+                status: X::Canceled,
+            }),
+        ),
+        (
+            X::Errored,
+            Err(AlreadyFinal { status: X::Errored }),
+            Err(AlreadyFinal { status: X::Errored }),
+        ),
+    ];
+    for status in ExecutionStatus::ALL {
+        assert_eq!(
+            table.iter().filter(|r| r.0 == status).count(),
+            1,
+            "{status}"
+        );
+    }
+    for (status, pause, resume) in table {
+        let p = execution_transition(status, &ExecutionEvent::PauseRequested);
+        assert_eq!(p, pause, "{status} pause");
+        let r = execution_transition(status, &ExecutionEvent::ResumeRequested);
+        assert_eq!(r, resume, "{status} resume");
+    }
+}
+
+#[test]
 fn final_statuses_never_move() {
     for status in ExecutionStatus::ALL.into_iter().filter(|s| s.is_final()) {
         for ev in [
             ExecutionEvent::CancelRequested,
             err(status),
             ExecutionEvent::Drained,
+            ExecutionEvent::PauseRequested,
+            ExecutionEvent::ResumeRequested,
         ] {
             let r = execution_transition(status, &ev);
             assert!(r.is_err() || r == Ok(status), "{status} {ev:?}");
@@ -116,6 +189,7 @@ fn status_names_round_trip() {
         names,
         [
             "inProgress",
+            "paused",
             "completed",
             "canceling",
             "canceled",

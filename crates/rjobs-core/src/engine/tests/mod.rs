@@ -2,6 +2,7 @@
 //! cases for each decision, property tests over random event sequences, the execution status
 //! table, and a dispatch simulation.
 
+mod controls;
 mod dispatch;
 mod execution;
 mod iteration_cases;
