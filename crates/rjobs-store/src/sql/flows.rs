@@ -21,7 +21,7 @@ fn json(r: &impl RowExt, col: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
-fn flow_from_row(r: &impl RowExt) -> Result<FlowRecord, StoreError> {
+pub(super) fn flow_from_row(r: &impl RowExt) -> Result<FlowRecord, StoreError> {
     let body = json(r, "body")?;
     let triggers = body
         .get("triggers")
