@@ -5,7 +5,8 @@
 //! compare-and-set that only moves forward: it succeeds if the stored instant is older than the
 //! claimed one (or there is none), so a second claim of the same instant, or a late claim of an
 //! older one by a node that fell behind, loses and fires nothing. One row per timer is also all
-//! the history needed to fire a missed instant once after downtime.
+//! the history needed to fire a missed instant once after downtime; a timer's row is pruned when
+//! a save removes the timer from its flow, and goes with the flow when it is deleted.
 
 use async_trait::async_trait;
 use rjobs_core::{Id, Timestamp};

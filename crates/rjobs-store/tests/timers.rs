@@ -135,6 +135,17 @@ async fn an_instant_is_claimed_once_and_only_forward(s: Arc<SqlStore>) {
         "one row per timer: the latest claim"
     );
 
+    // Saving the flow without timer k2 prunes k2's row; k1 keeps its instant.
+    let mut rec = s.get_flow(&a, &f).await.unwrap().unwrap();
+    rec.triggers = vec![("timer".into(), "k1".into())];
+    rec.version = 2;
+    s.update_flow(&rec, 1).await.unwrap();
+    assert_eq!(
+        s.timer_fires_of(&f).await.unwrap(),
+        vec![fire(&f, "k1", 11_000, "n2")],
+        "a removed timer's row is pruned"
+    );
+
     // A deleted flow's timers are gone, and claiming for it wins nothing.
     assert!(s.delete_flow(&a, &f).await.unwrap());
     assert!(s.timer_fires_of(&f).await.unwrap().is_empty());

@@ -2,8 +2,8 @@
 -- upsert that only moves the instant forward (`... DO UPDATE ... WHERE instant < new`), so of
 -- all the nodes that compute the same instant exactly one claims it, and an instant at or before
 -- the stored one can never be claimed again: each instant fires once across a cluster. The row is
--- the whole history the scheduler needs, so there is nothing to prune beyond it; it goes with its
--- flow.
+-- the whole history the scheduler needs; it is pruned when a save removes its timer, and goes with
+-- its flow.
 
 CREATE TABLE timer_fires (
     flow_id         TEXT NOT NULL REFERENCES flows(id) ON DELETE CASCADE,

@@ -198,6 +198,15 @@ impl FlowStore for SqlStore {
             .rows_affected();
             expect_one(n)?;
             write_triggers!(tx, f);
+            // A timer removed from the flow takes its claimed instant with it.
+            sqlx::query(
+                "DELETE FROM timer_fires WHERE flow_id = $1 AND trigger_key NOT IN (
+                     SELECT trigger_key FROM flow_triggers
+                     WHERE flow_id = $1 AND trigger_type = 'timer')",
+            )
+            .bind(f.id.as_str())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         });
         Ok(())
