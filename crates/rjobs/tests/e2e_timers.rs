@@ -43,7 +43,7 @@ async fn runs(c: &Client, base: &str, flow: &str) -> BTreeMap<i64, (u32, String)
         let t = rjobs_core::Timestamp::parse_rfc3339(&s(&r["time"]))
             .unwrap()
             .as_millis();
-        let msg = s(&r["debug"][0]["message"]);
+        let msg = r["debug"][0]["message"].as_str().unwrap_or("").to_string();
         let e = by_time.entry(t).or_insert((0, msg));
         e.0 += 1;
     }
@@ -99,8 +99,64 @@ async fn two_nodes_fire_each_instant_once_and_downtime_fires_once() {
     let flow_id = s(&created["id"]);
     let flow_path = format!("{flows}/{flow_id}");
 
-    // Both nodes run the timer for ~6 s.
+    // A cron timer (every 2 s, seconds first) into a Job: Execute node.
+    let job = s(&must(
+        &c,
+        "POST",
+        &n1.url(&format!("/applications/{app}/resource-jobs")),
+        Some(&json!({"name": "scheduled", "resourceType": "device", "queryJson": "{}"})),
+        201,
+    )
+    .await["id"]);
+    let exec_flow = json!({
+        "name": "Execute every 2 s",
+        "triggers": [{"type": "timer", "config": {"cron": "*/2 * * * * *", "tz": "Europe/Paris"},
+                      "outputIds": [["x"]]}],
+        "nodes": [{"id": "x", "type": "ResourceJobExecuteNode", "outputIds": [[]],
+                   "config": {"resourceJobIdTemplate": job, "resultPath": "working.exec"}}],
+    });
+    let exec_flow = must(&c, "POST", &n2.url(&flows), Some(&exec_flow), 201).await;
+    let exec_flow_path = format!("{flows}/{}", s(&exec_flow["id"]));
+
+    // Both nodes run the timers for ~6 s.
     tokio::time::sleep(Duration::from_millis(6_500)).await;
+    let exec_runs = runs(&c, &n1.base, &exec_flow_path).await;
+    let logs = must(
+        &c,
+        "GET",
+        &n2.url(&format!(
+            "/applications/{app}/resource-jobs/{job}/logs?limit=100"
+        )),
+        None,
+        200,
+    )
+    .await;
+    let started: Vec<&Value> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["sourceType"] == "flow" && e["sourceId"] == exec_flow["id"])
+        .collect();
+    assert!(exec_runs.len() >= 2, "the cron timer fired: {exec_runs:?}");
+    assert!(exec_runs.values().all(|(n, _)| *n == 1), "{exec_runs:?}");
+    assert!(exec_runs.keys().all(|t| t % 2_000 == 0), "{exec_runs:?}");
+    assert!(
+        started.len() >= exec_runs.len() && started.len() <= exec_runs.len() + 1,
+        "one execution per firing ({} runs logged, {} executions)",
+        exec_runs.len(),
+        started.len()
+    );
+    assert!(
+        must(
+            &c,
+            "PATCH",
+            &n1.url(&exec_flow_path),
+            Some(&json!({"enabled": false})),
+            200
+        )
+        .await["enabled"]
+            == false
+    );
     let seen = runs(&c, &n2.base, &flow_path).await;
     let dups: Vec<_> = seen.iter().filter(|(_, (n, _))| *n != 1).collect();
     assert!(dups.is_empty(), "instants fired more than once: {dups:?}");
