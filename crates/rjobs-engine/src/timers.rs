@@ -142,6 +142,10 @@ impl TimerScheduler {
                 for f in self.store.timer_fires_of(&rec.id).await? {
                     self.remember((f.flow_id, f.trigger_key), f.instant.as_millis());
                 }
+                // Never claimed: the flow's last save is the floor (read once, not every pass).
+                for id in &ids {
+                    self.remember(id.clone(), i64::MIN);
+                }
             }
             for ((index, key, schedule), id) in timers.iter().zip(ids) {
                 let floor = rec.last_updated.as_millis();
