@@ -170,7 +170,10 @@ def test_flow_validation(fast):
     app = c.applications.post(application={"name": "bad flows"})["id"]
     job = "575ec8687ae143cd83dc4a97"
     cases = [
-        ({"name": "t", "triggers": [{"type": "timer", "key": job, "config": {}, "outputIds": [[]]}], "nodes": []}, "resourceJobIteration"),
+        ({"name": "t", "triggers": [{"type": "deviceState", "key": job, "config": {}, "outputIds": [[]]}], "nodes": []}, "resourceJobIteration"),
+        ({"name": "t", "triggers": [{"type": "timer", "config": {}, "outputIds": [[]]}], "nodes": []}, "triggers[0].config"),
+        ({"name": "t", "triggers": [{"type": "timer", "config": {"cron": "* * *"}, "outputIds": [[]]}], "nodes": []}, "triggers[0].config.cron"),
+        ({"name": "t", "triggers": [{"type": "timer", "config": {"cron": "0 9 * * *", "tz": "Mars/Base"}, "outputIds": [[]]}], "nodes": []}, "triggers[0].config.tz"),
         ({"name": "n", "triggers": [trigger("resourceJobIteration", job, "a")],
           "nodes": [{"id": "a", "type": "EmailNode", "config": {}, "outputIds": [[]]}]}, "EmailNode"),
         ({"name": "d", "triggers": [trigger("resourceJobIteration", job, "zz")], "nodes": []}, "zz"),

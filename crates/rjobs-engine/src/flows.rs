@@ -1,6 +1,7 @@
 //! The trigger sink that runs workflows: for each trigger, every enabled flow of the application
 //! with a trigger of that type keyed to the job runs with the original's payload envelope, in its
-//! own task (a slow or failing flow never holds up the engine), and its run is logged. The flows'
+//! own task (a slow or failing flow never holds up the engine), and its run is logged. Timer
+//! firings ([`crate::timers`]) run the same way, from the one timer that fired. The flows'
 //! Job: Acknowledge and Job: Execute nodes call back into the engine through [`EngineHost`].
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use tokio::sync::Semaphore;
 use crate::control::ExecuteRequest;
 use crate::engine::{AckRequest, Engine};
 use crate::sink::{TriggerEvent, TriggerSink};
+use crate::timers::{TimerFiring, TimerTarget};
 
 /// Runs flows on triggers.
 #[derive(Debug)]
@@ -246,6 +248,67 @@ impl FlowHost for EngineHost {
     }
 }
 
+/// What starts one batch of runs of one flow: the trigger's payload `data`, time and key.
+struct RunStart {
+    application_id: Id,
+    app_name: String,
+    trigger_type: String,
+    key: String,
+    indexes: Vec<usize>,
+    data: Value,
+    time: rjobs_core::Timestamp,
+}
+
+impl FlowSink {
+    /// Runs `def` from each of `start.indexes` in its own task, and logs each run.
+    fn spawn_runs(&self, engine: Weak<Engine>, rec: FlowRecord, def: FlowDef, start: RunStart) {
+        let store = self.store.clone();
+        let clock = self.clock.clone();
+        let limits = self.limits.clone();
+        let slots = self.slots.clone();
+        let run_log = self.log.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = slots.acquire().await else {
+                return;
+            };
+            for &index in &start.indexes {
+                let payload = rjobs_flow::envelope(
+                    &def,
+                    rec.id.as_str(),
+                    index,
+                    start.application_id.as_str(),
+                    &start.app_name,
+                    start.data.clone(),
+                    &start.time.to_rfc3339(),
+                );
+                let host = EngineHost {
+                    engine: engine.clone(),
+                    clock: clock.clone(),
+                    store: store.clone(),
+                    app: start.application_id.clone(),
+                    flow: rec.id.clone(),
+                };
+                #[allow(clippy::disallowed_methods)] // run duration only, never stored as time
+                let started = Instant::now();
+                let log = rjobs_flow::run(&def, index, payload, &host, &limits).await;
+                let run = FlowRun {
+                    id: IdGen::new().next(start.time),
+                    flow_id: rec.id.clone(),
+                    application_id: start.application_id.clone(),
+                    time: start.time,
+                    trigger_type: start.trigger_type.clone(),
+                    trigger_key: start.key.clone(),
+                    status: log.status.clone(),
+                    error: log.error.clone(),
+                    debug: Value::Array(log.debug.clone()),
+                    duration_ms: started.elapsed().as_millis() as i64,
+                };
+                run_log.push(run, &store);
+            }
+        });
+    }
+}
+
 #[async_trait]
 impl TriggerSink for FlowSink {
     async fn fire(&self, ev: TriggerEvent) {
@@ -255,57 +318,43 @@ impl TriggerSink for FlowSink {
         let Some(engine) = self.engine.get().cloned() else {
             return;
         };
-        let app_name = cached.app_name.clone();
+        let key = ev.resource_job_id.to_string();
         for (rec, def) in cached.flows.iter() {
-            let (rec, def) = (rec.clone(), def.clone());
-            let store = self.store.clone();
-            let clock = self.clock.clone();
-            let limits = self.limits.clone();
-            let slots = self.slots.clone();
-            let ev = ev.clone();
-            let app_name = app_name.clone();
-            let engine = engine.clone();
-            let run_log = self.log.clone();
-            tokio::spawn(async move {
-                let Ok(_permit) = slots.acquire().await else {
-                    return;
-                };
-                let key = ev.resource_job_id.to_string();
-                for index in def.listens_to(ev.kind.as_str(), &key) {
-                    let payload = rjobs_flow::envelope(
-                        &def,
-                        rec.id.as_str(),
-                        index,
-                        ev.application_id.as_str(),
-                        &app_name,
-                        ev.data.clone(),
-                        &ev.time.to_rfc3339(),
-                    );
-                    let host = EngineHost {
-                        engine: engine.clone(),
-                        clock: clock.clone(),
-                        store: store.clone(),
-                        app: ev.application_id.clone(),
-                        flow: rec.id.clone(),
-                    };
-                    #[allow(clippy::disallowed_methods)] // run duration only, never stored as time
-                    let started = Instant::now();
-                    let log = rjobs_flow::run(&def, index, payload, &host, &limits).await;
-                    let run = FlowRun {
-                        id: IdGen::new().next(ev.time),
-                        flow_id: rec.id.clone(),
-                        application_id: ev.application_id.clone(),
-                        time: ev.time,
-                        trigger_type: ev.kind.as_str().to_string(),
-                        trigger_key: key.clone(),
-                        status: log.status.clone(),
-                        error: log.error.clone(),
-                        debug: Value::Array(log.debug.clone()),
-                        duration_ms: started.elapsed().as_millis() as i64,
-                    };
-                    run_log.push(run, &store);
-                }
-            });
+            let start = RunStart {
+                application_id: ev.application_id.clone(),
+                app_name: cached.app_name.clone(),
+                trigger_type: ev.kind.as_str().to_string(),
+                key: key.clone(),
+                indexes: def.listens_to(ev.kind.as_str(), &key),
+                data: ev.data.clone(),
+                time: ev.time,
+            };
+            self.spawn_runs(engine.clone(), rec.clone(), def.clone(), start);
         }
+    }
+}
+
+#[async_trait]
+impl TimerTarget for FlowSink {
+    /// A timer's payload is the original's: `data` is `{}`, `time` is the instant that fired,
+    /// `triggerId` the timer's key, `triggerType` `"timer"`.
+    async fn fire_timer(&self, f: TimerFiring) {
+        let Some(engine) = self.engine.get().cloned() else {
+            return;
+        };
+        let app_name = match self.store.get_application(&f.flow.application_id).await {
+            Ok(Some(a)) => a.name,
+            _ => String::new(),
+        };
+        let start = RunStart {
+            application_id: f.flow.application_id.clone(),
+            app_name,
+            trigger_type: rjobs_flow::timer::TIMER.to_string(),
+            key: f.key,
+            indexes: vec![f.trigger_index],
+            data: serde_json::json!({}),
+            time: f.instant,
+        };
+        self.spawn_runs(engine, f.flow, (*f.def).clone(), start);
     }
 }

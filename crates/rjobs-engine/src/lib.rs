@@ -23,6 +23,9 @@
 //! ([`rjobs_core::engine::decide_ack`]): the first ack of the current attempt wins; late,
 //! duplicate and stale acks are refused and change nothing. External workers claim started
 //! attempts with [`Engine::claim`].
+//!
+//! **Timer triggers** run beside the engine in a [`TimerScheduler`] on every node: each instant
+//! of a flow's timer is claimed in the store and fired by the one node whose claim wins.
 
 pub mod cluster;
 mod control;
@@ -35,6 +38,7 @@ pub mod render;
 pub mod report;
 mod sink;
 mod tick;
+pub mod timers;
 mod view;
 pub mod views;
 mod worker;
@@ -47,3 +51,4 @@ pub use flows::FlowSink;
 pub use metrics::Metrics;
 pub use report::ReportSigner;
 pub use sink::{NullSink, RecordingSink, TriggerEvent, TriggerKind, TriggerSink};
+pub use timers::{RecordingTimers, TimerFiring, TimerScheduler, TimerTarget};

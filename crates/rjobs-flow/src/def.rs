@@ -15,10 +15,11 @@ use serde_json::{json, Map, Value};
 use crate::config::{self, NodeKind};
 
 /// The supported trigger types.
-pub const TRIGGER_TYPES: [&str; 3] = [
+pub const TRIGGER_TYPES: [&str; 4] = [
     "resourceJobIteration",
     "resourceJobIterationTimeout",
     "resourceJobComplete",
+    crate::timer::TIMER,
 ];
 
 /// A validation error: the JSON path of the offending field and what is wrong with it.
@@ -48,7 +49,7 @@ impl std::error::Error for FlowError {}
 #[derive(Debug, Clone, PartialEq)]
 pub struct TriggerDef {
     pub trigger_type: String,
-    /// The resource job id.
+    /// The resource job id; for a timer, its trigger id (the payload's `triggerId`).
     pub key: String,
     pub config: Value,
     pub meta: Option<Value>,
@@ -212,8 +213,12 @@ fn parse_trigger(v: &Value, i: usize) -> Result<TriggerDef, FlowError> {
             ),
         ));
     }
-    let key = string_field(obj, "key", &dot, true)?.unwrap_or_default();
-    if !is_job_id(&key) {
+    let timer = trigger_type == crate::timer::TIMER;
+    // A timer's key is its trigger id, generated on save when absent ([`crate::timer`]).
+    let key = string_field(obj, "key", &dot, !timer)?.unwrap_or_default();
+    if timer {
+        crate::timer::check_key(&key, &at)?;
+    } else if !is_job_id(&key) {
         return Err(FlowError::new(
             format!("{at}.key"),
             "must be a resource job id (24 hex characters)",
@@ -224,6 +229,9 @@ fn parse_trigger(v: &Value, i: usize) -> Result<TriggerDef, FlowError> {
         Some(c @ Value::Object(_)) => c.clone(),
         Some(_) => return Err(FlowError::new(format!("{at}.config"), "must be an object")),
     };
+    if timer {
+        crate::timer::parse_schedule(&config, &at)?;
+    }
     let output_ids = output_ids(obj.get("outputIds"), &at)?;
     if output_ids.len() > 1 {
         return Err(FlowError::new(
@@ -340,6 +348,7 @@ pub fn parse_flow(v: &Value) -> Result<FlowDef, FlowError> {
         nodes,
         globals,
     };
+    crate::timer::check_unique_keys(&flow.triggers)?;
     check_graph(&flow)?;
     Ok(flow)
 }

@@ -12,6 +12,7 @@
 //! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]).
 //! - [`config`]: typed node configs, checked at save time.
 //! - [`run`]: the bounded runner; [`http`]: the HTTP node.
+//! - [`timer`]: timer trigger schedules and the pure "which instant fires now" decision.
 //! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
 //!   expressions; [`js`]: JavaScript coercion rules; [`path`]: payload paths.
 
@@ -23,6 +24,7 @@ pub mod js;
 pub mod path;
 pub mod run;
 pub mod template;
+pub mod timer;
 
 pub use config::NODE_TYPES;
 pub use def::{

@@ -388,7 +388,8 @@ async fn execute(c: &ExecConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(
     }
 }
 
-/// Builds a run payload: the original's 12-key envelope around the trigger's `data`.
+/// Builds a run payload: the original's 12-key envelope around the trigger's `data` (10 keys for
+/// a timer, which has no `relayId`/`relayType`).
 /// `time` is the firing time as ISO-8601 text; `flowVersion` is `"develop"` (the original's name
 /// for the editable version, the only one rjobs has).
 pub fn envelope(
@@ -405,7 +406,7 @@ pub fn envelope(
         .get(trigger_index)
         .map(|t| (t.trigger_type.as_str(), t.key.as_str()))
         .unwrap_or(("", ""));
-    json!({
+    let mut v = json!({
         "applicationId": application_id,
         "applicationName": application_name,
         "data": data,
@@ -418,5 +419,13 @@ pub fn envelope(
         "time": time,
         "triggerId": key,
         "triggerType": trigger_type,
-    })
+    });
+    // A timer is not relayed by anything: the original's timer payload has no relay fields.
+    if trigger_type == crate::timer::TIMER {
+        if let Some(m) = v.as_object_mut() {
+            m.remove("relayId");
+            m.remove("relayType");
+        }
+    }
+    v
 }

@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod resources;
 pub mod sql;
 pub mod testing;
+pub mod timers;
 
 pub use batch::{
     AckApplied, AckOp, AckRejected, ApplyOp, ClaimOp, WriteOp, WriteOutcome, MAX_BATCH,
@@ -29,6 +30,7 @@ pub use cluster::{ClusterLoad, Fence, Lease, LeaseStore, NodeRow, Signal, Signal
 pub use flows::{FlowRecord, FlowRun, FlowStore};
 pub use jobs::{ExecStore, ExecWrite, IterationWrite, JobStore, RerunOf, TargetSpec};
 pub use resources::ResourceStore;
+pub use timers::{TimerFire, TimerStore};
 
 pub use sql::{connect, connect_with, ConnectOptions, SqlStore};
 
@@ -92,6 +94,7 @@ pub trait Store:
     + JobStore
     + ExecStore
     + FlowStore
+    + TimerStore
     + LeaseStore
     + Send
     + Sync

@@ -1,5 +1,6 @@
 //! Building and running the server: connect and migrate, make sure an admin can get in, bind,
-//! serve until SIGINT/SIGTERM, then drain in-flight requests and close the database.
+//! serve, run the engine and the timer scheduler until SIGINT/SIGTERM, then drain in-flight
+//! requests and close the database.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use rjobs_api::{ApiSettings, AppState};
 use rjobs_core::model::AdminToken;
 use rjobs_core::secret::{hash_token, new_token, ADMIN_PREFIX};
 use rjobs_core::{Clock, IdGen, SystemClock};
-use rjobs_engine::{ClusterConfig, Engine, FlowSink, ReportSigner};
+use rjobs_engine::{ClusterConfig, Engine, FlowSink, ReportSigner, TimerScheduler};
 use rjobs_flow::RunLimits;
 use rjobs_store::{Backend, ExecStore, SqlStore, Store};
 use tokio::net::TcpListener;
@@ -127,6 +128,7 @@ pub struct Running {
     shutdown: CancellationToken,
     http: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: tokio::task::JoinHandle<()>,
+    timers: tokio::task::JoinHandle<()>,
     store: Arc<SqlStore>,
 }
 
@@ -136,6 +138,7 @@ impl Running {
         self.shutdown.cancel();
         let served = self.http.await;
         let _ = self.engine.await;
+        let _ = self.timers.await;
         tracing::info!("shut down: engine stopped, closing the database");
         self.store.close().await;
         served??;
@@ -178,6 +181,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         RunLimits::default(),
     ));
     let cluster = cluster_config(settings, addr)?;
+    let timers = Arc::new(TimerScheduler::new(
+        store.clone(),
+        clock.clone(),
+        flows.clone(),
+        cluster.node_id.clone(),
+    ));
     let engine = Arc::new(
         build_engine(
             store.clone(),
@@ -198,6 +207,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     };
     let shutdown = CancellationToken::new();
     let engine_task = tokio::spawn(engine.run(shutdown.clone(), Duration::from_secs(1)));
+    // Every node runs the timers; the store lets one node fire each instant.
+    let timer_task = tokio::spawn(timers.run(shutdown.clone()));
     let stop = shutdown.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, rjobs_api::router(state))
@@ -210,6 +221,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         shutdown,
         http,
         engine: engine_task,
+        timers: timer_task,
         store,
     })
 }

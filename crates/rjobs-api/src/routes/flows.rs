@@ -1,5 +1,6 @@
 //! `/applications/{applicationId}/flows[/{flowId}]` and `.../flows/{flowId}/logs`: the workflows
-//! that resource job triggers run. Documents are the original's flow JSON, validated by
+//! that resource job and timer triggers run. A timer saved without a `key` gets a generated one
+//! (its `triggerId`), as in the original. Documents are the original's flow JSON, validated by
 //! `rjobs-flow` (unsupported trigger or node types, dangling outputs, cycles, bad config fields
 //! are 400s naming the culprit).
 
@@ -138,8 +139,9 @@ async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let app = load_app(&state, &who, &action::FLOWS_POST, &path).await?;
-    let def = rjobs_flow::parse_flow(&body).map_err(flow_error)?;
+    let mut def = rjobs_flow::parse_flow(&body).map_err(flow_error)?;
     let now = state.clock.now();
+    rjobs_flow::timer::assign_keys(&mut def, || state.ids.next(now).to_string());
     let base = FlowRecord {
         id: state.ids.next(now),
         application_id: app.id,
@@ -190,9 +192,11 @@ async fn update(
 ) -> ApiResult<Json<Value>> {
     let cur = load_flow(&state, &who, &action::FLOW_PATCH, &path).await?;
     let def = rjobs_flow::parse_flow(&cur.body).map_err(|e| ApiError::internal(&e))?;
-    let next_def = rjobs_flow::patch_flow(&def, &body).map_err(flow_error)?;
+    let mut next_def = rjobs_flow::patch_flow(&def, &body).map_err(flow_error)?;
+    let now = state.clock.now();
+    rjobs_flow::timer::assign_keys(&mut next_def, || state.ids.next(now).to_string());
     let mut next = record_of(&next_def, cur.clone());
-    next.last_updated = state.clock.now();
+    next.last_updated = now;
     next.version = cur.version + 1;
     state
         .store

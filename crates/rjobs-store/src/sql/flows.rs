@@ -21,7 +21,7 @@ fn json(r: &impl RowExt, col: &str) -> Result<serde_json::Value, StoreError> {
     serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }
 
-fn flow_from_row(r: &impl RowExt) -> Result<FlowRecord, StoreError> {
+pub(super) fn flow_from_row(r: &impl RowExt) -> Result<FlowRecord, StoreError> {
     let body = json(r, "body")?;
     let triggers = body
         .get("triggers")
@@ -198,6 +198,15 @@ impl FlowStore for SqlStore {
             .rows_affected();
             expect_one(n)?;
             write_triggers!(tx, f);
+            // A timer removed from the flow takes its claimed instant with it.
+            sqlx::query(
+                "DELETE FROM timer_fires WHERE flow_id = $1 AND trigger_key NOT IN (
+                     SELECT trigger_key FROM flow_triggers
+                     WHERE flow_id = $1 AND trigger_type = 'timer')",
+            )
+            .bind(f.id.as_str())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         });
         Ok(())

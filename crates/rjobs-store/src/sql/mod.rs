@@ -36,6 +36,7 @@ mod rows;
 mod set_ops;
 mod store_impl;
 mod targets;
+mod timers;
 mod tokens;
 mod users;
 
