@@ -57,9 +57,16 @@
 //!
 //! ```text
 //!  inProgress ── Drained ──────────▶ completed
-//!      ├──────── CancelRequested ──▶ canceling ── Drained ─▶ canceled
-//!      └──────── ErrorRaised ──────▶ erroring  ── Drained ─▶ errored
+//!   │  ▲ ├────── CancelRequested ──▶ canceling ── Drained ─▶ canceled
+//!   │  │ └────── ErrorRaised ──────▶ erroring  ── Drained ─▶ errored
+//!   │  └ ResumeRequested ┐        (paused: the same three events, as from inProgress)
+//!   └─ PauseRequested ─▶ paused
 //! ```
+//!
+//! `paused` holds every start (pending iterations and due retries) while acks and deadlines are
+//! applied as while running ([`ExecMode::Running`]); pause on `paused` and resume on
+//! `inProgress` are idempotent. The operator controls that decide by themselves — abort
+//! thresholds and the rollout rate — are pure functions in [`controls`], asked by the planner.
 //!
 //! Cancel on `canceling`/`canceled` is an idempotent success; on `completed`, `errored` — and
 //! `erroring`, which will end `errored` whatever happens — it is refused (API: 400). An error
