@@ -392,3 +392,118 @@ async fn cli_errors_are_plain() {
     s.stop();
     data.cleanup().await;
 }
+
+/// The operator controls from the CLI: create with a rollout rate and an abort threshold,
+/// preview (a dry run), pause, resume, and re-run what never started after a cancel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_operator_controls() {
+    let data = Data::new(Db::Sqlite).await;
+    let s = Server::start(&data, &[]);
+    let c = Client::new();
+    let app = setup(&c, &s).await;
+    let (u, t) = (Some(s.base.as_str()), Some(ADMIN));
+    let line = format!(
+        "jobs create --json -a {app} --name staged --resource-type device \
+         --rollout-config {{\"maxPerMinute\":600}} \
+         --abort-config {{\"criteria\":[{{\"outcome\":\"any\",\"thresholdPercent\":90,\"minFinished\":5}}]}}"
+    );
+    let job: Value = serde_json::from_str(&ok(&cli(u, t, &line).await)).expect("JSON");
+    assert_eq!(job["rolloutConfig"]["maxPerMinute"], 600);
+    assert_eq!(job["abortConfig"]["criteria"][0]["minFinished"], 5);
+    let job_id = job["id"].as_str().unwrap().to_string();
+    let bad = format!(
+        "jobs create -a {app} --name x --resource-type device --rollout-config {{\"maxPerMinute\":0}}"
+    );
+    fails_with(&cli(u, t, &bad).await, &["rolloutConfig.maxPerMinute"]);
+
+    let q = r#"{"name":{"$startsWith":"pump"}}"#;
+    let preview = ok(&cli(u, t, &format!("jobs preview -a {app} {job_id} --query {q}")).await);
+    assert!(
+        preview.contains("5 resources would be iterated over"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("pump-0") && !preview.contains("valve-1"),
+        "{preview}"
+    );
+    let logs = must(
+        &c,
+        "GET",
+        &s.url(&format!(
+            "/applications/{app}/resource-jobs/{job_id}/logs?limit=10"
+        )),
+        None,
+    )
+    .await;
+    assert_eq!(
+        logs.as_array().map(Vec::len),
+        Some(0),
+        "a preview executes nothing"
+    );
+
+    let exec = ok(&cli(u, t, &format!("jobs execute -a {app} {job_id}")).await);
+    let exec = exec.trim().to_string();
+    let exec_path = format!("/applications/{app}/resource-jobs/{job_id}/executions/{exec}");
+    let target = format!("{exec} -a {app} --job {job_id}");
+    let out = ok(&cli(u, t, &format!("executions pause {target}")).await);
+    assert!(out.contains(&format!("paused execution {exec}")), "{out}");
+    let v = must(&c, "GET", &s.url(&exec_path), None).await;
+    assert_eq!(v["status"], "paused", "{v}");
+    ok(&cli(u, t, &format!("executions resume {target}")).await);
+    let v = must(&c, "GET", &s.url(&exec_path), None).await;
+    assert_eq!(v["status"], "inProgress", "{v}");
+    // concurrency 1: cancel with one in flight, finish it; the other five never started
+    for _ in 0..200 {
+        let v = must(&c, "GET", &s.url(&exec_path), None).await;
+        if v["executionSummary"]["inProgress"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    ok(&cli(
+        u,
+        t,
+        &format!("jobs cancel -a {app} {job_id} --execution {exec}"),
+    )
+    .await);
+    assert_eq!(ack_all(&c, &s.base, &exec_path).await, 1);
+    for _ in 0..200 {
+        let v = must(&c, "GET", &s.url(&exec_path), None).await;
+        if v["status"] == "canceled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    fails_with(
+        &cli(u, t, &format!("executions pause {target}")).await,
+        &["canceled"],
+    );
+    let again = ok(&cli(
+        u,
+        t,
+        &format!("executions rerun {target} --statuses notStarted"),
+    )
+    .await);
+    let again = again.trim().to_string();
+    assert_eq!(again.len(), 24, "{again:?}");
+    let v = must(
+        &c,
+        "GET",
+        &s.url(&format!(
+            "/applications/{app}/resource-jobs/{job_id}/executions/{again}"
+        )),
+        None,
+    )
+    .await;
+    let total: u64 = ["succeeded", "failed", "timedOut", "inProgress", "remaining"]
+        .iter()
+        .map(|k| v["executionSummary"][k].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 5, "the five that never started: {v}");
+    fails_with(
+        &cli(u, t, &format!("executions rerun {target}")).await,
+        &["rerunOf"],
+    );
+    s.stop();
+    data.cleanup().await;
+}
