@@ -4,8 +4,8 @@
 
 use rjobs_core::engine::planner::{plan, Step};
 use rjobs_core::engine::{
-    execution_transition, transition, AttemptInfo, ExecMode, ExecutionEvent, IterationEvent,
-    IterationState, SummaryDelta, Transition,
+    execution_transition, transition, AttemptInfo, ExecMode, ExecutionEvent, ExecutionStatus,
+    IterationEvent, IterationState, SummaryDelta, Transition,
 };
 use rjobs_core::execution::{Execution, IterationRow};
 use rjobs_core::jobs::ResourceType;
@@ -358,13 +358,24 @@ impl Engine {
         let ew = ExecWrite {
             last_start_at: any_start.then_some(now),
             fence: Some(fence.clone()),
+            // A pause or cancel answered meanwhile (on any node) wins over these starts.
+            require_status: Some(ExecutionStatus::InProgress),
         };
         #[allow(clippy::disallowed_methods)] // latency measurement only
         let began = std::time::Instant::now();
-        let won = self
+        let won = match self
             .store
             .apply_iterations(&view.exec.id, &writes, &ew)
-            .await?;
+            .await
+        {
+            Ok(won) => won,
+            Err(StoreError::Conflict) => {
+                // The status moved: nothing was written; step again from a fresh row.
+                self.views.stale(&view.exec.id);
+                return Ok(false);
+            }
+            Err(other) => return Err(other.into()),
+        };
         self.metrics
             .store_op("start_iterations", began.elapsed().as_secs_f64());
         if any_start {

@@ -71,6 +71,11 @@ pub struct ExecWrite {
     /// The lease the writer holds (engine dispatch); None for writes any node may make (acks:
     /// their compare-and-set on (state, attempt) is their guard).
     pub fence: Option<Fence>,
+    /// Apply only while the execution is in this status (starts: `inProgress`), checked in the
+    /// commit's transaction; otherwise the op fails with [`StoreError::Conflict`] and writes
+    /// nothing. A pause or cancel answered by any node therefore wins over a start decided
+    /// before it.
+    pub require_status: Option<ExecutionStatus>,
 }
 
 /// Execution and iteration persistence, used by the engine.

@@ -146,6 +146,33 @@ async fn paused_executions_keep_a_lease_and_their_timers(s: Arc<SqlStore>) {
         s.load_execution(&exec).await.unwrap().unwrap().status,
         ExecutionStatus::Paused
     );
+    // a start decided for `inProgress` is refused once paused, and writes nothing
+    let b = s.iterations_after(&exec, 1, 1).await.unwrap().remove(0);
+    assert_eq!(b.record.state, IterationState::Retrying);
+    let t = transition(
+        &b.record,
+        IterationEvent::Start { now: ts(4_000) },
+        &policy(),
+        ExecMode::Running,
+    )
+    .unwrap();
+    let guarded = ExecWrite {
+        require_status: Some(ExecutionStatus::InProgress),
+        ..ExecWrite::default()
+    };
+    let write = IterationWrite {
+        seq: b.seq,
+        expected_state: t.expected_state,
+        expected_attempt: t.expected_attempt,
+        record: t.record,
+    };
+    assert!(matches!(
+        s.apply_iterations(&exec, std::slice::from_ref(&write), &guarded)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let still = s.iterations_after(&exec, 1, 1).await.unwrap().remove(0);
+    assert_eq!(still.record, b.record, "nothing written");
     let claimed = s
         .claim_leases("n1", ts(5_000), ts(15_000), 10, false)
         .await

@@ -130,6 +130,7 @@ fn fenced(owner: &str, epoch: i64, now: i64) -> ExecWrite {
             owner: owner.into(),
             epoch,
         }),
+        require_status: None,
     }
 }
 

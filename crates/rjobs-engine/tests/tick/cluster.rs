@@ -307,3 +307,44 @@ pub async fn large_execution_does_not_starve_a_small_one(mut h: H) {
     assert!((300..=500).contains(&done), "{done} of the large one done");
     h.done().await;
 }
+
+/// A pause answered by one node wins over a start the owner decided from its view before it
+/// heard of the pause: the start is refused inside the commit (the status guard), nothing is
+/// written, and the owner re-reads the row.
+pub async fn pause_elsewhere_wins_over_a_start_decided_before_it(mut h: H) {
+    h.devices(&["d1", "d2", "d3", "d4", "d5"]).await;
+    let a = node(&h, "a", Arc::new(RecordingSink::default()));
+    let b = node(&h, "b", Arc::new(RecordingSink::default()));
+    h.engine = a;
+    let job = h
+        .job(ResourceType::Device, |j| {
+            j.max_iteration_concurrency = 5;
+            j.iteration_delay = 1_000;
+        })
+        .await;
+    let e = h.execute(&job).await;
+    // b alone takes the lease and starts the first; its view wants to start the next at +1 s.
+    assert_eq!(b.tick().await.unwrap().started, 1);
+    assert_eq!(owner(&h, &e).await, Some(("b".into(), 1)));
+    // a answers a pause; b is not told (a lost signal).
+    h.engine.pause(&h.app, &job.id, &e).await.unwrap();
+    h.clock.advance(1_000);
+    assert_eq!(
+        b.tick().await.unwrap().started,
+        0,
+        "the guard refuses the start"
+    );
+    assert_eq!(h.in_state(&e, S::Pending).await.len(), 4);
+    assert_eq!(
+        b.tick().await.unwrap().started,
+        0,
+        "b has re-read the row: paused"
+    );
+    assert_eq!(h.status(&job, &e).await, "paused");
+    // resume, signalled by hand: b carries on
+    h.engine.resume(&h.app, &job.id, &e).await.unwrap();
+    b.handle_signal(rjobs_store::Signal::Work(vec![e.clone()]));
+    assert_eq!(b.tick().await.unwrap().started, 1);
+    assert_eq!(h.in_state(&e, S::Pending).await.len(), 3);
+    h.done().await;
+}

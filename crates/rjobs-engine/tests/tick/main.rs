@@ -580,6 +580,7 @@ mod cluster_pg {
     pg!(
         two_nodes_share_then_take_over,
         paused_node_cannot_apply_a_stale_decision,
+        pause_elsewhere_wins_over_a_start_decided_before_it,
         restart_with_the_same_node_id_adopts_at_once
     );
 

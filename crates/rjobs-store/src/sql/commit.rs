@@ -213,6 +213,34 @@ impl SqlStore {
                     outs[i] = Some(Err(StoreError::Fenced));
                 }
             }
+            // Status guards: a start applies only while its execution is still `inProgress`
+            // (a pause or cancel answered by any node wins). PostgreSQL also locks, in id
+            // order, every execution the batch changes (see `SetOps::exec_statuses`).
+            let mut touched: Vec<&Id> = ops
+                .iter()
+                .enumerate()
+                .filter_map(|(i, op)| match op {
+                    WriteOp::Apply(a) if outs[i].is_none() => {
+                        (postgres || a.exec_write.require_status.is_some()).then_some(&a.exec)
+                    }
+                    WriteOp::Ack(a) if postgres => Some(&a.exec),
+                    _ => None,
+                })
+                .collect();
+            touched.sort();
+            touched.dedup();
+            if !touched.is_empty() {
+                let statuses = SetOps::exec_statuses(&mut *tx, &touched).await?;
+                for (i, op) in ops.iter().enumerate() {
+                    let WriteOp::Apply(a) = op else { continue };
+                    let Some(want) = a.exec_write.require_status else { continue };
+                    if outs[i].is_none()
+                        && statuses.get(&a.exec).map(String::as_str) != Some(want.as_str())
+                    {
+                        outs[i] = Some(Err(StoreError::Conflict));
+                    }
+                }
+            }
             // Flow-run log lines.
             let runs: Vec<usize> = (0..ops.len())
                 .filter(|i| matches!(ops[*i], WriteOp::FlowRun(_)))

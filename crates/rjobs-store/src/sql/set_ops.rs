@@ -8,7 +8,7 @@
 //!   whatever the batch size, so one prepared statement serves every batch and the server plans
 //!   twelve parameters instead of thousands (a 128-row `VALUES` update spent 0.8 ms planning).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rjobs_core::{Id, Timestamp};
 use sqlx::{PgConnection, SqliteConnection};
@@ -34,6 +34,11 @@ pub(crate) trait SetOps {
         -> Result<HashSet<(Id, i64)>, StoreError>;
     /// The iterations (with their executions' fields) of `(execution, resource)` keys.
     async fn read_acks(&mut self, keys: &[(&Id, &Id)]) -> Result<Vec<AckTarget>, StoreError>;
+    /// The statuses of executions `ids` (sorted). On PostgreSQL their rows are locked, in id
+    /// order, until the commit: a concurrent status change waits for this batch or is seen by
+    /// it, and two batches lock the executions they share in the same order. SQLite has one
+    /// writer, so a read suffices.
+    async fn exec_statuses(&mut self, ids: &[&Id]) -> Result<HashMap<Id, String>, StoreError>;
 }
 
 impl SetOps for SqliteConnection {
@@ -99,6 +104,21 @@ impl SetOps for SqliteConnection {
             }
             for row in q.fetch_all(&mut *self).await? {
                 out.push(ack_target(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn exec_statuses(&mut self, ids: &[&Id]) -> Result<HashMap<Id, String>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for e in ids {
+            let st: Option<String> =
+                sqlx::query_scalar("SELECT status FROM executions WHERE id = $1")
+                    .bind(e.as_str())
+                    .fetch_optional(&mut *self)
+                    .await?;
+            if let Some(st) = st {
+                out.insert((*e).clone(), st);
             }
         }
         Ok(out)
@@ -192,5 +212,22 @@ impl SetOps for PgConnection {
             .fetch_all(&mut *self)
             .await?;
         rows.iter().map(ack_target).collect()
+    }
+
+    async fn exec_statuses(&mut self, ids: &[&Id]) -> Result<HashMap<Id, String>, StoreError> {
+        let list: Vec<&str> = ids.iter().map(|e| e.as_str()).collect();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, status FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        )
+        .bind(list)
+        .fetch_all(&mut *self)
+        .await?;
+        let mut out = HashMap::with_capacity(rows.len());
+        for (e, st) in rows {
+            let e =
+                Id::parse(&e).map_err(|_| StoreError::Corrupt(format!("execution id {e:?}")))?;
+            out.insert(e, st);
+        }
+        Ok(out)
     }
 }
