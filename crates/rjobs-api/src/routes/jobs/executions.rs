@@ -1,4 +1,4 @@
-//! Execution endpoints: `execute` (durable before the 200), `cancelExecution`, `logs`, and the
+//! Execution endpoints: `cancelExecution`, `pauseExecution`/`resumeExecution`, `logs`, and the
 //! extensions: one execution, its iterations, the external acknowledgement, and the CSV report
 //! (streamed; reachable with a bearer token or a signed link).
 
@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rjobs_core::engine::IterationState;
 use rjobs_core::execution::{Execution, Source};
-use rjobs_core::jobs::{check_table_ref, ResourceJob};
+use rjobs_core::jobs::ResourceJob;
 use rjobs_core::list::parse_uint;
 use rjobs_core::Id;
-use rjobs_engine::{views, AckRequest, ExecuteRequest, RerunRequest};
+use rjobs_engine::{views, AckRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -24,85 +24,6 @@ use crate::scopes::action;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct ExecBody {
-    template_context: Option<String>,
-    query_json: Option<String>,
-    data_table_id: Option<String>,
-    /// Extension: re-run an earlier execution's failures.
-    rerun_of: Option<Value>,
-}
-
-/// `rerunOf`: `{"executionId", "statuses": [...]}` (statuses default to failed and timedOut).
-fn rerun_of(v: &Value) -> ApiResult<RerunRequest> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| ApiError::validation("rerunOf: must be an object with executionId"))?;
-    if let Some(k) = o.keys().find(|k| *k != "executionId" && *k != "statuses") {
-        return Err(ApiError::validation(format!(
-            "rerunOf.{k}: is not a known field; expected executionId, statuses"
-        )));
-    }
-    let raw = o.get("executionId").and_then(Value::as_str).unwrap_or("");
-    let execution_id = Id::parse(raw).map_err(|_| {
-        ApiError::validation(format!(
-            "rerunOf.executionId: expected a 24-character hexadecimal id, got {:?}",
-            o.get("executionId")
-        ))
-    })?;
-    const FINAL: [IterationState; 4] = [
-        IterationState::Failed,
-        IterationState::TimedOut,
-        IterationState::Succeeded,
-        IterationState::NotStarted,
-    ];
-    let statuses = match o.get("statuses") {
-        None | Some(Value::Null) => vec![IterationState::Failed, IterationState::TimedOut],
-        Some(Value::Array(a)) if !a.is_empty() => {
-            let mut out = Vec::new();
-            for (i, x) in a.iter().enumerate() {
-                let st = x
-                    .as_str()
-                    .and_then(IterationState::parse)
-                    .filter(|s| FINAL.contains(s))
-                    .ok_or_else(|| {
-                        ApiError::validation(format!(
-                            "rerunOf.statuses[{i}]: must be one of failed, timedOut, succeeded, notStarted, got {x}"
-                        ))
-                    })?;
-                if !out.contains(&st) {
-                    out.push(st);
-                }
-            }
-            out
-        }
-        Some(_) => {
-            return Err(ApiError::validation(
-                "rerunOf.statuses: must be a non-empty array of final statuses",
-            ))
-        }
-    };
-    Ok(RerunRequest {
-        execution_id,
-        statuses,
-    })
-}
-
-fn flag(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<bool> {
-    match q
-        .get(name)
-        .map(|s| s.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("") | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") => Ok(true),
-        Some(other) => Err(ApiError::validation(format!(
-            "{name}: must be true or false, got {other:?}"
-        ))),
-    }
-}
-
-#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AckBody {
     success: bool,
@@ -112,89 +33,12 @@ pub(super) struct AckBody {
     attempt: Option<u32>,
 }
 
-fn source(who: &Principal) -> Source {
+pub(super) fn source(who: &Principal) -> Source {
     let (kind, id) = who.source();
     Source {
         kind: kind.to_string(),
         id,
     }
-}
-
-pub(super) async fn execute(
-    State(state): State<AppState>,
-    who: Principal,
-    path: PathParams,
-    Params(q): Params,
-    JsonBody(body): JsonBody<ExecBody>,
-) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_EXECUTE, &path).await?;
-    let dry_run = flag(&q, "dryRun")?;
-    let rerun = body.rerun_of.as_ref().map(rerun_of).transpose()?;
-    if rerun.is_some() {
-        if let Some(f) = [
-            ("templateContext", body.template_context.is_some()),
-            ("queryJson", body.query_json.is_some()),
-            ("dataTableId", body.data_table_id.is_some()),
-        ]
-        .iter()
-        .find(|f| f.1)
-        {
-            return Err(ApiError::validation(format!(
-                "{}: cannot be combined with rerunOf (a re-run uses the original run's)",
-                f.0
-            )));
-        }
-        if dry_run {
-            return Err(ApiError::validation(
-                "rerunOf: cannot be combined with dryRun",
-            ));
-        }
-    }
-    if body
-        .template_context
-        .as_ref()
-        .is_some_and(|t| t.chars().count() > 32767)
-    {
-        return Err(ApiError::validation(
-            "templateContext: must be at most 32767 characters",
-        ));
-    }
-    if body
-        .query_json
-        .as_ref()
-        .is_some_and(|t| t.chars().count() > 8192)
-    {
-        return Err(ApiError::validation(
-            "queryJson: must be at most 8192 characters",
-        ));
-    }
-    if let Some(t) = &body.data_table_id {
-        check_table_ref(t)?;
-    }
-    let req = ExecuteRequest {
-        template_context: body.template_context,
-        query_json: body.query_json,
-        data_table_id: body.data_table_id,
-        rerun_of: rerun,
-        source: source(&who),
-    };
-    if dry_run {
-        let d = state.engine.dry_run(&job, req).await?;
-        let sample: Vec<Value> = d
-            .sample
-            .iter()
-            .map(|(id, name)| json!({"id": id, "name": name}))
-            .collect();
-        return Ok(Json(json!({
-            "dryRun": true,
-            "count": d.count,
-            "sample": sample,
-            "queryJson": d.query_json,
-            "dataTableId": d.data_table_id,
-        })));
-    }
-    let id = state.engine.execute(&job, req).await?;
-    Ok(Json(json!({"success": true, "executionId": id})))
 }
 
 fn execution_id(q: &std::collections::HashMap<String, String>) -> ApiResult<Id> {

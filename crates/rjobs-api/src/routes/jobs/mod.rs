@@ -8,6 +8,7 @@ use axum::Router;
 use crate::state::AppState;
 
 mod definitions;
+mod execute;
 mod executions;
 pub(crate) mod query;
 mod worker;
@@ -26,7 +27,7 @@ pub(super) fn routes() -> Router<AppState> {
                 .patch(definitions::update)
                 .delete(definitions::remove),
         )
-        .route(&format!("{JOB}/execute"), post(executions::execute))
+        .route(&format!("{JOB}/execute"), post(execute::execute))
         .route(&format!("{JOB}/cancelExecution"), post(executions::cancel))
         .route(&format!("{JOB}/pauseExecution"), post(executions::pause))
         .route(&format!("{JOB}/resumeExecution"), post(executions::resume))
