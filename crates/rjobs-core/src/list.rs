@@ -147,6 +147,23 @@ impl ListParams {
     }
 }
 
+/// Parses a boolean parameter: absent, empty, `false` or `0` is false; `true` or `1` is true
+/// (any case, surrounding spaces); anything else names the parameter.
+pub fn parse_flag(q: &HashMap<String, String>, name: &str) -> Result<bool, FieldError> {
+    match q
+        .get(name)
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(FieldError::new(
+            name,
+            format!("must be true or false, got {other:?}"),
+        )),
+    }
+}
+
 /// Parses an unsigned integer parameter leniently (surrounding spaces, `"10"`, `"10.0"`), within
 /// `min..=max`; absent or empty gives `default`.
 pub fn parse_uint(

@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::table::{cell, render, render_fields};
-use super::{print_json, segment, CreateArgs, GlobalOpts, JobsCommand};
+use super::{print_json, segment, CreateArgs, ExecuteArgs, GlobalOpts, JobsCommand};
 
 /// Page size when listing (the API's maximum).
 const PER_PAGE: u32 = 1000;
@@ -110,25 +110,9 @@ pub(super) async fn run(g: &GlobalOpts, cmd: JobsCommand) -> anyhow::Result<()> 
             eprintln!("created resource job {}", cell(&v["id"]));
             print!("{}", render_fields(&v, JOB_FIELDS));
         }
-        JobsCommand::Execute {
-            app,
-            job,
-            context,
-            query,
-            data_table_id,
-        } => {
-            let path = format!("{}/execute", job_path(&app.application, &job)?);
-            let mut body = Map::new();
-            if let Some(c) = context {
-                body.insert("templateContext".into(), json!(c));
-            }
-            if let Some(q) = query {
-                body.insert("queryJson".into(), json!(q));
-            }
-            if let Some(t) = data_table_id {
-                body.insert("dataTableId".into(), json!(t));
-            }
-            let v = client.post(&path, &Value::Object(body)).await?;
+        JobsCommand::Execute(a) => {
+            let path = format!("{}/execute", job_path(&a.app.application, &a.job)?);
+            let v = client.post(&path, &execute_body(a)).await?;
             if g.json {
                 return print_json(&v);
             }
@@ -137,25 +121,12 @@ pub(super) async fn run(g: &GlobalOpts, cmd: JobsCommand) -> anyhow::Result<()> 
                 None => anyhow::bail!("the server did not return an executionId: {v}"),
             }
         }
-        JobsCommand::Preview {
-            app,
-            job,
-            context,
-            query,
-            data_table_id,
-        } => {
-            let path = format!("{}/execute?dryRun=true", job_path(&app.application, &job)?);
-            let mut body = Map::new();
-            for (k, v) in [
-                ("templateContext", context),
-                ("queryJson", query),
-                ("dataTableId", data_table_id),
-            ] {
-                if let Some(v) = v {
-                    body.insert(k.into(), json!(v));
-                }
-            }
-            let v = client.post(&path, &Value::Object(body)).await?;
+        JobsCommand::Preview(a) => {
+            let path = format!(
+                "{}/execute?dryRun=true",
+                job_path(&a.app.application, &a.job)?
+            );
+            let v = client.post(&path, &execute_body(a)).await?;
             if g.json {
                 return print_json(&v);
             }
@@ -217,6 +188,21 @@ fn job_path(app: &str, job: &str) -> anyhow::Result<String> {
 
 /// The create body: only the fields the user gave; JSON-valued fields are sent as the strings
 /// the API expects (`queryJson`, `defaultContext`).
+/// The execute body: only the overrides given.
+fn execute_body(a: ExecuteArgs) -> Value {
+    let mut body = Map::new();
+    for (k, v) in [
+        ("templateContext", a.context),
+        ("queryJson", a.query),
+        ("dataTableId", a.data_table_id),
+    ] {
+        if let Some(v) = v {
+            body.insert(k.into(), json!(v));
+        }
+    }
+    Value::Object(body)
+}
+
 fn create_body(a: &CreateArgs) -> Value {
     let mut b = Map::new();
     b.insert("name".into(), json!(a.name));

@@ -91,38 +91,10 @@ pub enum JobsCommand {
     /// Create a resource job.
     Create(Box<CreateArgs>),
     /// Start an execution of a job; prints the execution id.
-    Execute {
-        #[command(flatten)]
-        app: AppOpt,
-        /// Resource job id.
-        job: String,
-        /// Template context, a JSON object (default: the job's defaultContext).
-        #[arg(long)]
-        context: Option<String>,
-        /// Query override, JSON (may contain `{{ctx...}}` templates).
-        #[arg(long)]
-        query: Option<String>,
-        /// Data table id override (for dataTableRow jobs).
-        #[arg(long)]
-        data_table_id: Option<String>,
-    },
+    Execute(ExecuteArgs),
     /// Preview an execution (a dry run): how many resources it would iterate over, and a
     /// sample; nothing is written and no trigger fires.
-    Preview {
-        #[command(flatten)]
-        app: AppOpt,
-        /// Resource job id.
-        job: String,
-        /// Template context, a JSON object (default: the job's defaultContext).
-        #[arg(long)]
-        context: Option<String>,
-        /// Query override, JSON (may contain `{{ctx...}}` templates).
-        #[arg(long)]
-        query: Option<String>,
-        /// Data table id override (for dataTableRow jobs).
-        #[arg(long)]
-        data_table_id: Option<String>,
-    },
+    Preview(ExecuteArgs),
     /// Cancel a running execution.
     Cancel {
         #[command(flatten)]
@@ -146,6 +118,24 @@ pub enum JobsCommand {
         #[arg(long)]
         since: Option<i64>,
     },
+}
+
+/// `rjobs jobs execute|preview` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ExecuteArgs {
+    #[command(flatten)]
+    pub app: AppOpt,
+    /// Resource job id.
+    pub job: String,
+    /// Template context, a JSON object (default: the job's defaultContext).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Query override, JSON (may contain `{{ctx...}}` templates).
+    #[arg(long)]
+    pub query: Option<String>,
+    /// Data table id override (for dataTableRow jobs).
+    #[arg(long)]
+    pub data_table_id: Option<String>,
 }
 
 /// `rjobs jobs create` arguments; field names follow the API (`--iteration-delay` → `iterationDelay`).

@@ -200,19 +200,7 @@ pub(super) async fn remove(
     Params(q): Params,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let include_workflows = match q
-        .get("includeWorkflows")
-        .map(|s| s.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("") | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(other) => {
-            return Err(ApiError::validation(format!(
-                "includeWorkflows: must be true or false, got {other:?}"
-            )))
-        }
-    };
+    let include_workflows = rjobs_core::list::parse_flag(&q, "includeWorkflows")?;
     let job = load_job(&state, &who, &action::JOB_DELETE, &path).await?;
     // Executions, iterations and reports go with the job (cascade): in-flight iterations are
     // abandoned and later acks find nothing.

@@ -84,20 +84,6 @@ fn rerun_of(v: &Value) -> ApiResult<RerunRequest> {
     })
 }
 
-fn flag(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<bool> {
-    match q
-        .get(name)
-        .map(|s| s.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("") | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") => Ok(true),
-        Some(other) => Err(ApiError::validation(format!(
-            "{name}: must be true or false, got {other:?}"
-        ))),
-    }
-}
-
 pub(super) async fn execute(
     State(state): State<AppState>,
     who: Principal,
@@ -106,7 +92,7 @@ pub(super) async fn execute(
     JsonBody(body): JsonBody<ExecBody>,
 ) -> ApiResult<Json<Value>> {
     let job = load_job(&state, &who, &action::JOB_EXECUTE, &path).await?;
-    let dry_run = flag(&q, "dryRun")?;
+    let dry_run = rjobs_core::list::parse_flag(&q, "dryRun")?;
     let rerun = body.rerun_of.as_ref().map(rerun_of).transpose()?;
     if rerun.is_some() {
         if let Some(f) = [

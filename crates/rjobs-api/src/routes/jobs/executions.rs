@@ -52,6 +52,39 @@ fn execution_id(q: &std::collections::HashMap<String, String>) -> ApiResult<Id> 
     })
 }
 
+/// An operator's request on one execution's status.
+#[derive(Debug, Clone, Copy)]
+enum Control {
+    Cancel,
+    Pause,
+    Resume,
+}
+
+/// `cancelExecution`, `pauseExecution`, `resumeExecution`: `?executionId=`, no body, 200
+/// `{"success": true}` (idempotent where the status already is the one asked for).
+async fn control(
+    state: AppState,
+    who: Principal,
+    path: PathParams,
+    q: std::collections::HashMap<String, String>,
+    c: Control,
+) -> ApiResult<Json<Value>> {
+    let act = match c {
+        Control::Cancel => &action::JOB_CANCEL,
+        Control::Pause => &action::JOB_PAUSE,
+        Control::Resume => &action::JOB_RESUME,
+    };
+    let job = load_job(&state, &who, act, &path).await?;
+    let exec = execution_id(&q)?;
+    let (app, e) = (&job.application_id, &state.engine);
+    match c {
+        Control::Cancel => e.cancel(app, &job.id, &exec, source(&who)).await?,
+        Control::Pause => e.pause(app, &job.id, &exec).await?,
+        Control::Resume => e.resume(app, &job.id, &exec).await?,
+    }
+    Ok(Json(json!({"success": true})))
+}
+
 pub(super) async fn cancel(
     State(state): State<AppState>,
     who: Principal,
@@ -59,13 +92,7 @@ pub(super) async fn cancel(
     Params(q): Params,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_CANCEL, &path).await?;
-    let exec = execution_id(&q)?;
-    state
-        .engine
-        .cancel(&job.application_id, &job.id, &exec, source(&who))
-        .await?;
-    Ok(Json(json!({"success": true})))
+    control(state, who, path, q, Control::Cancel).await
 }
 
 pub(super) async fn pause(
@@ -75,13 +102,7 @@ pub(super) async fn pause(
     Params(q): Params,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_PAUSE, &path).await?;
-    let exec = execution_id(&q)?;
-    state
-        .engine
-        .pause(&job.application_id, &job.id, &exec)
-        .await?;
-    Ok(Json(json!({"success": true})))
+    control(state, who, path, q, Control::Pause).await
 }
 
 pub(super) async fn resume(
@@ -91,13 +112,7 @@ pub(super) async fn resume(
     Params(q): Params,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_RESUME, &path).await?;
-    let exec = execution_id(&q)?;
-    state
-        .engine
-        .resume(&job.application_id, &job.id, &exec)
-        .await?;
-    Ok(Json(json!({"success": true})))
+    control(state, who, path, q, Control::Resume).await
 }
 
 /// The log item of an execution, with its summary and (once final) its signed report link.
