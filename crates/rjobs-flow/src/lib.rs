@@ -12,11 +12,14 @@
 //! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]).
 //! - [`config`]: typed node configs, checked at save time.
 //! - [`run`]: the bounded runner; [`http`]: the HTTP node.
+//! - [`bounds`]: limits every template is checked and rendered under.
 //! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
 //!   expressions; [`js`]: JavaScript coercion rules; [`path`]: payload paths.
 
+pub mod bounds;
 pub mod config;
 pub mod def;
+mod each;
 pub mod expr;
 pub mod http;
 pub mod js;

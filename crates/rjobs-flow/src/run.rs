@@ -103,9 +103,15 @@ impl std::io::Write for Counter {
 }
 
 fn check_size(p: &Value, limit: usize) -> Result<(), String> {
+    size_of(p, limit)
+        .map(|_| ())
+        .ok_or_else(|| format!("payload exceeds the maximum size of {limit} bytes"))
+}
+
+/// The size of `p` as JSON text, or `None` once past `limit`.
+fn size_of(p: &Value, limit: usize) -> Option<usize> {
     let mut c = Counter { n: 0, limit };
-    serde_json::to_writer(&mut c, p)
-        .map_err(|_| format!("payload exceeds the maximum size of {limit} bytes"))
+    serde_json::to_writer(&mut c, p).ok().map(|()| c.n)
 }
 
 /// Runs `flow` from trigger `trigger_index` with the full `payload` (see [`crate::envelope`]).
@@ -147,6 +153,7 @@ async fn walk(
     }
     check_size(&payload, limits.max_payload_bytes)?;
     let mut stack: Vec<(&NodeDef, Value)> = Vec::new();
+    let mut debug_bytes = 0usize;
     push_children(flow, trigger.output_ids.first(), payload, &mut stack)?;
     while let Some((node, mut p)) = stack.pop() {
         if log.nodes_run >= MAX_NODE_RUNS {
@@ -154,7 +161,8 @@ async fn walk(
         }
         log.nodes_run += 1;
         let label = format!("node {:?} ({})", node.id, node.node_type);
-        let step = run_node(node, &mut p, host, limits, &mut log.debug);
+        let debug = (&mut log.debug, &mut debug_bytes);
+        let step = run_node(node, &mut p, host, limits, debug);
         let branch = match tokio::time::timeout_at(deadline, step).await {
             Err(_) => {
                 return Err(format!(
@@ -204,7 +212,7 @@ async fn run_node(
     p: &mut Value,
     host: &dyn FlowHost,
     limits: &RunLimits,
-    debug: &mut Vec<Value>,
+    debug: (&mut Vec<Value>, &mut usize),
 ) -> Result<usize, String> {
     match &node.kind {
         NodeKind::Acknowledge(c) => acknowledge(c, p, host).await.map(|()| 0),
@@ -215,18 +223,33 @@ async fn run_node(
             Ok(usize::from(yes))
         }
         NodeKind::Mutate { rules } => {
+            // Checked after every rule: a few copies of the payload into itself double it each
+            // time, so waiting for the end of the node would be too late.
             for (i, rule) in rules.iter().enumerate() {
                 mutate(rule, p).map_err(|e| format!("rules[{i}]: {e}"))?;
+                check_size(p, limits.max_payload_bytes).map_err(|e| format!("rules[{i}]: {e}"))?;
             }
             Ok(0)
         }
         NodeKind::Debug(c) => {
             let message = template::render(&c.message, p).map_err(|e| format!("message: {e}"))?;
-            let value = match &c.property {
+            let mut value = match &c.property {
                 Some(path) => path::get(p, path).unwrap_or(Value::Null),
                 None => p.clone(),
             };
-            debug.push(json!({
+            // All Debug values of a run together stay under the payload cap (a loop of Debug
+            // nodes over a large payload would otherwise hold thousands of copies).
+            let room = limits.max_payload_bytes.saturating_sub(*debug.1);
+            match size_of(&value, room) {
+                Some(n) => *debug.1 += n,
+                None => {
+                    value = Value::String(format!(
+                        "(omitted: the run's debug values exceed {} bytes)",
+                        limits.max_payload_bytes
+                    ))
+                }
+            }
+            debug.0.push(json!({
                 "nodeId": node.id,
                 "message": message,
                 "level": c.level,
