@@ -103,13 +103,42 @@ impl std::io::Write for Counter {
 }
 
 fn check_size(p: &Value, limit: usize) -> Result<(), String> {
+    if !depth_within(p, MAX_PAYLOAD_DEPTH) {
+        return Err(format!(
+            "payload nests deeper than {MAX_PAYLOAD_DEPTH} levels"
+        ));
+    }
     size_of(p, limit)
         .map(|_| ())
         .ok_or_else(|| format!("payload exceeds the maximum size of {limit} bytes"))
 }
 
-/// The size of `p` as JSON text, or `None` once past `limit`.
+/// The deepest a payload may nest (JSON parsing stops at 128 too). Serializing and dropping a
+/// `Value` recurse once per level, so depth is checked, by a loop, before either happens.
+pub const MAX_PAYLOAD_DEPTH: usize = 128;
+
+/// Whether `v` nests at most `limit` levels (measured without recursion).
+fn depth_within(v: &Value, limit: usize) -> bool {
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        if d > limit {
+            return false;
+        }
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+            Value::Object(o) => stack.extend(o.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    true
+}
+
+/// The size of `p` as JSON text, or `None` once past `limit` (or nested past
+/// [`MAX_PAYLOAD_DEPTH`]).
 fn size_of(p: &Value, limit: usize) -> Option<usize> {
+    if !depth_within(p, MAX_PAYLOAD_DEPTH) {
+        return None;
+    }
     let mut c = Counter { n: 0, limit };
     serde_json::to_writer(&mut c, p).ok().map(|()| c.n)
 }

@@ -526,3 +526,38 @@ async fn debug_values_of_a_run_stay_under_the_payload_cap() {
         .unwrap_or("")
         .contains("omitted"));
 }
+
+#[tokio::test]
+async fn a_chain_of_mutates_cannot_nest_the_payload_without_bound() {
+    // Each node moves `data` one level deeper; 200 nodes would nest 200+ levels.
+    let nodes: Vec<Value> = (0..200)
+        .map(|i| {
+            let next = if i < 199 {
+                json!([[format!("m{}", i + 1)]])
+            } else {
+                json!([[]])
+            };
+            let rules = json!([
+                {"type": "move", "source": "data", "destination": "tmp"},
+                {"type": "move", "source": "tmp", "destination": "data.inner"}
+            ]);
+            node(
+                &format!("m{i}"),
+                "MutateNode",
+                json!({ "rules": rules }),
+                next,
+            )
+        })
+        .collect();
+    let f = build(&["m0"], Value::Array(nodes));
+    let p = envelope(&f, "F", 0, "A", "App", iteration_data(), "T");
+    let log = run(&f, 0, p, &FakeHost::default(), &RunLimits::default()).await;
+    assert_eq!(log.status, "error");
+    let e = log.error.unwrap_or_default();
+    assert!(e.contains("nests deeper than 128"), "{e}");
+    assert!(
+        rjobs_flow::path::segments(&"a.".repeat(40).trim_end_matches('.').to_string())
+            .unwrap_err()
+            .contains("at most 32")
+    );
+}
