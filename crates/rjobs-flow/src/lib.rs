@@ -11,7 +11,8 @@
 //! Modules:
 //! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]).
 //! - [`config`]: typed node configs, checked at save time.
-//! - [`run`]: the bounded runner; [`http`]: the HTTP node.
+//! - [`run`]: the bounded runner; [`http`]: the HTTP node; [`outbound`]: the address policy
+//!   its requests are held to.
 //! - [`bounds`]: limits every template is checked and rendered under.
 //! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
 //!   expressions; [`js`]: JavaScript coercion rules; [`path`]: payload paths.
@@ -23,6 +24,7 @@ mod each;
 pub mod expr;
 pub mod http;
 pub mod js;
+pub mod outbound;
 pub mod path;
 pub mod run;
 pub mod template;

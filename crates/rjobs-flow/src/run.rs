@@ -58,6 +58,8 @@ pub struct RunLimits {
     pub http_timeout_ms: u64,
     pub http_max_response_bytes: usize,
     pub http_max_redirects: usize,
+    /// Which addresses the HTTP node may reach (see [`crate::outbound`]).
+    pub outbound: crate::outbound::OutboundPolicy,
 }
 
 impl Default for RunLimits {
@@ -68,6 +70,7 @@ impl Default for RunLimits {
             http_timeout_ms: 30_000,
             http_max_response_bytes: 5 * 1024 * 1024,
             http_max_redirects: 5,
+            outbound: crate::outbound::OutboundPolicy::default(),
         }
     }
 }
