@@ -35,7 +35,8 @@ mod tests {
         let ctx = json!({"l": (0..200).collect::<Vec<_>>()});
         let recursive = "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}";
         let deep = format!("{{{{a {}b{}}}}}", "(f ".repeat(3000), ")".repeat(3000));
-        let bomb = "{{#each ctx.l}}{{#each @root.ctx.l}}{{#each @root.ctx.l}}x{{/each}}{{/each}}{{/each}}";
+        let bomb =
+            "{{#each ctx.l}}{{#each @root.ctx.l}}{{#each @root.ctx.l}}x{{/each}}{{/each}}{{/each}}";
         for t in [recursive, deep.as_str(), bomb] {
             let e = render("queryJson", t, &ctx).unwrap_err();
             assert!(e.starts_with("queryJson: "), "{e}");

@@ -379,7 +379,12 @@ async fn acknowledge(c: &AckConfig, p: &mut Value, host: &dyn FlowHost) -> Resul
         expr::truthy(&c.success_expression, p).map_err(|e| format!("successExpression: {e}"))?;
     let message =
         template::render(&c.message_template, p).map_err(|e| format!("messageTemplate: {e}"))?;
-    let message: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    // Control characters are stripped (the store's text rule would refuse them, stranding the
+    // iteration in progress).
+    let message: String = rjobs_core::text::strip_control(&message)
+        .chars()
+        .take(MAX_MESSAGE_CHARS)
+        .collect();
     let message = (!message.is_empty()).then_some(message);
     let accumulator = accumulator(c, p)?;
     let attempt = path::get(p, "data.attemptNumber")

@@ -166,7 +166,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}")),
-        metrics_public: true,
+        metrics_public: settings.metrics_public,
         job_limits: rjobs_core::jobs::JobLimits {
             min_iteration_timeout_ms: i64::try_from(settings.limits.min_iteration_timeout_ms)?,
             max_iteration_concurrency: i64::from(settings.limits.max_iteration_concurrency),
@@ -175,7 +175,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let flows = Arc::new(FlowSink::new(
         store.clone(),
         clock.clone(),
-        RunLimits::default(),
+        RunLimits {
+            outbound: settings
+                .outbound_policy()
+                .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?,
+            ..RunLimits::default()
+        },
     ));
     let cluster = cluster_config(settings, addr)?;
     let engine = Arc::new(

@@ -91,8 +91,27 @@ async fn cluster(
     Ok(Json(state.engine.cluster_status().await?))
 }
 
-/// `GET /metrics`: Prometheus text format.
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+/// `GET /metrics`: Prometheus text format. Open to anyone unless the `metrics_public` setting is
+/// false, then only to an admin token (401 without a token, 403 with an application token).
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+) -> Response {
+    if !state.settings.metrics_public {
+        use axum::extract::FromRequestParts;
+        let (mut parts, _) = req.into_parts();
+        match crate::auth::Principal::from_request_parts(&mut parts, &state).await {
+            Ok(crate::auth::Principal::Admin(_)) => {}
+            Ok(crate::auth::Principal::Token(_)) => {
+                return ApiError::new(
+                    ErrorKind::Forbidden,
+                    "/metrics needs the admin token (the metrics_public setting is false)",
+                )
+                .into_response()
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
     let m = state.engine.metrics();
     match state.store.executions_by_status().await {
         Ok(rows) => {
