@@ -171,6 +171,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             min_iteration_timeout_ms: i64::try_from(settings.limits.min_iteration_timeout_ms)?,
             max_iteration_concurrency: i64::from(settings.limits.max_iteration_concurrency),
         },
+        request_timeout: Duration::from_millis(settings.http.request_timeout_ms),
     };
     let flows = Arc::new(FlowSink::new(
         store.clone(),
@@ -204,11 +205,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     let engine_task = tokio::spawn(engine.run(shutdown.clone(), Duration::from_secs(1)));
     let stop = shutdown.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, rjobs_api::router(state))
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-    });
+    let conn_limits = crate::listener::ConnLimits {
+        header_read_timeout: Duration::from_millis(settings.http.header_read_timeout_ms),
+        max_connections: settings.http.max_connections,
+    };
+    let http = tokio::spawn(crate::listener::serve(
+        listener,
+        rjobs_api::router(state),
+        conn_limits,
+        stop,
+    ));
     tracing::info!(%addr, database = %rjobs_store::sql::redact(&settings.database_url), "listening");
     Ok(Running {
         addr,

@@ -72,10 +72,10 @@ pub struct Outbound {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpServer {
-    /// A connection must finish sending a request's headers within this time (ms).
+    /// A connection must finish sending a request's headers within this time (ms). The timer
+    /// also runs while a keep-alive connection waits for its next request, so it is the idle
+    /// keep-alive timeout too.
     pub header_read_timeout_ms: u64,
-    /// An idle keep-alive connection is closed after this time (ms).
-    pub idle_timeout_ms: u64,
     /// A request must be answered within this time (ms); later is a 408.
     pub request_timeout_ms: u64,
     /// The most connections served at once; further ones wait in the listen backlog.
@@ -86,7 +86,6 @@ impl Default for HttpServer {
     fn default() -> Self {
         HttpServer {
             header_read_timeout_ms: 10_000,
-            idle_timeout_ms: 60_000,
             request_timeout_ms: 120_000,
             max_connections: 1024,
         }
@@ -198,7 +197,7 @@ impl Settings {
         s.outbound_policy()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         let h = &s.http;
-        if h.header_read_timeout_ms == 0 || h.idle_timeout_ms == 0 || h.request_timeout_ms == 0 {
+        if h.header_read_timeout_ms == 0 || h.request_timeout_ms == 0 {
             anyhow::bail!("invalid settings: http.*_timeout_ms must be at least 1");
         }
         if h.max_connections == 0 {
