@@ -7,10 +7,20 @@
 
 use serde_json::{json, Value};
 
+/// The largest rendered `queryJson` or `dataTableId`, in bytes.
+pub const MAX_RENDERED_BYTES: usize = 64 * 1024;
+
 /// Renders `template` with `{ctx: context}`; the error names `field`.
 pub fn render(field: &str, template: &str, context: &Value) -> Result<String, String> {
-    rjobs_flow::template::render(template, &json!({ "ctx": context }))
-        .map_err(|e| format!("{field}: {e}"))
+    let out = rjobs_flow::template::render(template, &json!({ "ctx": context }))
+        .map_err(|e| format!("{field}: {e}"))?;
+    if out.len() > MAX_RENDERED_BYTES {
+        return Err(format!(
+            "{field}: rendered to {} bytes; at most {MAX_RENDERED_BYTES} are allowed",
+            out.len()
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -37,7 +47,8 @@ mod tests {
         let deep = format!("{{{{a {}b{}}}}}", "(f ".repeat(3000), ")".repeat(3000));
         let bomb =
             "{{#each ctx.l}}{{#each @root.ctx.l}}{{#each @root.ctx.l}}x{{/each}}{{/each}}{{/each}}";
-        for t in [recursive, deep.as_str(), bomb] {
+        let wide = "{{#each ctx.l}}{{#each @root.ctx.l}}xxxx{{/each}}{{/each}}";
+        for t in [recursive, deep.as_str(), bomb, wide] {
             let e = render("queryJson", t, &ctx).unwrap_err();
             assert!(e.starts_with("queryJson: "), "{e}");
         }
