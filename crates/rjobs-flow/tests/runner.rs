@@ -556,7 +556,7 @@ async fn a_chain_of_mutates_cannot_nest_the_payload_without_bound() {
     let e = log.error.unwrap_or_default();
     assert!(e.contains("nests deeper than 128"), "{e}");
     assert!(
-        rjobs_flow::path::segments(&"a.".repeat(40).trim_end_matches('.').to_string())
+        rjobs_flow::path::segments("a.".repeat(40).trim_end_matches('.'))
             .unwrap_err()
             .contains("at most 32")
     );
