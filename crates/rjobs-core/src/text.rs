@@ -5,7 +5,8 @@
 //! or, for an acknowledgement, as an iteration stuck in progress), while SQLite stores it; other
 //! control characters break CSV reports and terminals. Refusing them everywhere gives the same
 //! answer on both backends. The API's JSON extractor applies this to every body and query
-//! parameter; the engine applies it to rendered queries and contexts, and the flow runner strips
+//! parameter; the query parser (`rjobs-query`, which has no dependency on this crate) applies the
+//! same rule to every query string, rendered `queryJson` included, and the flow runner strips
 //! them from acknowledgement messages.
 
 use serde_json::Value;

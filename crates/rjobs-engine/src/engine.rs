@@ -162,13 +162,6 @@ impl Engine {
         let query_value: Value = serde_json::from_str(&query_text).map_err(|e| {
             EngineError::Validation(format!("queryJson: rendered query is not valid JSON: {e}"))
         })?;
-        if let Some((path, c)) = rjobs_core::text::find_control(&query_value) {
-            let field = format!("queryJson (rendered) {path}");
-            return Err(EngineError::Validation(rjobs_core::text::control_message(
-                field.trim_end(),
-                c,
-            )));
-        }
         let app = &job.application_id;
         let (table_id, schema) = if job.resource_type == ResourceType::DataTableRow {
             let table_ref = req

@@ -11,11 +11,11 @@
 //! Modules:
 //! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]).
 //! - [`config`]: typed node configs, checked at save time.
-//! - [`run`]: the bounded runner; [`http`]: the HTTP node; [`outbound`]: the address policy
-//!   its requests are held to.
-//! - [`bounds`]: limits every template is checked and rendered under.
+//! - [`run`]: the bounded runner; [`http`]: the HTTP node.
 //! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
 //!   expressions; [`js`]: JavaScript coercion rules; [`path`]: payload paths.
+//! - [`bounds`]: the limits every template is checked and rendered under; [`outbound`]: the
+//!   address policy the HTTP node's requests are held to.
 
 pub mod bounds;
 pub mod config;

@@ -112,10 +112,24 @@ pub(crate) fn limited_array<'v>(v: &'v Value, path: &str) -> Result<&'v [Value],
 
 /// Rejects strings PostgreSQL text cannot hold.
 pub(crate) fn checked_str<'v>(s: &'v str, path: &str) -> Result<&'v str, QueryError> {
+    // The server's one text rule (`rjobs_core::text`): no C0 control characters but tab,
+    // newline and CR; NUL above all, which PostgreSQL text cannot hold.
     if s.contains('\0') {
         return Err(QueryError::new(
             path,
             "strings must not contain NUL characters",
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{7f}'))
+    {
+        return Err(QueryError::new(
+            path,
+            format!(
+                "strings must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
         ));
     }
     if s.chars().count() > MAX_STRING_CHARS {

@@ -43,6 +43,12 @@ fn limits_are_clear_errors() {
         .collect();
     let e = run(json!({ "$or": wide })).unwrap_err();
     assert!(e.contains(&MAX_VALUES.to_string()), "{e}");
+    // The server's text rule: no control characters but tab, newline, CR (on both backends).
+    let e = run(json!({"name": "a\u{1b}[0m"})).unwrap_err();
+    assert!(e.contains("U+001B"), "{e}");
+    let e = run(json!({"tags": {"$tagKey": "k\u{0}"}})).unwrap_err();
+    assert!(e.contains("NUL"), "{e}");
+    assert!(run(json!({"name": "tab\tnew\nline\r"})).is_ok());
     let long = "x".repeat(MAX_STRING_CHARS + 1);
     let e = run(json!({"name": {"$contains": long}})).unwrap_err();
     assert!(e.contains("at most 4096"), "{e}");
