@@ -247,6 +247,15 @@ mod tests {
             let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
             assert!(err.to_string().contains("outbound.allow_nets"), "{err}");
             jail.set_env("RJOBS_OUTBOUND__ALLOW_NETS", "");
+            jail.set_env("RJOBS_METRICS_PUBLIC", "false");
+            jail.set_env("RJOBS_HTTP__HEADER_READ_TIMEOUT_MS", "1500");
+            let s = Settings::load(None, &FlagOverrides::default()).unwrap();
+            assert!(!s.metrics_public);
+            assert_eq!(s.http.header_read_timeout_ms, 1500);
+            jail.set_env("RJOBS_HTTP__MAX_CONNECTIONS", "0");
+            let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("http.max_connections"), "{err}");
+            jail.set_env("RJOBS_HTTP__MAX_CONNECTIONS", "10");
 
             jail.set_env("RJOBS_LISTN", "typo");
             let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
