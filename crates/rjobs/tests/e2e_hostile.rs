@@ -552,3 +552,43 @@ async fn hostile_corpus_sqlite() {
 async fn hostile_corpus_postgres() {
     corpus(Db::Postgres).await;
 }
+
+/// At the connection cap, a further client waits in the backlog until a slot frees (here: when
+/// the header timeout closes the idle connections), then is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_cap_queues_then_serves() {
+    let data = Data::new(Db::Sqlite).await;
+    let srv = Server::start(
+        &data,
+        &[
+            ("RJOBS_HTTP__MAX_CONNECTIONS", "4"),
+            ("RJOBS_HTTP__HEADER_READ_TIMEOUT_MS", "1000"),
+        ],
+    );
+    let addr = srv.base.trim_start_matches("http://").to_string();
+    let idle: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let answer = tokio::task::spawn_blocking({
+        let base = srv.base.clone();
+        move || {
+            raw_tcp(
+                &base,
+                b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let waited = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Served only once the idle ones were closed (about 1 s after they opened), not at once.
+    assert!(
+        waited >= Duration::from_millis(500),
+        "served after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(4), "served after {waited:?}");
+    drop(idle);
+    drop(srv);
+    data.cleanup().await;
+}
