@@ -21,7 +21,9 @@ class Server:
         self.dir = tempfile.TemporaryDirectory()
         binary = os.environ.get("RJOBS_BIN", str(ROOT / "target" / "debug" / "rjobs"))
         env = {k: v for k, v in os.environ.items() if k != "RJOBS_BIN"}
-        env.update({"RJOBS_ADMIN_TOKEN": ADMIN, **(extra_env or {})})
+        # The flow tests call HTTP servers on loopback, which the outbound policy refuses by default.
+        env.update({"RJOBS_ADMIN_TOKEN": ADMIN, "RJOBS_OUTBOUND__ALLOW_NETS": "127.0.0.1/32",
+                    **(extra_env or {})})
         self.proc = subprocess.Popen(
             [binary, "serve", "--listen", "127.0.0.1:0",
              "--database-url", f"sqlite://{self.dir.name}/rjobs.db"],

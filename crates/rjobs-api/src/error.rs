@@ -22,8 +22,14 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// 409
     Conflict,
+    /// 408
+    Timeout,
     /// 413
     PayloadTooLarge,
+    /// 414
+    UriTooLong,
+    /// 431
+    HeadersTooLarge,
     /// 500
     Internal,
     /// 503
@@ -40,7 +46,10 @@ impl ErrorKind {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::UriTooLong => StatusCode::URI_TOO_LONG,
+            ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -55,7 +64,10 @@ impl ErrorKind {
             ErrorKind::NotFound => "NotFound",
             ErrorKind::MethodNotAllowed => "MethodNotAllowed",
             ErrorKind::Conflict => "Conflict",
+            ErrorKind::Timeout => "RequestTimeout",
             ErrorKind::PayloadTooLarge => "PayloadTooLarge",
+            ErrorKind::UriTooLong => "UriTooLong",
+            ErrorKind::HeadersTooLarge => "HeadersTooLarge",
             ErrorKind::Internal => "InternalError",
             ErrorKind::Unavailable => "ServiceUnavailable",
         }

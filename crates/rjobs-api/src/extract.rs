@@ -1,6 +1,12 @@
 //! Extractors that turn every malformed request into a `Validation` error naming the field:
 //! JSON bodies (content type, size, syntax, unknown fields, wrong types), body-less requests that
 //! official clients still send `{}` with, query parameters and path ids.
+//!
+//! One text rule for both backends, applied here so no handler or store has to: JSON strings
+//! (keys and values) and query parameters must not contain C0 control characters other than tab,
+//! newline and carriage return (NUL above all: PostgreSQL cannot store it in `text`). Such input
+//! is a 400 naming the field, on SQLite and PostgreSQL alike. Bytes after the JSON value are a 400
+//! too, rather than being silently ignored.
 
 use std::collections::HashMap;
 
@@ -8,6 +14,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use rjobs_core::text::{find_control, refused_control};
 use rjobs_core::Id;
 use serde::de::DeserializeOwned;
 
@@ -40,9 +47,65 @@ fn is_json(parts_ct: Option<&axum::http::HeaderValue>) -> bool {
         .unwrap_or(false)
 }
 
-/// Parses JSON text into `T`, naming the failing field in the error.
+/// Whether the JSON text escapes a refused control character anywhere (raw control characters
+/// are already a syntax error in JSON strings). A cheap pre-check: only on a hit is the document
+/// walked to name the field.
+fn escapes_control(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            match bytes.get(i + 1) {
+                Some(b'b' | b'f') => return true,
+                Some(b'u') => {
+                    let hex = bytes
+                        .get(i + 2..i + 6)
+                        .and_then(|h| std::str::from_utf8(h).ok());
+                    if let Some(c) = hex
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .and_then(char::from_u32)
+                    {
+                        if refused_control(c) {
+                            return true;
+                        }
+                    }
+                    i += 6;
+                    continue;
+                }
+                _ => {}
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+fn control_error(field: &str, c: char) -> ApiError {
+    ApiError::validation(rjobs_core::text::control_message(field, c))
+}
+
+/// Parses JSON text into `T`, naming the failing field in the error. Refuses control characters
+/// (see the module docs) and trailing bytes after the value.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if escapes_control(bytes) {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some((path, c)) = find_control(&v) {
+                return Err(control_error(&path, c));
+            }
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = parse_value(de)?;
+    de.end().map_err(|_| {
+        ApiError::validation("Malformed JSON body: unexpected characters after the JSON value")
+    })?;
+    Ok(value)
+}
+
+fn parse_value<'de, T: DeserializeOwned>(
+    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -149,10 +212,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
-        let map = form_urlencoded::parse(q.as_bytes())
+        let map: HashMap<String, String> = form_urlencoded::parse(q.as_bytes())
             .filter(|(k, _)| !matches!(k.as_ref(), "_actions" | "_links" | "_embedded"))
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
+        for (k, v) in &map {
+            if let Some(c) = k.chars().chain(v.chars()).find(|c| refused_control(*c)) {
+                return Err(control_error(k, c));
+            }
+        }
         Ok(Params(map))
     }
 }

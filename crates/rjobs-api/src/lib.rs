@@ -16,5 +16,5 @@ pub mod scopes;
 pub mod state;
 pub mod views;
 
-pub use routes::router;
+pub use routes::{router, MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};
 pub use state::{ApiSettings, AppState};

@@ -12,6 +12,14 @@
 //!   unbounded ones (rjobs' decision; the original documents no bounded variant there).
 //!
 //! Admin tokens hold `all.User` and so reach every action.
+//!
+//! Application API tokens may hold every application-level scope of the original's
+//! `apiTokenPost` enum (`original_app_scopes.txt`), so provisioning scripts written for the
+//! original work unchanged; a scope for a part of the API rjobs does not implement (`data.*`,
+//! `webhooks.*`, `all.Device`, ...) is stored and grants nothing, because [`accepted`] never lists
+//! it. Minting is bounded by the minter ([`covers`]): a token creates or manages only tokens
+//! whose every scope it holds itself, so `applicationApiTokens.post` alone cannot mint
+//! `all.Application`.
 
 /// How an action's scope list is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,8 +156,33 @@ pub fn grants(held: &[String], a: &Action) -> bool {
     held.iter().any(|h| acc.iter().any(|x| x == h))
 }
 
-/// Scopes an application API token may be created with: the application-level `all.*` scopes
-/// and every per-resource scope of an application-level action.
+/// The original's application-level scope enum, one per line (`#` lines are comments).
+const ORIGINAL_APP_SCOPES: &str = include_str!("original_app_scopes.txt");
+
+fn original_app_scope(scope: &str) -> bool {
+    ORIGINAL_APP_SCOPES
+        .lines()
+        .any(|l| !l.starts_with('#') && l.trim() == scope)
+}
+
+/// The scopes that reach every application-level action (a holder may mint any token).
+const FULL: &[&str] = &["all.Application", "all.Organization", "all.User"];
+
+/// Whether a token holding `held` may create (or manage) a token with `scope`: it holds a full
+/// scope, the scope itself, or the `<resource>.*` wildcard over it.
+pub fn covers(held: &[String], scope: &str) -> bool {
+    held.iter().any(|h| {
+        FULL.contains(&h.as_str())
+            || h == scope
+            || scope
+                .rsplit_once('.')
+                .is_some_and(|(res, act)| act != "*" && h.strip_suffix(".*") == Some(res))
+    })
+}
+
+/// Scopes an application API token may be created with: the original's application-level enum,
+/// `all.Application.bounded`, and every per-resource scope of an application-level action
+/// (including rjobs' own, e.g. `resourceJob.execute`).
 pub fn grantable(scope: &str) -> bool {
     const ALL_APP: &[&str] = &[
         "all.Application",
@@ -157,6 +190,7 @@ pub fn grantable(scope: &str) -> bool {
         "all.Application.read",
     ];
     ALL_APP.contains(&scope)
+        || original_app_scope(scope)
         || action::ALL
             .iter()
             .filter(|a| a.level == Level::Application)
@@ -239,9 +273,45 @@ mod tests {
             "all.Organization",
             "applications.*",
             "resourceJob.fly",
+            "all.Instance",
+            "org.*",
             "",
         ] {
             assert!(!grantable(bad), "{bad}");
         }
+        let enum_scopes: Vec<&str> = ORIGINAL_APP_SCOPES
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        assert_eq!(enum_scopes.len(), 256);
+        assert!(enum_scopes.iter().all(|s| grantable(s)));
+        // Stored but granting nothing: no action accepts them.
+        for inert in ["data.*", "webhooks.*", "all.Device", "all.Application.cli"] {
+            let held = vec![inert.to_string()];
+            assert!(!action::ALL.iter().any(|a| grants(&held, a)), "{inert}");
+        }
+    }
+
+    #[test]
+    fn minting_is_bounded_by_the_minter() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let post_only = s(&["applicationApiTokens.post"]);
+        assert!(covers(&post_only, "applicationApiTokens.post"));
+        assert!(!covers(&post_only, "all.Application"));
+        assert!(!covers(&post_only, "applicationApiTokens.*"));
+        assert!(!covers(&post_only, "applicationApiTokens.get"));
+        let wild = s(&["applicationApiTokens.*", "devices.*"]);
+        assert!(covers(&wild, "devices.get"));
+        assert!(covers(&wild, "devices.*"));
+        assert!(!covers(&wild, "device.get"));
+        assert!(!covers(&wild, "all.Application.read"));
+        let read = s(&["all.Application.read"]);
+        assert!(covers(&read, "all.Application.read"));
+        assert!(!covers(&read, "devices.get"));
+        assert!(!covers(&read, "all.Application"));
+        let full = s(&["all.Application"]);
+        assert!(["all.Application", "data.*", "resourceJob.execute"]
+            .iter()
+            .all(|x| covers(&full, x)));
     }
 }

@@ -18,6 +18,8 @@ pub struct ApiSettings {
     pub metrics_public: bool,
     /// Operator limits on job settings.
     pub job_limits: rjobs_core::jobs::JobLimits,
+    /// A request must be answered (its response head produced) within this time; 408 after.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for ApiSettings {
@@ -28,6 +30,7 @@ impl Default for ApiSettings {
             public_url: "http://127.0.0.1:7480".into(),
             metrics_public: true,
             job_limits: rjobs_core::jobs::JobLimits::default(),
+            request_timeout: std::time::Duration::from_secs(120),
         }
     }
 }

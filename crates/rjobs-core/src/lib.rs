@@ -15,6 +15,7 @@ pub mod list;
 pub mod model;
 pub mod resources;
 pub mod secret;
+pub mod text;
 pub mod time;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -43,6 +43,9 @@ impl SortDirection {
     }
 }
 
+/// The longest `filter` glob, in characters.
+pub const MAX_FILTER_CHARS: usize = 1024;
+
 /// Which fields one collection may sort and filter by, and the defaults.
 #[derive(Debug, Clone, Copy)]
 pub struct ListSpec {
@@ -107,6 +110,15 @@ impl ListParams {
         let page = parse_uint(q, "page", 0, 0, u32::MAX)?;
         let per_page = parse_uint(q, "perPage", spec.default_per_page, 1, MAX_PER_PAGE)?;
         let filter = q.get("filter").filter(|s| !s.is_empty()).cloned();
+        if let Some(f) = &filter {
+            // Far beyond any name; keeps the glob well inside SQLite's LIKE pattern limit.
+            if f.chars().count() > MAX_FILTER_CHARS {
+                return Err(FieldError::new(
+                    "filter",
+                    format!("must be at most {MAX_FILTER_CHARS} characters"),
+                ));
+            }
+        }
         let filter_field = match q
             .get("filterField")
             .map(|s| s.trim())

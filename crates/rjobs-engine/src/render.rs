@@ -1,19 +1,26 @@
 //! Rendering the execute-time templates (`queryJson`, `dataTableId`) with `{ctx: <context>}`.
-//! Handlebars without HTML escaping (the output is JSON text, not HTML); a missing value renders
-//! empty, as in the original.
+//!
+//! The same renderer as workflows ([`rjobs_flow::template`]): no HTML escaping (the output is
+//! JSON text), a missing value renders empty, as in the original, and every template is held to
+//! [`rjobs_flow::bounds`] (no partials, bounded nesting, steps and output), so a hostile
+//! `queryJson` is a 400 naming the field, never a crashed server.
 
-use handlebars::Handlebars;
 use serde_json::{json, Value};
+
+/// The largest rendered `queryJson` or `dataTableId`, in bytes.
+pub const MAX_RENDERED_BYTES: usize = 64 * 1024;
 
 /// Renders `template` with `{ctx: context}`; the error names `field`.
 pub fn render(field: &str, template: &str, context: &Value) -> Result<String, String> {
-    if !template.contains("{{") {
-        return Ok(template.to_string());
+    let out = rjobs_flow::template::render(template, &json!({ "ctx": context }))
+        .map_err(|e| format!("{field}: {e}"))?;
+    if out.len() > MAX_RENDERED_BYTES {
+        return Err(format!(
+            "{field}: rendered to {} bytes; at most {MAX_RENDERED_BYTES} are allowed",
+            out.len()
+        ));
     }
-    let mut hb = Handlebars::new();
-    hb.register_escape_fn(handlebars::no_escape);
-    hb.render_template(template, &json!({ "ctx": context }))
-        .map_err(|e| format!("{field}: template could not be rendered: {e}"))
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -31,5 +38,19 @@ mod tests {
         assert_eq!(render("q", "{{ctx.missing}}", &ctx).unwrap(), "");
         assert_eq!(render("q", "plain", &ctx).unwrap(), "plain");
         assert!(render("q", "{{#if}}", &ctx).unwrap_err().starts_with("q: "));
+    }
+
+    #[test]
+    fn hostile_templates_are_field_errors() {
+        let ctx = json!({"l": (0..200).collect::<Vec<_>>()});
+        let recursive = "{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}";
+        let deep = format!("{{{{a {}b{}}}}}", "(f ".repeat(3000), ")".repeat(3000));
+        let bomb =
+            "{{#each ctx.l}}{{#each @root.ctx.l}}{{#each @root.ctx.l}}x{{/each}}{{/each}}{{/each}}";
+        let wide = "{{#each ctx.l}}{{#each @root.ctx.l}}xxxx{{/each}}{{/each}}";
+        for t in [recursive, deep.as_str(), bomb, wide] {
+            let e = render("queryJson", t, &ctx).unwrap_err();
+            assert!(e.starts_with("queryJson: "), "{e}");
+        }
     }
 }

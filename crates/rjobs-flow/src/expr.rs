@@ -28,7 +28,7 @@
 //! as a Handlebars template and stands for the resulting string. `&&`/`||` short-circuit and
 //! return an operand, as in JavaScript.
 //!
-//! Limits: nesting of parentheses/unary operators is capped at 64 and an expression may hold
+//! Limits: nesting of parentheses/unary operators is capped at 16 and an expression may hold
 //! at most 1,000 operators, so neither parsing nor evaluation can exhaust the stack.
 
 use serde_json::Value;
@@ -36,7 +36,7 @@ use serde_json::Value;
 use crate::js::{self, Js};
 use crate::{path, template};
 
-const MAX_NESTING: usize = 64;
+const MAX_NESTING: usize = 16;
 const MAX_OPERATORS: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +54,9 @@ pub enum Ast {
     Lit(Js),
     Tmpl(String),
     Unary(&'static str, Box<Ast>),
-    Binary(&'static str, Box<Ast>, Box<Ast>),
+    /// A left-associative chain of one precedence level (`a + b - c`), kept flat so that a long
+    /// chain is evaluated (and dropped) by a loop, not by recursion as deep as the chain.
+    Chain(Box<Ast>, Vec<(&'static str, Ast)>),
     Cond(Box<Ast>, Box<Ast>, Box<Ast>),
 }
 
@@ -250,14 +252,18 @@ impl Parser {
         let Some(ops) = LEVELS.get(level) else {
             return self.unary();
         };
-        let mut left = self.binary(level + 1)?;
+        let left = self.binary(level + 1)?;
+        let mut rest = Vec::new();
         while let Some(op) = self.peek_op().filter(|o| ops.contains(o)) {
             self.pos += 1;
             self.count_op()?;
-            let right = self.binary(level + 1)?;
-            left = Ast::Binary(op, Box::new(left), Box::new(right));
+            rest.push((op, self.binary(level + 1)?));
         }
-        Ok(left)
+        Ok(if rest.is_empty() {
+            left
+        } else {
+            Ast::Chain(Box::new(left), rest)
+        })
     }
 
     fn unary(&mut self) -> Result<Ast, String> {
@@ -366,7 +372,6 @@ pub fn truthy(src: &str, payload: &Value) -> Result<bool, String> {
 }
 
 fn eval_ast(ast: &Ast, payload: &Value) -> Result<Js, String> {
-    use std::cmp::Ordering::{Equal, Greater, Less};
     Ok(match ast {
         Ast::Lit(v) => v.clone(),
         Ast::Tmpl(t) => {
@@ -394,42 +399,38 @@ fn eval_ast(ast: &Ast, payload: &Value) -> Result<Js, String> {
                 eval_ast(no, payload)?
             }
         }
-        Ast::Binary(op, l, r) => {
-            let a = eval_ast(l, payload)?;
-            match *op {
-                "&&" => {
-                    return if a.truthy() {
-                        eval_ast(r, payload)
-                    } else {
-                        Ok(a)
-                    }
-                }
-                "||" => {
-                    return if a.truthy() {
-                        Ok(a)
-                    } else {
-                        eval_ast(r, payload)
-                    }
-                }
-                _ => {}
+        Ast::Chain(first, rest) => {
+            let mut a = eval_ast(first, payload)?;
+            for (op, r) in rest {
+                a = match *op {
+                    // Short-circuit, returning an operand, as in JavaScript.
+                    "&&" if !a.truthy() => return Ok(a),
+                    "||" if a.truthy() => return Ok(a),
+                    "&&" | "||" => eval_ast(r, payload)?,
+                    _ => binary(op, &a, &eval_ast(r, payload)?)?,
+                };
             }
-            let b = eval_ast(r, payload)?;
-            match *op {
-                "===" => Js::Bool(js::strict_eq(&a, &b)),
-                "!==" => Js::Bool(!js::strict_eq(&a, &b)),
-                "==" => Js::Bool(js::loose_eq(&a, &b)),
-                "!=" => Js::Bool(!js::loose_eq(&a, &b)),
-                "<" => Js::Bool(js::compare(&a, &b) == Some(Less)),
-                ">" => Js::Bool(js::compare(&a, &b) == Some(Greater)),
-                "<=" => Js::Bool(matches!(js::compare(&a, &b), Some(Less | Equal))),
-                ">=" => Js::Bool(matches!(js::compare(&a, &b), Some(Greater | Equal))),
-                "+" => js::add(&a, &b),
-                "-" => Js::Num(a.to_number() - b.to_number()),
-                "*" => Js::Num(a.to_number() * b.to_number()),
-                "/" => Js::Num(a.to_number() / b.to_number()),
-                "%" => Js::Num(js::rem(a.to_number(), b.to_number())),
-                other => return Err(format!("unsupported operator {other:?}")),
-            }
+            a
         }
+    })
+}
+
+fn binary(op: &str, a: &Js, b: &Js) -> Result<Js, String> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    Ok(match op {
+        "===" => Js::Bool(js::strict_eq(a, b)),
+        "!==" => Js::Bool(!js::strict_eq(a, b)),
+        "==" => Js::Bool(js::loose_eq(a, b)),
+        "!=" => Js::Bool(!js::loose_eq(a, b)),
+        "<" => Js::Bool(js::compare(a, b) == Some(Less)),
+        ">" => Js::Bool(js::compare(a, b) == Some(Greater)),
+        "<=" => Js::Bool(matches!(js::compare(a, b), Some(Less | Equal))),
+        ">=" => Js::Bool(matches!(js::compare(a, b), Some(Greater | Equal))),
+        "+" => js::add(a, b),
+        "-" => Js::Num(a.to_number() - b.to_number()),
+        "*" => Js::Num(a.to_number() * b.to_number()),
+        "/" => Js::Num(a.to_number() / b.to_number()),
+        "%" => Js::Num(js::rem(a.to_number(), b.to_number())),
+        other => return Err(format!("unsupported operator {other:?}")),
     })
 }

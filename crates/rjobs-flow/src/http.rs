@@ -8,15 +8,23 @@
 //! connections, timeouts, oversized responses, bad requests — are errors, which go to
 //! `errorPath` as `{type, message}` when set and otherwise end the run.
 //!
+//! Every address the request reaches is held to [`crate::outbound`]: host names are filtered
+//! inside the DNS resolver (the checked address is the connected one), IP literals before the
+//! request and on each redirect; environment proxies are ignored (a proxy would resolve and
+//! connect on our behalf, past the policy).
+//!
 //! This build has no TLS, so `https:` URIs fail with a clear message instead of a vague
 //! connector error.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Map, Value};
 
 use crate::config::{BodyType, HttpConfig};
+use crate::outbound::OutboundPolicy;
 use crate::{path, template, RunLimits};
 
 const MAX_TIMEOUT_SECS: f64 = 30.0;
@@ -64,7 +72,9 @@ fn describe(e: &reqwest::Error) -> Failure {
         msg.push_str(&s.to_string());
         src = s.source();
     }
-    let ty = if e.is_timeout() {
+    let ty = if msg.contains("outbound request to") {
+        "OutboundRefused"
+    } else if e.is_timeout() {
         "TimeoutError"
     } else if e.is_redirect() {
         "RedirectError"
@@ -74,6 +84,49 @@ fn describe(e: &reqwest::Error) -> Failure {
         "RequestError"
     };
     (ty, msg)
+}
+
+/// Resolves host names and keeps only the addresses the policy allows.
+struct PolicyResolver(OutboundPolicy);
+
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refusal = None;
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| match policy.check(a.ip()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        refusal.get_or_insert(e);
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refusal.unwrap_or_else(|| format!("{host} has no addresses"));
+                return Err(format!("{host}: {why}").into());
+            }
+            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The policy's verdict on a URL whose host is an IP literal (names are judged when resolved).
+fn check_literal(policy: &OutboundPolicy, url: &reqwest::Url) -> Result<(), String> {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => policy.check(ip.into()),
+        Some(url::Host::Ipv6(ip)) => policy.check(ip.into()),
+        _ => Ok(()),
+    }
+}
+
+fn refused(message: String) -> Failure {
+    ("OutboundRefused", message)
 }
 
 async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value, Failure> {
@@ -90,13 +143,27 @@ async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value,
         }
         other => return Err(bad(format!("unsupported URI scheme {other:?} (only http)"))),
     }
+    let policy = limits.outbound.clone();
+    check_literal(&policy, &url).map_err(refused)?;
     let total = timeout(c, p, limits)?;
     let redirects = if c.disable_redirects {
         reqwest::redirect::Policy::none()
     } else {
-        reqwest::redirect::Policy::limited(limits.http_max_redirects)
+        let max = limits.http_max_redirects;
+        let policy = policy.clone();
+        reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > max {
+                return attempt.error(format!("too many redirects (at most {max})"));
+            }
+            match check_literal(&policy, attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(e) => attempt.error(e),
+            }
+        })
     };
     let client = reqwest::Client::builder()
+        .no_proxy()
+        .dns_resolver(Arc::new(PolicyResolver(policy)))
         .connect_timeout(CONNECT_TIMEOUT.min(total))
         .timeout(total)
         .redirect(redirects)

@@ -15,12 +15,17 @@
 //! - [`timer`]: timer trigger schedules and the pure "which instant fires now" decision.
 //! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
 //!   expressions; [`js`]: JavaScript coercion rules; [`path`]: payload paths.
+//! - [`bounds`]: the limits every template is checked and rendered under; [`outbound`]: the
+//!   address policy the HTTP node's requests are held to.
 
+pub mod bounds;
 pub mod config;
 pub mod def;
+mod each;
 pub mod expr;
 pub mod http;
 pub mod js;
+pub mod outbound;
 pub mod path;
 pub mod run;
 pub mod template;

@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 
 /// How far past the end of an array a write may pad with `null`s.
 const MAX_ARRAY_PAD: usize = 10_000;
+/// The most segments in one path (each write may nest the payload this much deeper).
+pub const MAX_SEGMENTS: usize = 32;
 
 /// Splits a path into its segments. `"."` and `""` are the root (no segments).
 pub fn segments(path: &str) -> Result<Vec<String>, String> {
@@ -58,6 +60,12 @@ pub fn segments(path: &str) -> Result<Vec<String>, String> {
         out.push(cur);
     } else if !fresh && path.ends_with('.') {
         return Err(format!("invalid payload path {path:?}: empty segment"));
+    }
+    if out.len() > MAX_SEGMENTS {
+        return Err(format!(
+            "invalid payload path: {} segments; at most {MAX_SEGMENTS} are allowed",
+            out.len()
+        ));
     }
     Ok(out)
 }

@@ -58,6 +58,8 @@ pub struct RunLimits {
     pub http_timeout_ms: u64,
     pub http_max_response_bytes: usize,
     pub http_max_redirects: usize,
+    /// Which addresses the HTTP node may reach (see [`crate::outbound`]).
+    pub outbound: crate::outbound::OutboundPolicy,
 }
 
 impl Default for RunLimits {
@@ -68,6 +70,7 @@ impl Default for RunLimits {
             http_timeout_ms: 30_000,
             http_max_response_bytes: 5 * 1024 * 1024,
             http_max_redirects: 5,
+            outbound: crate::outbound::OutboundPolicy::default(),
         }
     }
 }
@@ -103,9 +106,44 @@ impl std::io::Write for Counter {
 }
 
 fn check_size(p: &Value, limit: usize) -> Result<(), String> {
+    if !depth_within(p, MAX_PAYLOAD_DEPTH) {
+        return Err(format!(
+            "payload nests deeper than {MAX_PAYLOAD_DEPTH} levels"
+        ));
+    }
+    size_of(p, limit)
+        .map(|_| ())
+        .ok_or_else(|| format!("payload exceeds the maximum size of {limit} bytes"))
+}
+
+/// The deepest a payload may nest (JSON parsing stops at 128 too). Serializing and dropping a
+/// `Value` recurse once per level, so depth is checked, by a loop, before either happens.
+pub const MAX_PAYLOAD_DEPTH: usize = 128;
+
+/// Whether `v` nests at most `limit` levels (measured without recursion).
+fn depth_within(v: &Value, limit: usize) -> bool {
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        if d > limit {
+            return false;
+        }
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+            Value::Object(o) => stack.extend(o.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    true
+}
+
+/// The size of `p` as JSON text, or `None` once past `limit` (or nested past
+/// [`MAX_PAYLOAD_DEPTH`]).
+fn size_of(p: &Value, limit: usize) -> Option<usize> {
+    if !depth_within(p, MAX_PAYLOAD_DEPTH) {
+        return None;
+    }
     let mut c = Counter { n: 0, limit };
-    serde_json::to_writer(&mut c, p)
-        .map_err(|_| format!("payload exceeds the maximum size of {limit} bytes"))
+    serde_json::to_writer(&mut c, p).ok().map(|()| c.n)
 }
 
 /// Runs `flow` from trigger `trigger_index` with the full `payload` (see [`crate::envelope`]).
@@ -147,6 +185,7 @@ async fn walk(
     }
     check_size(&payload, limits.max_payload_bytes)?;
     let mut stack: Vec<(&NodeDef, Value)> = Vec::new();
+    let mut debug_bytes = 0usize;
     push_children(flow, trigger.output_ids.first(), payload, &mut stack)?;
     while let Some((node, mut p)) = stack.pop() {
         if log.nodes_run >= MAX_NODE_RUNS {
@@ -154,7 +193,8 @@ async fn walk(
         }
         log.nodes_run += 1;
         let label = format!("node {:?} ({})", node.id, node.node_type);
-        let step = run_node(node, &mut p, host, limits, &mut log.debug);
+        let debug = (&mut log.debug, &mut debug_bytes);
+        let step = run_node(node, &mut p, host, limits, debug);
         let branch = match tokio::time::timeout_at(deadline, step).await {
             Err(_) => {
                 return Err(format!(
@@ -204,7 +244,7 @@ async fn run_node(
     p: &mut Value,
     host: &dyn FlowHost,
     limits: &RunLimits,
-    debug: &mut Vec<Value>,
+    debug: (&mut Vec<Value>, &mut usize),
 ) -> Result<usize, String> {
     match &node.kind {
         NodeKind::Acknowledge(c) => acknowledge(c, p, host).await.map(|()| 0),
@@ -215,18 +255,33 @@ async fn run_node(
             Ok(usize::from(yes))
         }
         NodeKind::Mutate { rules } => {
+            // Checked after every rule: a few copies of the payload into itself double it each
+            // time, so waiting for the end of the node would be too late.
             for (i, rule) in rules.iter().enumerate() {
                 mutate(rule, p).map_err(|e| format!("rules[{i}]: {e}"))?;
+                check_size(p, limits.max_payload_bytes).map_err(|e| format!("rules[{i}]: {e}"))?;
             }
             Ok(0)
         }
         NodeKind::Debug(c) => {
             let message = template::render(&c.message, p).map_err(|e| format!("message: {e}"))?;
-            let value = match &c.property {
+            let mut value = match &c.property {
                 Some(path) => path::get(p, path).unwrap_or(Value::Null),
                 None => p.clone(),
             };
-            debug.push(json!({
+            // All Debug values of a run together stay under the payload cap (a loop of Debug
+            // nodes over a large payload would otherwise hold thousands of copies).
+            let room = limits.max_payload_bytes.saturating_sub(*debug.1);
+            match size_of(&value, room) {
+                Some(n) => *debug.1 += n,
+                None => {
+                    value = Value::String(format!(
+                        "(omitted: the run's debug values exceed {} bytes)",
+                        limits.max_payload_bytes
+                    ))
+                }
+            }
+            debug.0.push(json!({
                 "nodeId": node.id,
                 "message": message,
                 "level": c.level,
@@ -324,7 +379,12 @@ async fn acknowledge(c: &AckConfig, p: &mut Value, host: &dyn FlowHost) -> Resul
         expr::truthy(&c.success_expression, p).map_err(|e| format!("successExpression: {e}"))?;
     let message =
         template::render(&c.message_template, p).map_err(|e| format!("messageTemplate: {e}"))?;
-    let message: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    // Control characters are stripped (the store's text rule would refuse them, stranding the
+    // iteration in progress).
+    let message: String = rjobs_core::text::strip_control(&message)
+        .chars()
+        .take(MAX_MESSAGE_CHARS)
+        .collect();
     let message = (!message.is_empty()).then_some(message);
     let accumulator = accumulator(c, p)?;
     let attempt = path::get(p, "data.attemptNumber")

@@ -13,6 +13,10 @@
 //!   truthy), `not`. As blocks (`{{#gt data.score 50}}pass{{else}}fail{{/gt}}`) they render
 //!   the main or the `else` section; inline or as subexpressions (`{{#if (eq a b)}}`) they
 //!   yield `true`/`false`.
+//!
+//! Every template goes through [`crate::bounds`] first (size, nesting, no partials) and renders
+//! under a step budget and an output cap, so no template can overflow the stack or expand
+//! without bound; a refused template is an `Err` naming the bound.
 
 use std::sync::OnceLock;
 
@@ -22,6 +26,7 @@ use handlebars::{
 };
 use serde_json::Value;
 
+use crate::bounds::{self, Budget, CappedOutput, MAX_OUTPUT_BYTES};
 use crate::js::{self, Js};
 
 fn registry() -> &'static Handlebars<'static> {
@@ -29,6 +34,8 @@ fn registry() -> &'static Handlebars<'static> {
     HB.get_or_init(|| {
         let mut hb = Handlebars::new();
         hb.register_escape_fn(handlebars::no_escape);
+        // `each` is the helper whose work grows with the data: it runs under the step budget.
+        hb.register_helper("each", Box::new(crate::each::Each));
         for (name, op) in [
             ("jsonEncode", Op::JsonEncode),
             ("add", Op::Add),
@@ -65,16 +72,24 @@ pub fn render(template: &str, payload: &Value) -> Result<String, String> {
     if !template.contains("{{") {
         return Ok(template.to_string());
     }
-    registry()
-        .render_template(template, payload)
-        .map_err(|e| format!("template could not be rendered: {}", reason(&e)))
+    bounds::scan(template)?;
+    Budget::start();
+    let mut out = CappedOutput::default();
+    match registry().render_template_to_write(template, payload, &mut out) {
+        Ok(()) => Ok(String::from_utf8_lossy(&out.bytes).into_owned()),
+        Err(_) if out.overflowed => Err(format!(
+            "template output exceeds the maximum of {MAX_OUTPUT_BYTES} bytes"
+        )),
+        Err(e) => Err(format!("template could not be rendered: {}", reason(&e))),
+    }
 }
 
-/// Checks that `template` parses (used by flow validation).
+/// Checks that `template` parses and is within [`crate::bounds`] (used by flow validation).
 pub fn check(template: &str) -> Result<(), String> {
     if !template.contains("{{") {
         return Ok(());
     }
+    bounds::scan(template)?;
     handlebars::Template::compile(template)
         .map(|_| ())
         .map_err(|e| format!("invalid template: {e}"))
@@ -147,6 +162,7 @@ impl HelperDef for ValueHelper {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
+        Budget::charge(1).map_err(RenderErrorReason::Other)?;
         let (a, b) = (arg(h, 0), arg(h, 1));
         let out = match self.0 {
             Op::JsonEncode => match a {
@@ -222,6 +238,7 @@ impl HelperDef for CondHelper {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
+        Budget::charge(1).map_err(RenderErrorReason::Other)?;
         Ok(ScopedJson::Derived(Value::Bool(self.decide(h))))
     }
 

@@ -12,6 +12,7 @@ use axum::{
     Json, Router,
 };
 use common::{flow, iteration_data, node, FakeHost};
+use rjobs_flow::outbound::OutboundPolicy;
 use rjobs_flow::{envelope, parse_flow, run, RunLimits, RunLog};
 use serde_json::{json, Value};
 
@@ -35,6 +36,12 @@ async fn server() -> String {
         .route("/big", get(|| async { "z".repeat(10_000) }))
         .route("/redirect", get(|| async { Redirect::temporary("/ok") }))
         .route("/loop", get(|| async { Redirect::temporary("/loop") }))
+        .route(
+            "/to",
+            get(|q: axum::extract::RawQuery| async move {
+                Redirect::temporary(&q.0.unwrap_or_default())
+            }),
+        )
         .route(
             "/echo",
             any(
@@ -89,6 +96,14 @@ async fn call(config: Value, limits: RunLimits) -> (RunLog, Value) {
     (log, w)
 }
 
+/// The default limits with loopback opened: these tests call a local server.
+fn local() -> RunLimits {
+    RunLimits {
+        outbound: OutboundPolicy::parse("127.0.0.1/32").unwrap(),
+        ..RunLimits::default()
+    }
+}
+
 fn cfg(uri: String) -> Value {
     json!({"uriTemplate": uri, "responsePath": "working.resp", "errorBehavior": "payloadPath", "errorPath": "working.err"})
 }
@@ -96,7 +111,7 @@ fn cfg(uri: String) -> Value {
 #[tokio::test]
 async fn success_parses_json() {
     let base = server().await;
-    let (log, w) = call(cfg(format!("{base}/ok")), RunLimits::default()).await;
+    let (log, w) = call(cfg(format!("{base}/ok")), local()).await;
     assert_eq!(log.status, "success", "{:?}", log.error);
     assert_eq!(w["resp"]["statusCode"], 200);
     assert_eq!(w["resp"]["body"], json!({"hello": "world", "n": 1}));
@@ -111,7 +126,7 @@ async fn success_parses_json() {
 #[tokio::test]
 async fn server_error_is_still_a_response() {
     let base = server().await;
-    let (log, w) = call(cfg(format!("{base}/fail")), RunLimits::default()).await;
+    let (log, w) = call(cfg(format!("{base}/fail")), local()).await;
     assert_eq!(log.status, "success");
     assert_eq!(w["resp"]["statusCode"], 500);
     assert_eq!(w["resp"]["body"], "boom");
@@ -128,7 +143,7 @@ async fn post_json_template_headers_and_basic_auth() {
     c["headerInfo"] = json!([{"key": "X-Device", "valueTemplate": "{{data.device.id}}"}]);
     c["authType"] = json!("basic");
     c["authCredentials"] = json!({"usernameTemplate": "u", "passwordTemplate": "p"});
-    let (log, w) = call(c, RunLimits::default()).await;
+    let (log, w) = call(c, local()).await;
     assert_eq!(log.status, "success", "{:?}", log.error);
     let b = &w["resp"]["body"];
     assert_eq!(b["method"], "POST");
@@ -144,11 +159,7 @@ async fn connection_refused_goes_to_error_path() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     drop(l);
-    let (log, w) = call(
-        cfg(format!("http://127.0.0.1:{port}/x")),
-        RunLimits::default(),
-    )
-    .await;
+    let (log, w) = call(cfg(format!("http://127.0.0.1:{port}/x")), local()).await;
     assert_eq!(log.status, "success");
     assert_eq!(w["err"]["type"], "ConnectionError", "{w}");
     assert!(w.get("resp").is_none());
@@ -160,14 +171,14 @@ async fn slow_server_times_out_to_error_path() {
     let mut c = cfg(format!("{base}/slow"));
     c["timeoutTemplate"] = json!("0.3");
     let started = tokio::time::Instant::now();
-    let (log, w) = call(c, RunLimits::default()).await;
+    let (log, w) = call(c, local()).await;
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(log.status, "success");
     assert_eq!(w["err"]["type"], "TimeoutError", "{w}");
     // The server-wide cap also applies when the node asks for more.
     let limits = RunLimits {
         http_timeout_ms: 200,
-        ..RunLimits::default()
+        ..local()
     };
     let (_, w) = call(cfg(format!("{base}/slow")), limits).await;
     assert_eq!(w["err"]["type"], "TimeoutError", "{w}");
@@ -178,7 +189,7 @@ async fn oversized_response_goes_to_error_path() {
     let base = server().await;
     let limits = RunLimits {
         http_max_response_bytes: 1000,
-        ..RunLimits::default()
+        ..local()
     };
     let (log, w) = call(cfg(format!("{base}/big")), limits).await;
     assert_eq!(log.status, "success");
@@ -188,19 +199,19 @@ async fn oversized_response_goes_to_error_path() {
 #[tokio::test]
 async fn redirects_are_bounded() {
     let base = server().await;
-    let (_, w) = call(cfg(format!("{base}/redirect")), RunLimits::default()).await;
+    let (_, w) = call(cfg(format!("{base}/redirect")), local()).await;
     assert_eq!(w["resp"]["body"]["hello"], "world");
-    let (_, w) = call(cfg(format!("{base}/loop")), RunLimits::default()).await;
+    let (_, w) = call(cfg(format!("{base}/loop")), local()).await;
     assert_eq!(w["err"]["type"], "RedirectError", "{w}");
     let mut c = cfg(format!("{base}/redirect"));
     c["disableRedirects"] = json!(true);
-    let (_, w) = call(c, RunLimits::default()).await;
+    let (_, w) = call(c, local()).await;
     assert_eq!(w["resp"]["statusCode"], 307);
 }
 
 #[tokio::test]
 async fn https_and_no_error_path() {
-    let (log, w) = call(cfg("https://example.com/".into()), RunLimits::default()).await;
+    let (log, w) = call(cfg("https://example.com/".into()), local()).await;
     assert_eq!(log.status, "success");
     assert_eq!(w["err"]["type"], "UnsupportedProtocol");
     assert!(w["err"]["message"]
@@ -208,11 +219,7 @@ async fn https_and_no_error_path() {
         .unwrap_or("")
         .contains("without TLS"));
     // Without an error path a transport failure ends the run.
-    let (log, _) = call(
-        json!({"uriTemplate": "https://example.com/"}),
-        RunLimits::default(),
-    )
-    .await;
+    let (log, _) = call(json!({"uriTemplate": "https://example.com/"}), local()).await;
     assert_eq!(log.status, "error");
     assert!(log
         .error
@@ -226,7 +233,7 @@ async fn run_deadline_bounds_everything() {
     let base = server().await;
     let limits = RunLimits {
         max_duration_ms: 200,
-        ..RunLimits::default()
+        ..local()
     };
     let (log, _) = call(json!({"uriTemplate": format!("{base}/slow")}), limits).await;
     assert_eq!(log.status, "error");
@@ -238,4 +245,63 @@ async fn run_deadline_bounds_everything() {
         "{:?}",
         log.error
     );
+}
+
+// Outbound policy. Only loopback addresses are ever targets here: a refused address is refused
+// before any connection is made, and 127.0.0.2 stands for "an address outside the allowed net".
+
+fn refused(w: &Value) -> String {
+    assert_eq!(w["err"]["type"], "OutboundRefused", "{w}");
+    let m = w["err"]["message"].as_str().unwrap_or("").to_string();
+    assert!(m.contains("RJOBS_OUTBOUND__ALLOW_NETS"), "{m}");
+    m
+}
+
+#[tokio::test]
+async fn loopback_is_refused_by_default_in_every_spelling() {
+    let base = server().await;
+    let port = base.rsplit(':').next().unwrap().to_string();
+    for host in [
+        "127.0.0.1".to_string(),
+        "2130706433".to_string(),
+        "0x7f.0.0.1".to_string(),
+        "0177.0.0.1".to_string(),
+        "[::ffff:127.0.0.1]".to_string(),
+        "[::1]".to_string(),
+        "localhost".to_string(),
+    ] {
+        let uri = format!("http://{host}:{port}/ok");
+        let (log, w) = call(cfg(uri.clone()), RunLimits::default()).await;
+        assert_eq!(log.status, "success", "{:?}", log.error);
+        let m = refused(&w);
+        assert!(m.contains("loopback"), "{uri}: {m}");
+    }
+}
+
+#[tokio::test]
+async fn an_allowed_net_opens_loopback_and_names_resolve_through_the_policy() {
+    let base = server().await;
+    let port = base.rsplit(':').next().unwrap().to_string();
+    for host in ["127.0.0.1", "2130706433", "localhost"] {
+        let (_, w) = call(cfg(format!("http://{host}:{port}/ok")), local()).await;
+        assert_eq!(w["resp"]["body"]["hello"], "world", "{host}: {w}");
+    }
+}
+
+#[tokio::test]
+async fn redirects_into_a_denied_range_are_refused() {
+    let base = server().await;
+    let port = base.rsplit(':').next().unwrap().to_string();
+    for target in [
+        format!("http://127.0.0.2:{port}/ok"),
+        format!("http://[::ffff:127.0.0.2]:{port}/ok"),
+        format!("http://2130706434:{port}/ok"),
+    ] {
+        let (_, w) = call(cfg(format!("{base}/to?{target}")), local()).await;
+        let m = refused(&w);
+        assert!(m.contains("127.0.0.2"), "{target}: {m}");
+    }
+    // A redirect that stays inside the allowed net is followed.
+    let (_, w) = call(cfg(format!("{base}/to?{base}/ok")), local()).await;
+    assert_eq!(w["resp"]["body"]["hello"], "world", "{w}");
 }

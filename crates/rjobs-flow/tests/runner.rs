@@ -471,3 +471,93 @@ async fn diamond_fan_out_is_capped() {
         log.error
     );
 }
+
+#[tokio::test]
+async fn a_mutate_that_doubles_the_payload_stops_at_the_cap() {
+    // Forty rules that each copy the whole payload into itself: 2^40 × the payload, unless the
+    // cap is checked after every rule.
+    let rules: Vec<Value> = (0..40)
+        .map(|i| json!({"type": "copy", "source": "data", "destination": format!("data.c{i}")}))
+        .collect();
+    let f = build(
+        &["m"],
+        json!([node(
+            "m",
+            "MutateNode",
+            json!({ "rules": rules }),
+            json!([[]])
+        )]),
+    );
+    let p = envelope(&f, "F", 0, "A", "App", iteration_data(), "T");
+    let log = run(&f, 0, p, &FakeHost::default(), &RunLimits::default()).await;
+    assert_eq!(log.status, "error");
+    let e = log.error.unwrap_or_default();
+    assert!(e.contains("maximum size of 5242880 bytes"), "{e}");
+    assert!(e.contains("rules["), "{e}");
+}
+
+#[tokio::test]
+async fn debug_values_of_a_run_stay_under_the_payload_cap() {
+    let nodes: Vec<Value> = (0..20)
+        .map(|i| {
+            let next = if i < 19 {
+                json!([[format!("d{}", i + 1)]])
+            } else {
+                json!([[]])
+            };
+            node(&format!("d{i}"), "DebugNode", json!({"message": "m"}), next)
+        })
+        .collect();
+    let f = build(&["d0"], Value::Array(nodes));
+    let mut data = iteration_data();
+    data["big"] = json!("x".repeat(1000));
+    let p = envelope(&f, "F", 0, "A", "App", data, "T");
+    let limits = RunLimits {
+        max_payload_bytes: 5000,
+        ..RunLimits::default()
+    };
+    let log = run(&f, 0, p, &FakeHost::default(), &limits).await;
+    assert_eq!(log.status, "success", "{:?}", log.error);
+    assert_eq!(log.debug.len(), 20);
+    let total: usize = log.debug.iter().map(|d| d["value"].to_string().len()).sum();
+    assert!(total < 5000 + 20 * 80, "{total}");
+    assert!(log.debug[19]["value"]
+        .as_str()
+        .unwrap_or("")
+        .contains("omitted"));
+}
+
+#[tokio::test]
+async fn a_chain_of_mutates_cannot_nest_the_payload_without_bound() {
+    // Each node moves `data` one level deeper; 200 nodes would nest 200+ levels.
+    let nodes: Vec<Value> = (0..200)
+        .map(|i| {
+            let next = if i < 199 {
+                json!([[format!("m{}", i + 1)]])
+            } else {
+                json!([[]])
+            };
+            let rules = json!([
+                {"type": "move", "source": "data", "destination": "tmp"},
+                {"type": "move", "source": "tmp", "destination": "data.inner"}
+            ]);
+            node(
+                &format!("m{i}"),
+                "MutateNode",
+                json!({ "rules": rules }),
+                next,
+            )
+        })
+        .collect();
+    let f = build(&["m0"], Value::Array(nodes));
+    let p = envelope(&f, "F", 0, "A", "App", iteration_data(), "T");
+    let log = run(&f, 0, p, &FakeHost::default(), &RunLimits::default()).await;
+    assert_eq!(log.status, "error");
+    let e = log.error.unwrap_or_default();
+    assert!(e.contains("nests deeper than 128"), "{e}");
+    assert!(
+        rjobs_flow::path::segments("a.".repeat(40).trim_end_matches('.'))
+            .unwrap_err()
+            .contains("at most 32")
+    );
+}

@@ -14,7 +14,10 @@
 //!   only `$ci`) matches everything.
 //! * `$in`/`$nin` take at most 100 items; 101 is an error at the array's path.
 //! * Logical operators nest at most [`MAX_DEPTH`] (32) levels.
-//! * Strings containing NUL are rejected (PostgreSQL text cannot hold them).
+//! * Strings containing NUL are rejected (PostgreSQL text cannot hold them), as are strings
+//!   over [`MAX_STRING_CHARS`] (4,096) characters.
+//! * A query holds at most [`MAX_VALUES`] (5,000) keys and values in all, so the compiled SQL
+//!   stays far below both backends' parameter limits (SQLite 32,766, PostgreSQL 65,535).
 //! * Errors carry a path such as `$or[2].tags.$tagValue` ([`QueryError`]).
 //!
 //! ## Set semantics (all fields)
@@ -89,6 +92,6 @@ pub use ast::{
 };
 pub use error::QueryError;
 pub use eval::{EvalDevice, EvalGroup, EvalResource, EvalRow, EvalUser, EvalWorld};
-pub use parse::{parse, parse_str, MAX_DEPTH, MAX_ITEMS};
+pub use parse::{parse, parse_str, MAX_DEPTH, MAX_ITEMS, MAX_STRING_CHARS, MAX_VALUES};
 pub use sql::{SqlFragment, SqlParam};
 pub use tags::MAX_TAG_LEN;

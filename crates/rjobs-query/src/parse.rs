@@ -17,6 +17,32 @@ pub const MAX_ITEMS: usize = 100;
 
 /// Maximum nesting of `$and`/`$or`/`$nor` (bounds recursion in every later stage).
 pub const MAX_DEPTH: usize = 32;
+/// The most values (scalars: literals, list items, tag keys and values) in one query. Each value
+/// becomes at most a few SQL parameters, so this keeps every compiled query far below SQLite's
+/// (32,766) and PostgreSQL's (65,535) parameter limits, and the SQL text small.
+pub const MAX_VALUES: usize = 5000;
+/// The longest string literal in a query, in characters.
+pub const MAX_STRING_CHARS: usize = 4096;
+
+/// Counts the scalar values of `v` (with an explicit stack), stopping past `limit`.
+fn count_values(v: &Value, limit: usize) -> usize {
+    let mut n = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(a) => stack.extend(a.iter()),
+            Value::Object(o) => {
+                n += o.len();
+                stack.extend(o.values());
+            }
+            _ => n += 1,
+        }
+        if n > limit {
+            break;
+        }
+    }
+    n
+}
 
 /// Parses a query document for `rt`. `table` is required for [`ResourceType::DataTableRow`].
 pub fn parse(
@@ -33,6 +59,12 @@ pub fn parse(
     let obj = query
         .as_object()
         .ok_or_else(|| QueryError::new("", "expected an object"))?;
+    if count_values(query, MAX_VALUES) > MAX_VALUES {
+        return Err(QueryError::new(
+            "",
+            format!("the query is too large: at most {MAX_VALUES} keys and values are allowed"),
+        ));
+    }
     let p = Parser { rt, table };
     Ok(Query {
         resource_type: rt,
@@ -80,10 +112,30 @@ pub(crate) fn limited_array<'v>(v: &'v Value, path: &str) -> Result<&'v [Value],
 
 /// Rejects strings PostgreSQL text cannot hold.
 pub(crate) fn checked_str<'v>(s: &'v str, path: &str) -> Result<&'v str, QueryError> {
+    // The server's one text rule (`rjobs_core::text`): no C0 control characters but tab,
+    // newline and CR; NUL above all, which PostgreSQL text cannot hold.
     if s.contains('\0') {
         return Err(QueryError::new(
             path,
             "strings must not contain NUL characters",
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{7f}'))
+    {
+        return Err(QueryError::new(
+            path,
+            format!(
+                "strings must not contain control characters (found U+{:04X})",
+                c as u32
+            ),
+        ));
+    }
+    if s.chars().count() > MAX_STRING_CHARS {
+        return Err(QueryError::new(
+            path,
+            format!("strings must be at most {MAX_STRING_CHARS} characters"),
         ));
     }
     Ok(s)

@@ -143,6 +143,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         listen: "127.0.0.1:0".into(),
         database_url: format!("sqlite://{}/demo.db", dir.display()),
         admin_token: Some(token.clone()),
+        // The demo's sensor API listens on loopback, which flows may not reach by default.
+        outbound: crate::settings::Outbound {
+            allow_nets: "127.0.0.1/32".into(),
+        },
         ..Settings::default()
     };
     let server = crate::serve::start(&settings).await?;

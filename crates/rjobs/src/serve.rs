@@ -169,16 +169,22 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}")),
-        metrics_public: true,
+        metrics_public: settings.metrics_public,
         job_limits: rjobs_core::jobs::JobLimits {
             min_iteration_timeout_ms: i64::try_from(settings.limits.min_iteration_timeout_ms)?,
             max_iteration_concurrency: i64::from(settings.limits.max_iteration_concurrency),
         },
+        request_timeout: Duration::from_millis(settings.http.request_timeout_ms),
     };
     let flows = Arc::new(FlowSink::new(
         store.clone(),
         clock.clone(),
-        RunLimits::default(),
+        RunLimits {
+            outbound: settings
+                .outbound_policy()
+                .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?,
+            ..RunLimits::default()
+        },
     ));
     let cluster = cluster_config(settings, addr)?;
     let timers = Arc::new(TimerScheduler::new(
@@ -210,11 +216,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
     // Every node runs the timers; the store lets one node fire each instant.
     let timer_task = tokio::spawn(timers.run(shutdown.clone()));
     let stop = shutdown.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, rjobs_api::router(state))
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-    });
+    let conn_limits = crate::listener::ConnLimits {
+        header_read_timeout: Duration::from_millis(settings.http.header_read_timeout_ms),
+        max_connections: settings.http.max_connections,
+    };
+    let http = tokio::spawn(crate::listener::serve(
+        listener,
+        rjobs_api::router(state),
+        conn_limits,
+        stop,
+    ));
     tracing::info!(%addr, database = %rjobs_store::sql::redact(&settings.database_url), "listening");
     Ok(Running {
         addr,

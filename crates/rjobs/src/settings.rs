@@ -59,6 +59,39 @@ impl Default for Cluster {
     }
 }
 
+/// Where workflows' outbound requests may go (the HTTP node).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbound {
+    /// Comma-separated CIDRs opened despite the default deny of loopback, private, link-local,
+    /// unspecified and multicast addresses (e.g. `10.0.0.0/8,127.0.0.1/32`).
+    pub allow_nets: String,
+}
+
+/// Connection handling of the HTTP server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpServer {
+    /// A connection must finish sending a request's headers within this time (ms). The timer
+    /// also runs while a keep-alive connection waits for its next request, so it is the idle
+    /// keep-alive timeout too.
+    pub header_read_timeout_ms: u64,
+    /// A request must be answered within this time (ms); later is a 408.
+    pub request_timeout_ms: u64,
+    /// The most connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for HttpServer {
+    fn default() -> Self {
+        HttpServer {
+            header_read_timeout_ms: 10_000,
+            request_timeout_ms: 120_000,
+            max_connections: 1024,
+        }
+    }
+}
+
 /// All server settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -79,6 +112,12 @@ pub struct Settings {
     pub limits: Limits,
     /// Cluster settings.
     pub cluster: Cluster,
+    /// Outbound request policy.
+    pub outbound: Outbound,
+    /// HTTP connection handling.
+    pub http: HttpServer,
+    /// Whether `/metrics` is open to anyone (`false`: it needs the admin token).
+    pub metrics_public: bool,
 }
 
 impl Default for Settings {
@@ -92,6 +131,9 @@ impl Default for Settings {
             body_limit_bytes: 8 * 1024 * 1024,
             limits: Limits::default(),
             cluster: Cluster::default(),
+            outbound: Outbound::default(),
+            http: HttpServer::default(),
+            metrics_public: true,
         }
     }
 }
@@ -152,7 +194,21 @@ impl Settings {
         if !(300..=3_600_000).contains(&s.cluster.lease_ms) {
             anyhow::bail!("invalid settings: cluster.lease_ms must be 300..=3600000");
         }
+        s.outbound_policy()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        let h = &s.http;
+        if h.header_read_timeout_ms == 0 || h.request_timeout_ms == 0 {
+            anyhow::bail!("invalid settings: http.*_timeout_ms must be at least 1");
+        }
+        if h.max_connections == 0 {
+            anyhow::bail!("invalid settings: http.max_connections must be at least 1");
+        }
         Ok(s)
+    }
+
+    /// The outbound policy `outbound.allow_nets` describes.
+    pub fn outbound_policy(&self) -> Result<rjobs_flow::outbound::OutboundPolicy, String> {
+        rjobs_flow::outbound::OutboundPolicy::parse(&self.outbound.allow_nets)
     }
 }
 
@@ -183,6 +239,23 @@ mod tests {
                 Settings::load(Some(&path), &flags).unwrap().listen,
                 "127.0.0.1:1"
             );
+
+            jail.set_env("RJOBS_OUTBOUND__ALLOW_NETS", "127.0.0.1/32,10.0.0.0/8");
+            let s = Settings::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(s.outbound_policy().unwrap().allow_nets.len(), 2);
+            jail.set_env("RJOBS_OUTBOUND__ALLOW_NETS", "10.0.0.0/99");
+            let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("outbound.allow_nets"), "{err}");
+            jail.set_env("RJOBS_OUTBOUND__ALLOW_NETS", "");
+            jail.set_env("RJOBS_METRICS_PUBLIC", "false");
+            jail.set_env("RJOBS_HTTP__HEADER_READ_TIMEOUT_MS", "1500");
+            let s = Settings::load(None, &FlagOverrides::default()).unwrap();
+            assert!(!s.metrics_public);
+            assert_eq!(s.http.header_read_timeout_ms, 1500);
+            jail.set_env("RJOBS_HTTP__MAX_CONNECTIONS", "0");
+            let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("http.max_connections"), "{err}");
+            jail.set_env("RJOBS_HTTP__MAX_CONNECTIONS", "10");
 
             jail.set_env("RJOBS_LISTN", "typo");
             let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();

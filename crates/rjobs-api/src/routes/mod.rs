@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -75,6 +76,72 @@ async fn track(
     resp
 }
 
+/// The longest request target (path and query), in bytes; longer is a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The most request header bytes (names and values) and header lines; more is a 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// See [`MAX_HEADER_BYTES`].
+pub const MAX_HEADERS: usize = 100;
+
+/// Rejections the server writes before a handler runs, in the `{type, message}` shape: 414 for a
+/// long URI, 431 for large headers, an early 413 when the declared `Content-Length` is over the
+/// body limit (nothing is read), and 408 when the handler does not answer within the request
+/// timeout.
+async fn guard(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return ApiError::new(
+            ErrorKind::UriTooLong,
+            format!("The request URI is {uri_len} bytes; at most {MAX_URI_BYTES} are allowed"),
+        )
+        .into_response();
+    }
+    let headers = req.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            ErrorKind::HeadersTooLarge,
+            format!(
+                "The request has {} headers of {header_bytes} bytes; at most {MAX_HEADERS} \
+                 headers of {MAX_HEADER_BYTES} bytes are allowed",
+                headers.len()
+            ),
+        )
+        .into_response();
+    }
+    let limit = state.settings.body_limit;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("Request body is larger than the limit of {limit} bytes"),
+        )
+        .into_response();
+    }
+    let timeout = state.settings.request_timeout;
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            ErrorKind::Timeout,
+            format!(
+                "The request was not answered within {} ms",
+                timeout.as_millis()
+            ),
+        )
+        .into_response(),
+    }
+}
+
 /// `GET /openapi.json`.
 async fn openapi(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -91,8 +158,27 @@ async fn cluster(
     Ok(Json(state.engine.cluster_status().await?))
 }
 
-/// `GET /metrics`: Prometheus text format.
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+/// `GET /metrics`: Prometheus text format. Open to anyone unless the `metrics_public` setting is
+/// false, then only to an admin token (401 without a token, 403 with an application token).
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+) -> Response {
+    if !state.settings.metrics_public {
+        use axum::extract::FromRequestParts;
+        let (mut parts, _) = req.into_parts();
+        match crate::auth::Principal::from_request_parts(&mut parts, &state).await {
+            Ok(crate::auth::Principal::Admin(_)) => {}
+            Ok(crate::auth::Principal::Token(_)) => {
+                return ApiError::new(
+                    ErrorKind::Forbidden,
+                    "/metrics needs the admin token (the metrics_public setting is false)",
+                )
+                .into_response()
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
     let m = state.engine.metrics();
     match state.store.executions_by_status().await {
         Ok(rows) => {

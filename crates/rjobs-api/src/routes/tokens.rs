@@ -16,7 +16,7 @@ use super::applications::{conflict_to_retry, load_app};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
-use crate::scopes::{action, grantable};
+use crate::scopes::{action, covers, grantable};
 use crate::state::AppState;
 use crate::views;
 
@@ -120,6 +120,7 @@ async fn create(
             "scope[{i}]: {bad:?} is not a scope an application API token can hold"
         )));
     }
+    check_within(&who, &scope)?;
     let status = body.status.as_deref().map(parse_status).transpose()?;
     let expiration_date = body
         .expiration_date
@@ -147,6 +148,23 @@ async fn create(
         m.insert("token".into(), json!(secret));
     }
     Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// A token (not an admin) may only create or manage tokens within the scopes it holds itself.
+fn check_within(who: &Principal, scope: &[String]) -> ApiResult<()> {
+    let Principal::Token(t) = who else {
+        return Ok(());
+    };
+    match scope.iter().enumerate().find(|(_, s)| !covers(&t.scope, s)) {
+        None => Ok(()),
+        Some((i, s)) => Err(ApiError::new(
+            crate::error::ErrorKind::Forbidden,
+            format!(
+                "scope[{i}]: {s:?} is not within the calling token's scopes; a token can only \
+                 create or manage tokens within the scopes it holds"
+            ),
+        )),
+    }
 }
 
 async fn load_token(
@@ -180,6 +198,8 @@ async fn update(
     JsonBody(body): JsonBody<TokenPatch>,
 ) -> ApiResult<Json<Value>> {
     let t = load_token(&state, &who, &action::TOKEN_PATCH, &path).await?;
+    // Re-enabling or extending a wider token would widen what the caller can reach.
+    check_within(&who, &t.scope)?;
     let mut next = t.clone();
     if let Some(n) = body.name {
         next.name = n;

@@ -61,6 +61,16 @@ pub(crate) async fn check_job(state: &AppState, job: &ResourceJob) -> ApiResult<
         Some(t) => literal_table(state, &job.application_id, t).await?,
         None => None,
     };
+    // Templates are held to `rjobs_flow::bounds` already at save time (no partials, bounded nesting).
+    for (field, t) in [
+        ("queryJson", Some(&job.query_json)),
+        ("dataTableId", job.data_table_id.as_ref()),
+    ] {
+        if let Some(t) = t.filter(|t| is_template(t)) {
+            rjobs_flow::template::check(t)
+                .map_err(|e| ApiError::validation(format!("{field}: {e}")))?;
+        }
+    }
     if is_template(&job.query_json) {
         return Ok(());
     }

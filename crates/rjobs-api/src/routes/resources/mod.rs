@@ -62,6 +62,16 @@ pub(crate) fn list_query(
     };
     let v: Value = serde_json::from_str(raw)
         .map_err(|e| ApiError::validation(format!("query: is not valid JSON: {e}")))?;
+    if let Some((path, c)) = rjobs_core::text::find_control(&v) {
+        let field = if path.is_empty() {
+            "query".to_string()
+        } else {
+            format!("query.{path}")
+        };
+        return Err(ApiError::validation(rjobs_core::text::control_message(
+            &field, c,
+        )));
+    }
     Ok(Some((parse_query(rt, &v, None)?, v)))
 }
 
