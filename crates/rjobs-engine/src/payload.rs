@@ -116,16 +116,20 @@ pub(crate) fn complete(
     ex.insert("executionSummary".into(), crate::views::summary(s));
     ex.insert("runCompletedAt".into(), json!(e.run_completed_at));
     crate::views::controls(e, &mut ex);
-    let abort_reason = e
-        .abort_reason
-        .as_deref()
-        .and_then(|t| serde_json::from_str::<Value>(t).ok())
-        .unwrap_or(Value::Null);
-    json!({
-        "abortReason": abort_reason,
+    let mut v = json!({
         "accumulator": accumulator(e.accumulator.as_deref()),
         "execution": Value::Object(ex),
         "resourceJob": job.map_or(Value::Null, crate::views::job),
         "success": e.status.complete_trigger_success(),
-    })
+    });
+    // Why the execution canceled itself (an abort threshold), when it did.
+    if let (Some(r), Value::Object(m)) = (
+        e.abort_reason
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok()),
+        &mut v,
+    ) {
+        m.insert("abortReason".into(), r);
+    }
+    v
 }
