@@ -34,6 +34,7 @@ mod resources_impl;
 mod row;
 mod rows;
 mod set_ops;
+mod stats;
 mod store_impl;
 mod targets;
 mod timers;
@@ -71,6 +72,7 @@ pub(crate) enum Pools {
 pub struct SqlStore {
     pub(crate) pools: Pools,
     pub(crate) gc: std::sync::Arc<commit::GroupCommit>,
+    pub(crate) stats: std::sync::Arc<stats::BulkStats>,
     url: std::sync::Arc<str>,
 }
 
@@ -164,6 +166,7 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
     Ok(SqlStore {
         pools: Pools::Sqlite { read, write },
         gc: Default::default(),
+        stats: Default::default(),
         url: url.into(),
     })
 }
@@ -183,6 +186,7 @@ async fn connect_postgres(url: &str, o: ConnectOptions) -> Result<SqlStore, Stor
     Ok(SqlStore {
         pools: Pools::Postgres(pool),
         gc: Default::default(),
+        stats: Default::default(),
         url: url.into(),
     })
 }

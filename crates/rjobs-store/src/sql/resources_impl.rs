@@ -16,7 +16,11 @@ use crate::{Page, ResourceStore, StoreError};
 #[async_trait]
 impl ResourceStore for SqlStore {
     async fn insert_devices(&self, devices: &[Device]) -> Result<(), StoreError> {
-        self.device_insert_many(devices).await
+        self.device_insert_many(devices).await?;
+        self.after_bulk(&["devices"], devices.len() as u64).await;
+        let tags: usize = devices.iter().map(|d| d.tags.len()).sum();
+        self.after_bulk(&["device_tags"], tags as u64).await;
+        Ok(())
     }
     async fn get_device(&self, app: &Id, id: &Id) -> Result<Option<Device>, StoreError> {
         self.device_get(app, id).await
@@ -68,7 +72,10 @@ impl ResourceStore for SqlStore {
     }
 
     async fn insert_rows(&self, table: &DataTable, rows: &[DataRow]) -> Result<(), StoreError> {
-        self.row_insert_many(table, rows).await
+        self.row_insert_many(table, rows).await?;
+        self.after_bulk(&["data_table_rows"], rows.len() as u64)
+            .await;
+        Ok(())
     }
     async fn get_row(&self, app: &Id, table: &Id, id: &Id) -> Result<Option<DataRow>, StoreError> {
         self.row_get(app, table, id).await
@@ -89,7 +96,13 @@ impl ResourceStore for SqlStore {
     }
 
     async fn insert_groups(&self, groups: &[ExperienceGroup]) -> Result<(), StoreError> {
-        self.group_insert_many(groups).await
+        self.group_insert_many(groups).await?;
+        self.after_bulk(
+            &["experience_groups", "experience_group_tags"],
+            groups.len() as u64,
+        )
+        .await;
+        Ok(())
     }
     async fn get_group(&self, app: &Id, id: &Id) -> Result<Option<ExperienceGroup>, StoreError> {
         self.group_get(app, id).await
@@ -113,7 +126,13 @@ impl ResourceStore for SqlStore {
     }
 
     async fn insert_users(&self, users: &[ExperienceUser]) -> Result<(), StoreError> {
-        self.user_insert_many(users).await
+        self.user_insert_many(users).await?;
+        self.after_bulk(
+            &["experience_users", "experience_user_tags"],
+            users.len() as u64,
+        )
+        .await;
+        Ok(())
     }
     async fn get_user(&self, app: &Id, id: &Id) -> Result<Option<ExperienceUser>, StoreError> {
         self.user_get(app, id).await
