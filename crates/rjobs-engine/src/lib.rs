@@ -31,6 +31,7 @@ pub mod cluster;
 mod control;
 mod engine;
 mod error;
+pub mod events;
 mod flows;
 pub mod metrics;
 mod payload;

@@ -88,7 +88,7 @@ fn rerun_of(v: &Value) -> ApiResult<RerunRequest> {
     })
 }
 
-fn flag(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<bool> {
+pub(super) fn flag(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<bool> {
     match q
         .get(name)
         .map(|s| s.trim().to_ascii_lowercase())
@@ -291,7 +291,7 @@ pub(super) async fn logs(
     Ok(Json(Value::Array(items)))
 }
 
-async fn load_execution(
+pub(super) async fn load_execution(
     state: &AppState,
     job: &ResourceJob,
     path: &PathParams,

@@ -1,6 +1,6 @@
 //! `/applications/{applicationId}/resource-jobs[...]`: job definitions, executions (execute,
-//! cancelExecution, logs) and the extensions (one execution, its iterations, acknowledge, report,
-//! and the worker API: claim and batch acknowledge).
+//! cancelExecution, logs) and the extensions (one execution, its event stream, its iterations,
+//! acknowledge, report, and the worker API: claim and batch acknowledge).
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -8,6 +8,7 @@ use axum::Router;
 use crate::state::AppState;
 
 mod definitions;
+mod events;
 mod executions;
 pub(crate) mod query;
 mod worker;
@@ -34,6 +35,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             &format!("{JOB}/executions/{{executionId}}"),
             get(executions::one),
+        )
+        .route(
+            &format!("{JOB}/executions/{{executionId}}/events"),
+            get(events::events),
         )
         .route(
             &format!("{JOB}/executions/{{executionId}}/iterations"),
