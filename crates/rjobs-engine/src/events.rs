@@ -236,7 +236,13 @@ mod tests {
             n += 2; // 2 per 250 ms
             p.observe(ts(i * 250), n);
         }
-        assert!(p.rate() < 10.5 && p.rate() > 7.0, "{}", p.rate());
+        // The window is (20 s, 30 s]: the last 25-step (20.00 → 20.25 s) and 40 steps of 2.
+        assert!((p.rate() - 10.5).abs() < 1e-9, "{}", p.rate());
+        // A long quiet spell: the rate falls to 0 once the window holds no progress.
+        for i in 121..=200 {
+            p.observe(ts(i * 250), n);
+        }
+        assert_eq!(p.rate(), 0.0);
         assert!(p.samples.len() <= MAX_SAMPLES);
     }
 

@@ -207,3 +207,38 @@ impl Pump {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rjobs_core::{ManualClock, Timestamp};
+
+    /// A client that stops reading is dropped: the pump never waits for it (so it holds no
+    /// more than its channel) and the response stream ends.
+    #[tokio::test]
+    async fn a_client_that_does_not_read_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let s = rjobs_store::connect(&url).await.unwrap();
+        let f = rjobs_store::testing::exec_fixture(&s).await;
+        for i in 0..3 {
+            f.device(&s, &format!("d{i}")).await;
+        }
+        let exec = f.execution(&s, 2_000).await;
+        // Room for one event: the first `progress` fits, its `status` does not.
+        let (tx, mut rx) = mpsc::channel(1);
+        let pump = Pump {
+            store: Arc::new(s),
+            clock: Arc::new(ManualClock::at(Timestamp::from_millis(3_000))),
+            exec,
+            iterations: false,
+            cursor: Cursor::default(),
+            tx,
+        };
+        tokio::time::timeout(Duration::from_secs(5), pump.run())
+            .await
+            .expect("the pump gives up on the client instead of waiting");
+        assert!(rx.recv().await.is_some(), "the buffered progress");
+        assert!(rx.recv().await.is_none(), "then the stream ends");
+    }
+}
