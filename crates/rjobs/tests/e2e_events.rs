@@ -2,7 +2,8 @@
 //! token; events in order (ids never go back, `progress` counts never go back, `done` last and
 //! then the stream closes; a pause and resume show as `status` events); the last `progress` equals the execution's summary; a reconnect with
 //! `Last-Event-ID` continues the iterations with none lost or repeated; `?iterations=true` gives
-//! exactly one `iteration` event per iteration; 200 concurrent streams with bounded server
+//! exactly one `iteration` event per iteration; a stream served by another node of a cluster
+//! sees the execution run; 200 concurrent streams with bounded server
 //! memory (RSS from /proc, printed).
 
 mod common;
@@ -158,7 +159,10 @@ impl Setup {
 }
 
 async fn setup(data: &Data, n: usize, concurrency: u32) -> Setup {
-    let srv = Server::start(data, &[]);
+    setup_on(Server::start(data, &[]), n, concurrency).await
+}
+
+async fn setup_on(srv: Server, n: usize, concurrency: u32) -> Setup {
     let c = Client::new();
     let (st, app) = c
         .call(
@@ -431,6 +435,32 @@ async fn many_streams(db: Db) {
         during - before
     );
     drop(s);
+    data.cleanup().await;
+}
+
+/// Two nodes on one PostgreSQL database: the execution runs and is acknowledged on one, the
+/// stream is served by the other, and it sees everything (it reads the database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stream_from_another_node() {
+    let data = Data::new(Db::Postgres).await;
+    let a = Server::start(&data, &[("RJOBS_CLUSTER__NODE_ID", "node-a")]);
+    let b = Server::start(&data, &[("RJOBS_CLUSTER__NODE_ID", "node-b")]);
+    let s = setup_on(a, 8, 2).await;
+    let http = reqwest::Client::new();
+    let url = b.url(&format!("{}/events?iterations=true", s.exec));
+    let acker = spawn_acker(s.srv.base.clone(), s.exec.clone(), s.n);
+    let (evs, closed) = read_stream(&http, &url, None, |_| false).await;
+    assert!(closed);
+    assert_eq!(acker.await.unwrap(), s.n);
+    assert_ordered(&evs);
+    assert_eq!(iteration_ids(&evs).len(), s.n);
+    let done = evs.last().unwrap();
+    assert_eq!(done.event, "done");
+    assert_eq!(
+        done.data["executionSummary"],
+        s.execution().await["executionSummary"]
+    );
+    drop((s, b));
     data.cleanup().await;
 }
 
