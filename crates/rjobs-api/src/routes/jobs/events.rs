@@ -24,7 +24,7 @@ use rjobs_store::Store;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::definitions::load_job;
-use super::executions::{flag, load_execution};
+use super::executions::load_execution;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Params, PathParams};
@@ -51,7 +51,15 @@ pub(super) async fn events(
 ) -> ApiResult<Response> {
     let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
-    let iterations = flag(&q, "iterations")?;
+    let iterations = match q.get("iterations").map(|s| s.trim()) {
+        None | Some("") | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "iterations: must be true or false, got {other:?}"
+            )))
+        }
+    };
     // `Last-Event-ID` (what EventSource sends on reconnect), or `lastEventId` in the query for
     // clients that cannot set headers.
     let last = headers

@@ -88,7 +88,7 @@ fn rerun_of(v: &Value) -> ApiResult<RerunRequest> {
     })
 }
 
-pub(super) fn flag(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<bool> {
+fn flag(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<bool> {
     match q
         .get(name)
         .map(|s| s.trim().to_ascii_lowercase())
