@@ -8,10 +8,12 @@ use axum::Router;
 use crate::state::AppState;
 
 mod definitions;
-mod events;
 mod executions;
 pub(crate) mod query;
 mod worker;
+
+// The execution event stream (kept apart so merges with new modules stay clean).
+mod events;
 
 const JOB: &str = "/applications/{applicationId}/resource-jobs/{resourceJobId}";
 
