@@ -93,6 +93,7 @@ ops! {
     POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/resumeExecution" Some(action::JOB_RESUME), "Resume a paused execution (extension)", 200, ["executionId"], false;
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/logs" Some(action::JOB_LOGS), "Execution logs, newest first", 200, ["limit", "since"], false;
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}" Some(action::JOB_LOGS), "One execution (extension)", 200, [], false;
+    GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/events" Some(action::JOB_LOGS), "Live event stream, text/event-stream: progress, status, iteration (with iterations=true), done; Last-Event-ID resumes (extension)", 200, ["iterations", "lastEventId"], false;
     GET "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/iterations" Some(action::JOB_LOGS), "An execution's iterations (extension)", 200, ["status", "page", "perPage"], false;
     POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/iterations/{iterationId}/acknowledge" Some(action::JOB_ACKNOWLEDGE), "Acknowledge an iteration (extension)", 200, [], true;
     POST "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/iterations/claim" Some(action::JOB_ACKNOWLEDGE), "Claim started attempts for an external worker, long-polling up to waitMs (extension)", 200, [], true;
@@ -137,9 +138,15 @@ pub fn document(server: &str) -> Value {
             |q| json!({"name": q, "in": "query", "required": false, "schema": {"type": "string"}}),
         ));
         let mut responses = Map::new();
+        // The event stream answers server-sent events; everything else JSON.
+        let media = if op.path.ends_with("/events") {
+            "text/event-stream"
+        } else {
+            "application/json"
+        };
         responses.insert(
             op.success.to_string(),
-            json!({"description": "Success", "content": {"application/json": {"schema": {}}}}),
+            json!({"description": "Success", "content": {media: {"schema": {}}}}),
         );
         responses.insert(
             "400".into(),

@@ -44,6 +44,9 @@ mod view;
 pub mod views;
 mod worker;
 
+// The event stream's decisions (kept apart so merges with new modules stay clean).
+pub mod events;
+
 pub use cluster::ClusterConfig;
 pub use control::{DryRun, ExecuteRequest, RerunRequest};
 pub use engine::{AckRequest, Engine, TickReport};

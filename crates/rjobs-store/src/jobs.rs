@@ -63,6 +63,17 @@ pub struct IterationWrite {
     pub record: IterationRecord,
 }
 
+/// A finished iteration with its place in the execution's finish order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedIteration {
+    /// The execution's finished count right after the transaction that finished it (several
+    /// rows of one transaction share it; `seq` orders them). 0 for rows finished before the
+    /// finish order was recorded.
+    pub finish_seq: i64,
+    /// The iteration.
+    pub row: IterationRow,
+}
+
 /// Execution columns updated in the same transaction as a batch of iteration writes.
 #[derive(Debug, Clone, Default)]
 pub struct ExecWrite {
@@ -155,6 +166,16 @@ pub trait ExecStore: Send + Sync {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<IterationRow>, StoreError>;
+    /// Finished iterations (succeeded, failed, timed out) in finish order, after the keyset
+    /// position `after` = `(finish_seq, seq)`; `(0, 0)` starts at the beginning. A row that
+    /// finishes later always sorts after every row already returned (see
+    /// [`FinishedIteration::finish_seq`]), so paging never skips one.
+    async fn finished_after(
+        &self,
+        exec: &Id,
+        after: (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<FinishedIteration>, StoreError>;
     /// Applies iteration writes (each a compare-and-set) and the execution write in one
     /// transaction (through [`Self::submit`]); returns which writes won.
     async fn apply_iterations(

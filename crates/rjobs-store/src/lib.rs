@@ -28,7 +28,9 @@ pub use batch::{
 };
 pub use cluster::{ClusterLoad, Fence, Lease, LeaseStore, NodeRow, Signal, SignalStream};
 pub use flows::{FlowRecord, FlowRun, FlowStore};
-pub use jobs::{ExecStore, ExecWrite, IterationWrite, JobStore, RerunOf, TargetSpec};
+pub use jobs::{
+    ExecStore, ExecWrite, FinishedIteration, IterationWrite, JobStore, RerunOf, TargetSpec,
+};
 pub use resources::ResourceStore;
 pub use timers::{TimerFire, TimerStore};
 

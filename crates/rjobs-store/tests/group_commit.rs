@@ -379,10 +379,79 @@ async fn claims_hand_each_attempt_out_once(s: Arc<SqlStore>) {
     counters_equal_records(&s, &exec).await;
 }
 
+/// The event stream's read: finished iterations paged by (finish_seq, seq) while acks commit
+/// concurrently in many batches. Every finished iteration is seen exactly once, in a
+/// non-decreasing finish order, and pending ones never.
+async fn finish_order_pages_each_finished_iteration_once(s: Arc<SqlStore>) {
+    let f = exec_fixture(&s).await;
+    let (exec, rows) = started(&s, &f, 80, 2_000).await;
+    assert!(s
+        .finished_after(&exec, (0, 0), 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let f = Arc::new(f);
+    let mut tasks = Vec::new();
+    for row in rows.clone() {
+        let (s, f, exec) = (s.clone(), f.clone(), exec.clone());
+        tasks.push(tokio::spawn(async move {
+            s.submit(vec![ack(&f, &exec, &row, row.seq % 3 != 0, 3_000)])
+                .await
+                .pop()
+                .unwrap()
+        }));
+    }
+    let mut cursor = (0i64, 0i64);
+    let mut seen: Vec<i64> = Vec::new();
+    loop {
+        let page = s.finished_after(&exec, cursor, 7).await.unwrap();
+        for fi in &page {
+            assert!((fi.finish_seq, fi.row.seq) > cursor, "keyset moves forward");
+            assert!(
+                fi.finish_seq >= 1 && fi.finish_seq <= 80,
+                "{}",
+                fi.finish_seq
+            );
+            assert!(
+                matches!(
+                    fi.row.record.state,
+                    IterationState::Succeeded | IterationState::Failed
+                ),
+                "{:?}",
+                fi.row.record.state
+            );
+            cursor = (fi.finish_seq, fi.row.seq);
+            seen.push(fi.row.seq);
+        }
+        if page.is_empty() {
+            if tasks.iter().all(|t| t.is_finished()) && seen.len() >= 80 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    for t in tasks {
+        assert!(applied(&t.await.unwrap()));
+    }
+    assert!(s
+        .finished_after(&exec, cursor, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut sorted = seen.clone();
+    sorted.sort();
+    let all: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    assert_eq!(sorted, all, "each finished iteration exactly once");
+    // The last stamp is the final finished count.
+    assert_eq!(cursor.0, 80);
+    counters_equal_records(&s, &exec).await;
+}
+
 rjobs_store::store_suite!(
     concurrent_acks_each_get_their_own_outcome,
     one_batch_holds_a_conflicting_and_a_winning_ack,
     a_failing_operation_does_not_fail_its_neighbours,
     an_answered_write_is_durable,
     claims_hand_each_attempt_out_once,
+    finish_order_pages_each_finished_iteration_once,
 );

@@ -225,6 +225,21 @@ async fn cli_jobs_and_executions() {
     let counts = "succeeded 5 · failed 0 · timed out 0 · in progress 0 · remaining 0";
     assert!(summary.contains(counts), "{summary}");
     assert!(summary.contains("report: http"), "{summary}");
+    // The watch followed the event stream (not polling): the server counted the request.
+    let metrics = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rjobs_http_requests_total")
+                && l.contains("executions/{executionId}/events")
+                && l.contains("status=\"200\"")),
+        "no events request in the metrics"
+    );
 
     // logs: the table and the JSON.
     let logs = ok(&cli(u, t, &format!("jobs logs -a {app} {job_id} --limit 5")).await);

@@ -97,6 +97,14 @@ impl ExecStore for SqlStore {
     ) -> Result<Vec<IterationRow>, StoreError> {
         self.it_after(exec, after, limit).await
     }
+    async fn finished_after(
+        &self,
+        exec: &Id,
+        after: (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<crate::FinishedIteration>, StoreError> {
+        self.it_finished_after(exec, after, limit).await
+    }
     async fn apply_iterations(
         &self,
         exec: &Id,

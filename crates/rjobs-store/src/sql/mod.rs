@@ -22,6 +22,7 @@ mod data_tables;
 mod devices;
 mod exec_impl;
 mod executions;
+mod finish_order;
 mod flows;
 mod groups;
 mod iterations;

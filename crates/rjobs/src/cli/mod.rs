@@ -19,6 +19,7 @@ use clap::Subcommand;
 pub mod client;
 mod executions;
 mod jobs;
+mod sse;
 mod table;
 pub mod watch;
 

@@ -1,9 +1,11 @@
 //! Following one execution until it ends: `rjobs executions watch` and the demo's progress bar.
 //!
-//! Why polling: the server offers no push channel, and `GET .../executions/{id}` derives its
-//! summary from the iteration records, so a poll every 250 ms is exact and cheap. The rate and ETA
-//! are computed here from what this watcher has seen (not from indicatif's step estimator), so a
-//! watch that joins a half-finished execution does not report a burst of thousands per second.
+//! The watch reads the server's event stream (`…/executions/{id}/events`): `progress` events
+//! carry the counts, the rate and the ETA, and `done` ends it. A server without the stream (404)
+//! or a stream that breaks falls back to polling `GET .../executions/{id}` every 250 ms (one row
+//! read on the server); then the rate and ETA are computed here from what this watcher has seen
+//! (not from indicatif's step estimator), so a watch that joins a half-finished execution does
+//! not report a burst of thousands per second.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use super::client::{Client, ClientError};
+use super::sse::SseParser;
 
 /// How often the execution is polled.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -132,10 +135,42 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// Polls `GET /applications/{app}/resource-jobs/{job}/executions/{exec}` every
-/// [`POLL_INTERVAL`], showing progress as `out` says, until the status is final; returns the final
-/// log item. Server errors (404, 401, ...) end the watch at once; a server that answered before and
-/// then becomes unreachable is retried for a few seconds (a restart should not kill a long watch).
+/// Draws progress as [`WatchStyle`] says.
+struct Show {
+    bar: Option<ProgressBar>,
+    out: WatchStyle,
+    last_line: String,
+}
+
+impl Show {
+    fn draw(&mut self, status: &str, counts: &Counts, rate: Option<f64>, eta: Option<Duration>) {
+        let text = match status {
+            "inProgress" => format!("{} · {}", counts.line(), pace_text(rate, eta)),
+            other => format!("{other} · {} · {}", counts.line(), pace_text(rate, eta)),
+        };
+        match (&self.bar, self.out) {
+            (Some(bar), _) => {
+                bar.set_length(counts.total());
+                bar.set_position(counts.done());
+                bar.set_message(text);
+            }
+            (None, WatchStyle::Lines) => {
+                let key = format!("{status} {}", counts.line());
+                if key != self.last_line {
+                    eprintln!("{text}");
+                    self.last_line = key;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Follows one execution until its status is final and returns the final log item: through the
+/// server's event stream (`GET …/executions/{exec}/events`), or, when the server has none (404)
+/// or the stream breaks, by polling the execution every [`POLL_INTERVAL`]. Server errors (401,
+/// an unknown execution, ...) end the watch at once; a server that answered before and then
+/// becomes unreachable is retried for a few seconds (a restart should not kill a long watch).
 pub async fn watch(
     client: &Client,
     app: &str,
@@ -158,12 +193,70 @@ pub async fn watch(
         }
         _ => None,
     };
+    let mut show = Show {
+        bar,
+        out,
+        last_line: String::new(),
+    };
+    let result = match follow_stream(client, &path, &mut show).await {
+        // The stream said `done`: the final log item (with its report link) is one read.
+        Ok(true) => client.get(&path).await.map_err(anyhow::Error::new),
+        Ok(false) => poll(client, &path, &mut show).await,
+        Err(e) => Err(e),
+    };
+    if let Some(bar) = show.bar.take() {
+        bar.finish_and_clear();
+    }
+    result
+}
+
+/// Reads the event stream until `done` (true). False when there is no stream to read (a server
+/// without one answers 404; an unreachable one is left to [`poll`]'s error handling) or it ended
+/// without `done`: the caller polls instead.
+async fn follow_stream(client: &Client, path: &str, show: &mut Show) -> anyhow::Result<bool> {
+    let mut resp = match client.get_stream(&format!("{path}/events")).await {
+        Ok(r) => r,
+        Err(e) if e.status() == Some(404) || e.is_transient() => return Ok(false),
+        Err(e) => return Err(anyhow::Error::new(e)),
+    };
+    let mut parser = SseParser::default();
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let chunk = match resp.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) | Err(_) => return Ok(false),
+        };
+        pending.extend_from_slice(&chunk);
+        // Decode only whole characters; a split one waits for the next chunk.
+        let valid = match std::str::from_utf8(&pending) {
+            Ok(t) => t.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        let text = String::from_utf8_lossy(&pending[..valid]).into_owned();
+        pending.drain(..valid);
+        for ev in parser.push(&text) {
+            match ev.event.as_str() {
+                "progress" => {
+                    let v: Value = serde_json::from_str(&ev.data)?;
+                    let status = v["status"].as_str().unwrap_or("unknown");
+                    let rate = v["rate"].as_f64();
+                    let eta = v["eta"].as_f64().map(Duration::from_secs_f64);
+                    show.draw(status, &Counts::of(&v), rate.filter(|r| *r > 0.0), eta);
+                }
+                "done" => return Ok(true),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Polls `GET path` every [`POLL_INTERVAL`] until the status is final.
+async fn poll(client: &Client, path: &str, show: &mut Show) -> anyhow::Result<Value> {
     let mut pace = Pace { first: None };
-    let mut last_line = String::new();
     let mut down_since: Option<Instant> = None;
     let mut seen_once = false;
-    let result = loop {
-        let item = match client.get(&path).await {
+    loop {
+        let item = match client.get(path).await {
             Ok(v) => {
                 down_since = None;
                 seen_once = true;
@@ -173,44 +266,22 @@ pub async fn watch(
             Err(e) if e.is_transient() && seen_once => {
                 let since = *down_since.get_or_insert_with(now);
                 if since.elapsed() > UNREACHABLE_GRACE {
-                    break Err(anyhow::Error::new(e));
+                    return Err(anyhow::Error::new(e));
                 }
                 tokio::time::sleep(POLL_INTERVAL).await;
                 continue;
             }
-            Err(e) => break Err(anyhow::Error::new::<ClientError>(e)),
+            Err(e) => return Err(anyhow::Error::new::<ClientError>(e)),
         };
         let status = item["status"].as_str().unwrap_or("unknown").to_string();
         let counts = Counts::of(&item);
         let (rate, eta) = pace.observe(now(), &counts);
-        let text = match status.as_str() {
-            "inProgress" => format!("{} · {}", counts.line(), pace_text(rate, eta)),
-            other => format!("{other} · {} · {}", counts.line(), pace_text(rate, eta)),
-        };
-        match (&bar, out) {
-            (Some(bar), _) => {
-                bar.set_length(counts.total());
-                bar.set_position(counts.done());
-                bar.set_message(text);
-            }
-            (None, WatchStyle::Lines) => {
-                let key = format!("{status} {}", counts.line());
-                if key != last_line {
-                    eprintln!("{text}");
-                    last_line = key;
-                }
-            }
-            _ => {}
-        }
+        show.draw(&status, &counts, rate, eta);
         if is_final(&status) {
-            break Ok(item);
+            return Ok(item);
         }
         tokio::time::sleep(POLL_INTERVAL).await;
-    };
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
     }
-    result
 }
 
 /// The end-of-run summary people read: status, counts, and where the report is.

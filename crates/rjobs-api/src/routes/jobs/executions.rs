@@ -150,7 +150,7 @@ pub(super) async fn logs(
     Ok(Json(Value::Array(items)))
 }
 
-async fn load_execution(
+pub(super) async fn load_execution(
     state: &AppState,
     job: &ResourceJob,
     path: &PathParams,

@@ -1,6 +1,6 @@
 //! `/applications/{applicationId}/resource-jobs[...]`: job definitions, executions (execute,
-//! cancelExecution, logs) and the extensions (one execution, its iterations, acknowledge, report,
-//! and the worker API: claim and batch acknowledge).
+//! cancelExecution, logs) and the extensions (one execution, its event stream, its iterations,
+//! acknowledge, report, and the worker API: claim and batch acknowledge).
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -12,6 +12,9 @@ mod execute;
 mod executions;
 pub(crate) mod query;
 mod worker;
+
+// The execution event stream (kept apart so merges with new modules stay clean).
+mod events;
 
 const JOB: &str = "/applications/{applicationId}/resource-jobs/{resourceJobId}";
 
@@ -35,6 +38,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             &format!("{JOB}/executions/{{executionId}}"),
             get(executions::one),
+        )
+        .route(
+            &format!("{JOB}/executions/{{executionId}}/events"),
+            get(events::events),
         )
         .route(
             &format!("{JOB}/executions/{{executionId}}/iterations"),
