@@ -79,6 +79,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Cluster settings.
     pub cluster: Cluster,
+    /// The MQTT broker (`mqtt.url` etc.; none by default).
+    pub mqtt: rjobs_mqtt::MqttSettings,
 }
 
 impl Default for Settings {
@@ -92,6 +94,7 @@ impl Default for Settings {
             body_limit_bytes: 8 * 1024 * 1024,
             limits: Limits::default(),
             cluster: Cluster::default(),
+            mqtt: rjobs_mqtt::MqttSettings::default(),
         }
     }
 }
@@ -152,6 +155,9 @@ impl Settings {
         if !(300..=3_600_000).contains(&s.cluster.lease_ms) {
             anyhow::bail!("invalid settings: cluster.lease_ms must be 300..=3600000");
         }
+        s.mqtt
+            .broker()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         Ok(s)
     }
 }
