@@ -22,11 +22,7 @@ use serde_json::{json, Value};
 const BROKER: &str = "mqtt://127.0.0.1:1883";
 
 fn unique(prefix: &str) -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{prefix}{}{n}", std::process::id())
+    format!("{prefix}{}x{:x}", std::process::id(), rand::random::<u64>())
 }
 
 struct Setup {
