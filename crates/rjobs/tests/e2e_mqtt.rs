@@ -249,7 +249,11 @@ async fn simulate(devices: HashMap<String, usize>, forge: bool) -> tokio::task::
                 // This device tries to settle a silent device's iteration: from its own topic,
                 // and as an ack of its own iteration id on the silent device's topic.
                 let exec = it.split('-').next().unwrap();
-                let victim = &silent[i % silent.len()];
+                // Never itself (a silent device's ack of its own iteration would be genuine).
+                let mut victim = &silent[i % silent.len()];
+                if *victim == device {
+                    victim = &silent[(i + 1) % silent.len()];
+                }
                 let forged = json!({"iterationId": format!("{exec}-{victim}"), "success": true});
                 let on_victim = json!({"iterationId": it, "success": true});
                 let garbage: [&[u8]; 4] = [
