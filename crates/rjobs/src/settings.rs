@@ -196,6 +196,21 @@ mod tests {
             Ok(())
         });
         figment::Jail::expect_with(|jail| {
+            jail.set_env("RJOBS_MQTT__URL", "mqtt://127.0.0.1:1883");
+            jail.set_env("RJOBS_MQTT__USERNAME", "svc");
+            let s = Settings::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(s.mqtt.url.as_deref(), Some("mqtt://127.0.0.1:1883"));
+            assert_eq!(s.mqtt.username.as_deref(), Some("svc"));
+            jail.set_env("RJOBS_MQTT__URL", "mqtts://h");
+            let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("mqtt.url: TLS"), "{err}");
+            jail.set_env("RJOBS_MQTT__URL", "mqtt://h");
+            jail.set_env("RJOBS_MQTT__PORT", "1");
+            let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("port"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
             jail.create_file("bad.toml", "[limits]\nmax_concurrency = 3\n")?;
             let err = Settings::load(Some(&PathBuf::from("bad.toml")), &FlagOverrides::default())
                 .unwrap_err();
