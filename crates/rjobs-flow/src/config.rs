@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::{expr, path, template, FlowError};
 
 /// The supported node types, in the order error messages list them.
-pub const NODE_TYPES: [&str; 8] = [
+pub const NODE_TYPES: [&str; 12] = [
     "ResourceJobAcknowledgeNode",
     "ResourceJobExecuteNode",
     "HttpNode",
@@ -19,6 +19,10 @@ pub const NODE_TYPES: [&str; 8] = [
     "DebugNode",
     "DeviceSendCommandNode",
     "MqttMessageNode",
+    "SwitchNode",
+    "ThrowErrorNode",
+    "JsonEncodeNode",
+    "JsonDecodeNode",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +120,10 @@ pub enum NodeKind {
     Debug(DebugConfig),
     DeviceCommand(crate::mqtt::DeviceCommandConfig),
     MqttMessage(crate::mqtt::MqttMessageConfig),
+    Switch(crate::logic::SwitchConfig),
+    ThrowError { message_template: String },
+    JsonEncode(crate::logic::JsonConfig),
+    JsonDecode(crate::logic::JsonConfig),
 }
 
 impl NodeKind {
@@ -123,6 +131,7 @@ impl NodeKind {
     pub fn outputs(&self) -> usize {
         match self {
             NodeKind::Conditional { .. } => 2,
+            NodeKind::Switch(c) => c.cases.len() + 1,
             _ => 1,
         }
     }
@@ -217,7 +226,7 @@ impl Cfg<'_> {
         }
     }
 
-    fn item<'v>(&self, key: &str, i: usize, v: &'v Value) -> Result<Cfg<'v>, FlowError> {
+    pub(crate) fn item<'v>(&self, key: &str, i: usize, v: &'v Value) -> Result<Cfg<'v>, FlowError> {
         match v {
             Value::Object(obj) => Ok(Cfg {
                 obj,
@@ -301,6 +310,12 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
         "HttpNode" => NodeKind::Http(parse_http(&c)?),
         "DeviceSendCommandNode" => NodeKind::DeviceCommand(crate::mqtt::parse_device_command(&c)?),
         "MqttMessageNode" => NodeKind::MqttMessage(crate::mqtt::parse_mqtt_message(&c)?),
+        "SwitchNode" => NodeKind::Switch(crate::logic::parse_switch(&c)?),
+        "ThrowErrorNode" => NodeKind::ThrowError {
+            message_template: crate::logic::parse_throw(&c)?,
+        },
+        "JsonEncodeNode" => NodeKind::JsonEncode(crate::logic::parse_json(&c, false)?),
+        "JsonDecodeNode" => NodeKind::JsonDecode(crate::logic::parse_json(&c, true)?),
         "ConditionalNode" => NodeKind::Conditional {
             expression: c.expression("expression")?,
         },

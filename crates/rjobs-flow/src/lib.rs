@@ -11,7 +11,8 @@
 //! Modules:
 //! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]).
 //! - [`config`]: typed node configs, checked at save time.
-//! - [`run`]: the bounded runner; [`http`]: the HTTP node; [`mqtt`]: the MQTT output nodes.
+//! - [`run`]: the bounded runner; [`http`]: the HTTP node; [`mqtt`]: the MQTT output nodes;
+//!   [`logic`]: Switch, Throw Error, JSON Encode/Decode.
 //! - [`timer`]: timer trigger schedules and the pure "which instant fires now" decision.
 //! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
 //!   expressions; [`js`]: JavaScript coercion rules; [`path`]: payload paths.
@@ -21,6 +22,7 @@ pub mod def;
 pub mod expr;
 pub mod http;
 pub mod js;
+pub mod logic;
 pub mod mqtt;
 pub mod path;
 pub mod run;

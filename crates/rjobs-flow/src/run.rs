@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::config::{AccumulatorMethod, AckConfig, ContextType, ExecConfig, MutateRule, NodeKind};
-use crate::{expr, http, mqtt, path, template, FlowDef, NodeDef};
+use crate::{expr, http, logic, mqtt, path, template, FlowDef, NodeDef};
 
 /// The most node executions one run may make.
 pub const MAX_NODE_RUNS: u32 = 10_000;
@@ -228,6 +228,10 @@ async fn run_node(
         NodeKind::Http(c) => http::run(c, p, limits).await.map(|()| 0),
         NodeKind::DeviceCommand(c) => mqtt::run_device_command(c, p, host).await.map(|()| 0),
         NodeKind::MqttMessage(c) => mqtt::run_mqtt_message(c, p, host).await.map(|()| 0),
+        NodeKind::Switch(c) => logic::switch(c, p),
+        NodeKind::ThrowError { message_template } => Err(logic::throw(message_template, p)),
+        NodeKind::JsonEncode(c) => logic::encode(c, p).map(|()| 0),
+        NodeKind::JsonDecode(c) => logic::decode(c, p).map(|()| 0),
         NodeKind::Conditional { expression } => {
             let yes = expr::truthy(expression, p).map_err(|e| format!("expression: {e}"))?;
             Ok(usize::from(yes))
