@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{Client, Data, Db, Server, ADMIN};
-use mqtt_common::{execute, health, metric, setup, unique, wait_connected, wait_done};
+use mqtt_common::{execute, health, metric, setup, simulate_on, unique, wait_connected, wait_done};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{json, Value};
 
@@ -81,48 +81,6 @@ impl Drop for Broker {
     }
 }
 
-/// Acks every command of `devices` (after a short delay), resubscribing after reconnects.
-fn simulate_on(port: u16, devices: HashMap<String, usize>) -> tokio::task::JoinHandle<()> {
-    let mut opts = MqttOptions::new(unique("simr"), "127.0.0.1", port);
-    opts.set_keep_alive(Duration::from_secs(5));
-    let (client, mut el) = AsyncClient::new(opts, 10_000);
-    tokio::spawn(async move {
-        loop {
-            let p = match el.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    let _ = client.try_subscribe("losant/+/command", QoS::AtLeastOnce);
-                    continue;
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => p,
-                Ok(_) => continue,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let device = p.topic.split('/').nth(1).unwrap_or("").to_string();
-            if !devices.contains_key(&device) {
-                continue;
-            }
-            let cmd: Value = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
-            let ack = json!({"iterationId": cmd["payload"]["iterationId"],
-                             "attempt": cmd["payload"]["attempt"], "success": true});
-            let c = client.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                let _ = c
-                    .publish(
-                        format!("losant/{device}/iteration/ack"),
-                        QoS::AtLeastOnce,
-                        false,
-                        ack.to_string(),
-                    )
-                    .await;
-            });
-        }
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_restart_mid_run_completes_through_retries() {
     let mut broker = Broker::start();
@@ -149,7 +107,7 @@ async fn broker_restart_mid_run_completes_through_retries() {
         )
         .await;
     assert_eq!(st, 201, "the original answers a job patch with 201");
-    let sim = simulate_on(broker.port, s.devices.clone());
+    let sim = simulate_on(broker.port, s.devices.clone(), 1);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let exec = execute(&c, &srv, &s).await;
     // Let part of the run finish, then take the broker away for a while.
