@@ -8,13 +8,11 @@ mod common;
 #[path = "common/mqtt.rs"]
 mod mqtt_common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{Client, Data, Db, Server, ADMIN};
 use mqtt_common::{execute, health, metric, setup, simulate_on, unique, wait_connected, wait_done};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A private Mosquitto on its own port, so restarting it disturbs no other test.
 struct Broker {
