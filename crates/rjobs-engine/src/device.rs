@@ -6,7 +6,8 @@
 //! engine checks that the execution exists and iterates devices, and applies the acks through
 //! [`Engine::ack_many`] — the one ack path, so exactly-once and stale-attempt refusal hold no
 //! matter how many nodes received the message. An execution's application and resource type
-//! never change, so they are cached (a burst of acks costs one lookup per execution).
+//! never change, so they are cached (a burst of acks costs one lookup per execution), and so are
+//! ids that name no execution.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -70,12 +71,22 @@ impl DeviceAckError {
     }
 }
 
+/// What the cache knows of an execution.
+#[derive(Debug, Clone)]
+enum Known {
+    /// It iterates devices, in this application.
+    Devices(Id),
+    /// It iterates something else.
+    Other,
+    /// It does not exist (a device sending made-up execution ids costs one lookup each, once).
+    Missing,
+}
+
 /// Applies acks sent by devices (see the module docs).
 #[derive(Debug)]
 pub struct DeviceAcks {
     engine: Arc<Engine>,
-    /// execution → its application, when it iterates devices (None: it does not).
-    cache: Mutex<HashMap<Id, Option<Id>>>,
+    cache: Mutex<HashMap<Id, Known>>,
 }
 
 const CACHE_MAX: usize = 10_000;
@@ -92,27 +103,39 @@ impl DeviceAcks {
     /// The application of `exec` if it iterates devices.
     async fn app_of(&self, exec: &Id) -> Result<Id, DeviceAckError> {
         let hit = self.cache.lock().ok().and_then(|c| c.get(exec).cloned());
-        let app = match hit {
-            Some(app) => app,
+        let known = match hit {
+            Some(k) => k,
             None => {
-                let e = self
+                // An execution's application and resource type never change (a deleted one is
+                // refused by the ack path itself), and the server makes execution ids, so one
+                // that does not exist now is not one a device can be acknowledging.
+                let k = match self
                     .engine
                     .store
                     .load_execution(exec)
                     .await
                     .map_err(EngineError::from)?
-                    .ok_or_else(|| DeviceAckError::NoExecution(exec.clone()))?;
-                let app = (e.resource_type == ResourceType::Device).then_some(e.application_id);
+                {
+                    Some(e) if e.resource_type == ResourceType::Device => {
+                        Known::Devices(e.application_id)
+                    }
+                    Some(_) => Known::Other,
+                    None => Known::Missing,
+                };
                 if let Ok(mut c) = self.cache.lock() {
                     if c.len() >= CACHE_MAX {
                         c.clear();
                     }
-                    c.insert(exec.clone(), app.clone());
+                    c.insert(exec.clone(), k.clone());
                 }
-                app
+                k
             }
         };
-        app.ok_or_else(|| DeviceAckError::NotDeviceJob(exec.clone()))
+        match known {
+            Known::Devices(app) => Ok(app),
+            Known::Other => Err(DeviceAckError::NotDeviceJob(exec.clone())),
+            Known::Missing => Err(DeviceAckError::NoExecution(exec.clone())),
+        }
     }
 
     /// Applies `acks` (each already checked to come from its iteration's own device), batched
