@@ -224,6 +224,36 @@ async fn thousand_devices_ack_over_mqtt_with_forgeries_and_garbage() {
             .starts_with("fw on "),
         "{its}"
     );
+    // A device naming an execution that does not exist, on its own topic: looked up, refused.
+    let (dev, _) = s.devices.iter().next().unwrap();
+    let mut opts = MqttOptions::new(unique("ghost"), "127.0.0.1", 1883);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (ghost, mut el) = AsyncClient::new(opts, 10);
+    tokio::spawn(async move { while el.poll().await.is_ok() {} });
+    let made_up =
+        json!({"iterationId": format!("0123456789abcdef01234567-{dev}"), "success": true});
+    ghost
+        .publish(
+            format!("losant/{dev}/iteration/ack"),
+            QoS::AtLeastOnce,
+            false,
+            made_up.to_string(),
+        )
+        .await
+        .unwrap();
+    let mut unknown = 0;
+    for _ in 0..50 {
+        unknown = metric(
+            &srv,
+            "rjobs_mqtt_device_acks_total{result=\"unknown_execution\"}",
+        )
+        .await;
+        if unknown > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(unknown, 1);
     assert_eq!(health(&c, &srv).await["status"], "ok");
     sim.abort();
     let _ = s.flow;
