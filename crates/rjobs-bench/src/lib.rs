@@ -57,6 +57,21 @@ pub struct InProcess {
 impl InProcess {
     /// Starts a server on `database` (`sqlite` or `postgres`).
     pub async fn start(database: &str) -> anyhow::Result<InProcess> {
+        Self::start_with(database, None).await
+    }
+
+    /// Starts a server connected to the MQTT broker of `mqtt`, as `rjobs serve` does.
+    pub async fn start_mqtt(
+        database: &str,
+        mqtt: &rjobs_mqtt::MqttSettings,
+    ) -> anyhow::Result<InProcess> {
+        Self::start_with(database, Some(mqtt)).await
+    }
+
+    async fn start_with(
+        database: &str,
+        mqtt: Option<&rjobs_mqtt::MqttSettings>,
+    ) -> anyhow::Result<InProcess> {
         let dir = tempfile::tempdir()?;
         let pg = if database == "postgres" {
             Some(TestDb::create().await?)
@@ -83,6 +98,16 @@ impl InProcess {
             ReportSigner::new(b"k", &base, 60_000),
         ));
         flows.attach(&engine);
+        let stop = CancellationToken::new();
+        if let Some(m) = mqtt {
+            let acks = Arc::new(rjobs_engine::DeviceAcks::new(engine.clone()));
+            let registry = engine.metrics().registry();
+            if let Some(client) = rjobs_mqtt::Mqtt::start(m, "bench", acks, registry, stop.clone())?
+            {
+                flows.set_publisher(client.clone());
+                engine.add_component(client);
+            }
+        }
         let state = AppState {
             store: store.clone(),
             clock,
@@ -94,7 +119,6 @@ impl InProcess {
             }),
             engine: engine.clone(),
         };
-        let stop = CancellationToken::new();
         tokio::spawn(engine.clone().run(stop.clone(), Duration::from_secs(1)));
         tokio::spawn(async move { axum::serve(listener, router(state)).await });
         Ok(InProcess {

@@ -66,6 +66,8 @@ pub struct Engine {
     pub(crate) views: Views,
     /// Notified whenever attempts start (long-polling worker claims wait on it).
     pub(crate) started: Notify,
+    /// Parts reporting in `/health` (see `device.rs`).
+    pub(crate) components: std::sync::RwLock<Vec<Arc<dyn crate::device::Component>>>,
 }
 
 pub(crate) fn query_type(rt: ResourceType) -> rjobs_query::ResourceType {
@@ -99,6 +101,7 @@ impl Engine {
             cluster: Membership::new(ClusterConfig::generated(), now),
             views: Views::default(),
             started: Notify::new(),
+            components: Default::default(),
         };
         engine.publish_identity();
         engine

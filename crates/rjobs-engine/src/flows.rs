@@ -32,6 +32,8 @@ pub struct FlowSink {
     slots: Arc<Semaphore>,
     cache: Mutex<HashMap<CacheKey, Cached>>,
     log: Arc<RunLog>,
+    /// The MQTT connection the flows' MQTT nodes publish through, when configured.
+    publisher: OnceLock<Arc<dyn crate::device::Publisher>>,
 }
 
 /// Flow-run log lines waiting to be written. A run's line is diagnostics, not state: it is
@@ -169,12 +171,18 @@ impl FlowSink {
             slots: Arc::new(Semaphore::new(512)),
             cache: Mutex::new(HashMap::new()),
             log: Arc::new(RunLog::default()),
+            publisher: OnceLock::new(),
         }
     }
 
     /// Connects the engine the flows' nodes call (the engine owns the sink, hence the weak link).
     pub fn attach(&self, engine: &Arc<Engine>) {
         let _ = self.engine.set(Arc::downgrade(engine));
+    }
+
+    /// Connects the MQTT publisher (without one, MQTT nodes fail naming the setting).
+    pub fn set_publisher(&self, p: Arc<dyn crate::device::Publisher>) {
+        let _ = self.publisher.set(p);
     }
 }
 
@@ -185,12 +193,26 @@ struct EngineHost {
     store: Arc<dyn Store>,
     app: Id,
     flow: Id,
+    publisher: Option<Arc<dyn crate::device::Publisher>>,
 }
 
 #[async_trait]
 impl FlowHost for EngineHost {
     fn now_iso(&self) -> String {
         self.clock.now().to_rfc3339()
+    }
+
+    async fn publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        qos: u8,
+        retain: bool,
+    ) -> Result<(), String> {
+        match &self.publisher {
+            Some(p) => p.publish(topic, payload, qos, retain).await,
+            None => Err(rjobs_flow::NO_BROKER.into()),
+        }
     }
 
     async fn acknowledge(
@@ -267,6 +289,7 @@ impl FlowSink {
         let limits = self.limits.clone();
         let slots = self.slots.clone();
         let run_log = self.log.clone();
+        let publisher = self.publisher.get().cloned();
         tokio::spawn(async move {
             let Ok(_permit) = slots.acquire().await else {
                 return;
@@ -287,6 +310,7 @@ impl FlowSink {
                     store: store.clone(),
                     app: start.application_id.clone(),
                     flow: rec.id.clone(),
+                    publisher: publisher.clone(),
                 };
                 #[allow(clippy::disallowed_methods)] // run duration only, never stored as time
                 let started = Instant::now();

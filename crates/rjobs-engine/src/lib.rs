@@ -29,6 +29,7 @@
 
 pub mod cluster;
 mod control;
+pub mod device;
 mod engine;
 mod error;
 mod finish;
@@ -49,6 +50,7 @@ pub mod events;
 
 pub use cluster::ClusterConfig;
 pub use control::{DryRun, ExecuteRequest, RerunRequest};
+pub use device::{Component, DeviceAckError, DeviceAcks, Publisher};
 pub use engine::{AckRequest, Engine, TickReport};
 pub use error::EngineError;
 pub use flows::FlowSink;

@@ -143,6 +143,11 @@ impl Metrics {
         String::from_utf8(out).unwrap_or_default()
     }
 
+    /// The registry, for components that add their own metrics (the MQTT connection).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Records how long a store operation took.
     pub fn store_op(&self, op: &str, seconds: f64) {
         self.store_latency.with_label_values(&[op]).observe(seconds);

@@ -10,13 +10,19 @@ use serde_json::{Map, Value};
 use crate::{expr, path, template, FlowError};
 
 /// The supported node types, in the order error messages list them.
-pub const NODE_TYPES: [&str; 6] = [
+pub const NODE_TYPES: [&str; 12] = [
     "ResourceJobAcknowledgeNode",
     "ResourceJobExecuteNode",
     "HttpNode",
     "ConditionalNode",
     "MutateNode",
     "DebugNode",
+    "DeviceSendCommandNode",
+    "MqttMessageNode",
+    "SwitchNode",
+    "ThrowErrorNode",
+    "JsonEncodeNode",
+    "JsonDecodeNode",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +118,12 @@ pub enum NodeKind {
     Conditional { expression: String },
     Mutate { rules: Vec<MutateRule> },
     Debug(DebugConfig),
+    DeviceCommand(crate::mqtt::DeviceCommandConfig),
+    MqttMessage(crate::mqtt::MqttMessageConfig),
+    Switch(crate::logic::SwitchConfig),
+    ThrowError { message_template: String },
+    JsonEncode(crate::logic::JsonConfig),
+    JsonDecode(crate::logic::JsonConfig),
 }
 
 impl NodeKind {
@@ -119,23 +131,24 @@ impl NodeKind {
     pub fn outputs(&self) -> usize {
         match self {
             NodeKind::Conditional { .. } => 2,
+            NodeKind::Switch(c) => c.cases.len() + 1,
             _ => 1,
         }
     }
 }
 
 /// Field access on one `config` object with error paths like `nodes[2].config.method`.
-struct Cfg<'a> {
-    obj: &'a Map<String, Value>,
-    at: String,
+pub(crate) struct Cfg<'a> {
+    pub(crate) obj: &'a Map<String, Value>,
+    pub(crate) at: String,
 }
 
 impl Cfg<'_> {
-    fn err(&self, key: &str, message: impl Into<String>) -> FlowError {
+    pub(crate) fn err(&self, key: &str, message: impl Into<String>) -> FlowError {
         FlowError::new(format!("{}.{key}", self.at), message)
     }
 
-    fn opt_str(&self, key: &str) -> Result<String, FlowError> {
+    pub(crate) fn opt_str(&self, key: &str) -> Result<String, FlowError> {
         match self.obj.get(key) {
             None | Some(Value::Null) => Ok(String::new()),
             Some(Value::String(s)) => Ok(s.clone()),
@@ -143,7 +156,7 @@ impl Cfg<'_> {
         }
     }
 
-    fn req_str(&self, key: &str) -> Result<String, FlowError> {
+    pub(crate) fn req_str(&self, key: &str) -> Result<String, FlowError> {
         let s = self.opt_str(key)?;
         if s.trim().is_empty() {
             return Err(self.err(key, "is required"));
@@ -151,7 +164,7 @@ impl Cfg<'_> {
         Ok(s)
     }
 
-    fn template(&self, key: &str, required: bool) -> Result<String, FlowError> {
+    pub(crate) fn template(&self, key: &str, required: bool) -> Result<String, FlowError> {
         let s = if required {
             self.req_str(key)?
         } else {
@@ -161,7 +174,7 @@ impl Cfg<'_> {
         Ok(s)
     }
 
-    fn path(&self, key: &str) -> Result<Option<String>, FlowError> {
+    pub(crate) fn path(&self, key: &str) -> Result<Option<String>, FlowError> {
         let s = self.opt_str(key)?;
         if s.trim().is_empty() {
             return Ok(None);
@@ -170,17 +183,22 @@ impl Cfg<'_> {
         Ok(Some(s.trim().to_string()))
     }
 
-    fn req_path(&self, key: &str) -> Result<String, FlowError> {
+    pub(crate) fn req_path(&self, key: &str) -> Result<String, FlowError> {
         self.path(key)?.ok_or_else(|| self.err(key, "is required"))
     }
 
-    fn expression(&self, key: &str) -> Result<String, FlowError> {
+    pub(crate) fn expression(&self, key: &str) -> Result<String, FlowError> {
         let s = self.req_str(key)?;
         expr::parse(&s).map_err(|m| self.err(key, format!("invalid expression: {m}")))?;
         Ok(s)
     }
 
-    fn choice(&self, key: &str, allowed: &[&str], default: &str) -> Result<String, FlowError> {
+    pub(crate) fn choice(
+        &self,
+        key: &str,
+        allowed: &[&str],
+        default: &str,
+    ) -> Result<String, FlowError> {
         let s = self.opt_str(key)?;
         if s.is_empty() {
             return Ok(default.to_string());
@@ -191,7 +209,7 @@ impl Cfg<'_> {
         Ok(s)
     }
 
-    fn opt_bool(&self, key: &str) -> Result<bool, FlowError> {
+    pub(crate) fn opt_bool(&self, key: &str) -> Result<bool, FlowError> {
         match self.obj.get(key) {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
@@ -199,7 +217,7 @@ impl Cfg<'_> {
         }
     }
 
-    fn array(&self, key: &str) -> Result<&Vec<Value>, FlowError> {
+    pub(crate) fn array(&self, key: &str) -> Result<&Vec<Value>, FlowError> {
         static EMPTY: Vec<Value> = Vec::new();
         match self.obj.get(key) {
             None | Some(Value::Null) => Ok(&EMPTY),
@@ -208,7 +226,7 @@ impl Cfg<'_> {
         }
     }
 
-    fn item<'v>(&self, key: &str, i: usize, v: &'v Value) -> Result<Cfg<'v>, FlowError> {
+    pub(crate) fn item<'v>(&self, key: &str, i: usize, v: &'v Value) -> Result<Cfg<'v>, FlowError> {
         match v {
             Value::Object(obj) => Ok(Cfg {
                 obj,
@@ -290,6 +308,14 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
             })
         }
         "HttpNode" => NodeKind::Http(parse_http(&c)?),
+        "DeviceSendCommandNode" => NodeKind::DeviceCommand(crate::mqtt::parse_device_command(&c)?),
+        "MqttMessageNode" => NodeKind::MqttMessage(crate::mqtt::parse_mqtt_message(&c)?),
+        "SwitchNode" => NodeKind::Switch(crate::logic::parse_switch(&c)?),
+        "ThrowErrorNode" => NodeKind::ThrowError {
+            message_template: crate::logic::parse_throw(&c)?,
+        },
+        "JsonEncodeNode" => NodeKind::JsonEncode(crate::logic::parse_json(&c, false)?),
+        "JsonDecodeNode" => NodeKind::JsonDecode(crate::logic::parse_json(&c, true)?),
         "ConditionalNode" => NodeKind::Conditional {
             expression: c.expression("expression")?,
         },

@@ -264,10 +264,13 @@ fn parse_node(v: &Value, i: usize) -> Result<NodeDef, FlowError> {
     let kind = config::parse_node(&node_type, &config, &at)?;
     let output_ids = output_ids(obj.get("outputIds"), &at)?;
     let want = kind.outputs();
-    if output_ids.len() > want || (want == 2 && output_ids.len() != 2) {
-        let msg = if want == 2 {
+    let conditional = matches!(kind, NodeKind::Conditional { .. });
+    if output_ids.len() > want || (conditional && output_ids.len() != 2) {
+        let msg = if conditional {
             "a ConditionalNode has exactly two outputs: [[false branch ids], [true branch ids]]"
                 .to_string()
+        } else if want > 1 {
+            format!("a {node_type} with {} cases has at most {want} outputs: [[default ids], [case 0 ids], ...]", want - 1)
         } else {
             format!("a {node_type} has exactly one output")
         };

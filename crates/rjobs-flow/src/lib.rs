@@ -11,7 +11,8 @@
 //! Modules:
 //! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]).
 //! - [`config`]: typed node configs, checked at save time.
-//! - [`run`]: the bounded runner; [`http`]: the HTTP node.
+//! - [`run`]: the bounded runner; [`http`]: the HTTP node; [`mqtt`]: the MQTT output nodes;
+//!   [`logic`]: Switch, Throw Error, JSON Encode/Decode.
 //! - [`timer`]: timer trigger schedules and the pure "which instant fires now" decision.
 //! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
 //!   expressions; [`js`]: JavaScript coercion rules; [`path`]: payload paths.
@@ -25,6 +26,8 @@ mod each;
 pub mod expr;
 pub mod http;
 pub mod js;
+pub mod logic;
+pub mod mqtt;
 pub mod outbound;
 pub mod path;
 pub mod run;
@@ -36,4 +39,4 @@ pub use def::{
     flow_json, parse_flow, patch_flow, FlowDef, FlowError, GlobalDef, NodeDef, TriggerDef,
     TRIGGER_TYPES,
 };
-pub use run::{envelope, run, FlowHost, RunLimits, RunLog};
+pub use run::{envelope, run, FlowHost, RunLimits, RunLog, NO_BROKER};

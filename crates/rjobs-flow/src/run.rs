@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::config::{AccumulatorMethod, AckConfig, ContextType, ExecConfig, MutateRule, NodeKind};
-use crate::{expr, http, path, template, FlowDef, NodeDef};
+use crate::{expr, http, logic, mqtt, path, template, FlowDef, NodeDef};
 
 /// The most node executions one run may make.
 pub const MAX_NODE_RUNS: u32 = 10_000;
@@ -48,7 +48,23 @@ pub trait FlowHost: Send + Sync {
     fn now_iso(&self) -> String {
         rjobs_core::Clock::now(&rjobs_core::SystemClock).to_rfc3339()
     }
+    /// Publish one MQTT message (the Device: Command and MQTT nodes). Err(message) when it
+    /// cannot be handed to a connected broker; the default has no broker.
+    async fn publish(
+        &self,
+        topic: &str,
+        payload: Vec<u8>,
+        qos: u8,
+        retain: bool,
+    ) -> Result<(), String> {
+        let _ = (topic, payload, qos, retain);
+        Err(NO_BROKER.into())
+    }
 }
+
+/// What a publish answers when the server has no broker configured.
+pub const NO_BROKER: &str =
+    "no MQTT broker is configured: set mqtt.url (RJOBS_MQTT__URL, e.g. mqtt://127.0.0.1:1883)";
 
 /// Bounds on one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,6 +266,12 @@ async fn run_node(
         NodeKind::Acknowledge(c) => acknowledge(c, p, host).await.map(|()| 0),
         NodeKind::Execute(c) => execute(c, p, host).await.map(|()| 0),
         NodeKind::Http(c) => http::run(c, p, limits).await.map(|()| 0),
+        NodeKind::DeviceCommand(c) => mqtt::run_device_command(c, p, host).await.map(|()| 0),
+        NodeKind::MqttMessage(c) => mqtt::run_mqtt_message(c, p, host).await.map(|()| 0),
+        NodeKind::Switch(c) => logic::switch(c, p),
+        NodeKind::ThrowError { message_template } => Err(logic::throw(message_template, p)),
+        NodeKind::JsonEncode(c) => logic::encode(c, p).map(|()| 0),
+        NodeKind::JsonDecode(c) => logic::decode(c, p).map(|()| 0),
         NodeKind::Conditional { expression } => {
             let yes = expr::truthy(expression, p).map_err(|e| format!("expression: {e}"))?;
             Ok(usize::from(yes))

@@ -84,7 +84,7 @@ fn messages() {
         (flow(&["a"], json!([ack("a", json!([["b"]])), ack("b", json!([[]])), ack("c", json!([["a", "x"]]))])),
          "nodes[2].outputIds[0][1]: no node with id \"x\""),
         (flow(&["a"], json!([node("a", "FunctionNode", json!({}), json!([[]]))])),
-         "nodes[0].type: unsupported node type \"FunctionNode\"; supported: ResourceJobAcknowledgeNode, ResourceJobExecuteNode, HttpNode, ConditionalNode, MutateNode, DebugNode"),
+         "nodes[0].type: unsupported node type \"FunctionNode\"; supported: ResourceJobAcknowledgeNode, ResourceJobExecuteNode, HttpNode, ConditionalNode, MutateNode, DebugNode, DeviceSendCommandNode, MqttMessageNode, SwitchNode, ThrowErrorNode, JsonEncodeNode, JsonDecodeNode"),
         (flow(&["a"], json!([ack("a", json!([[]])), ack("a", json!([[]]))])),
          "nodes[1].id: duplicate node id \"a\" (also nodes[0])"),
         (flow(&["a"], json!([ack("a", json!([["b"]])), ack("b", json!([["c"]])), ack("c", json!([["a"]]))])),

@@ -4,7 +4,8 @@
 //! an application with a fleet of devices, a job with retries and a workflow that calls the
 //! sensor API for every device (Job: Iteration → HTTP → Job: Acknowledge); executes it with a
 //! live progress bar; prints the summary, checks that the counts add up, saves the CSV report
-//! and exits 0.
+//! and exits 0. With `--mqtt` the workflow sends Device: Commands over the local broker instead
+//! and simulated devices acknowledge over MQTT (`demo_mqtt.rs`).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -29,13 +30,19 @@ pub struct DemoArgs {
     /// Iterations in flight at once.
     #[arg(long, default_value_t = 50)]
     concurrency: u32,
+    /// Send each device a Device: Command over MQTT; simulated devices acknowledge over MQTT.
+    #[arg(long)]
+    mqtt: bool,
+    /// The MQTT broker (with --mqtt).
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    broker: String,
 }
 
 /// Sensor `n` always fails when `n % 100 == 7`, and fails its first reading when `n % 100 == 13`.
-fn fails_always(n: u32) -> bool {
+pub(crate) fn fails_always(n: u32) -> bool {
     n % 100 == 7
 }
-fn fails_once(n: u32) -> bool {
+pub(crate) fn fails_once(n: u32) -> bool {
     n % 100 == 13
 }
 
@@ -139,7 +146,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .tempdir()?
         .keep();
     let token = rjobs_core::secret::new_token(rjobs_core::secret::ADMIN_PREFIX);
-    let settings = Settings {
+    let tag = format!("{}", std::process::id());
+    let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
         database_url: format!("sqlite://{}/demo.db", dir.display()),
         admin_token: Some(token.clone()),
@@ -149,6 +157,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         },
         ..Settings::default()
     };
+    let mut devices = None;
+    if args.mqtt {
+        let b = rjobs_mqtt::parse_url(&args.broker)?;
+        settings.mqtt.url = Some(args.broker.clone());
+        settings.mqtt.share_group = format!("demo{tag}");
+        devices = Some(crate::demo_mqtt::devices(&b.host, b.port, &tag).await?);
+    }
     let server = crate::serve::start(&settings).await?;
     let sensors = start_sensor_api().await?;
     let api = Api {
@@ -156,13 +171,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         base: format!("http://{}", server.addr),
         token,
     };
+    if args.mqtt {
+        // The server connects in the background; commands sent before would only time out.
+        for _ in 0..100 {
+            if api.get("/health").await?["mqtt"]["state"] == "connected" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     println!("rjobs demo");
     println!(
         "  server       {} (SQLite at {}/demo.db)",
         api.base,
         dir.display()
     );
-    println!("  sensor API   {sensors} (fails sensors n%100==7 always, n%100==13 once)");
+    if args.mqtt {
+        println!(
+            "  MQTT broker  {} (simulated devices fail n%100==7 always, n%100==13 once)",
+            args.broker
+        );
+    } else {
+        println!("  sensor API   {sensors} (fails sensors n%100==7 always, n%100==13 once)");
+    }
 
     let app = api
         .post("/applications", json!({"name": "rjobs demo"}))
@@ -212,6 +243,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 "messageTemplate": "HTTP {{data.reading.statusCode}}: {{#if data.reading.body.celsius}}{{data.reading.body.celsius}} C{{else}}{{data.reading.body.error}}{{/if}}"}}
         ]
     });
+    let flow = if args.mqtt {
+        crate::demo_mqtt::flow(&job)
+    } else {
+        flow
+    };
     api.post(&format!("/applications/{app}/flows"), flow)
         .await?;
     println!(
@@ -292,6 +328,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "Expected: {expected_failures} sensors fail on every attempt; {} recover on a retry.",
         (1..=args.devices).filter(|n| fails_once(*n)).count()
     );
+    if let Some(d) = devices {
+        d.abort();
+    }
     server.stop().await?;
     if last["status"] != "completed" {
         bail!("the execution ended {}", last["status"]);

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 mod demo;
+mod demo_mqtt;
 mod listener;
 mod serve;
 mod settings;

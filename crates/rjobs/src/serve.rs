@@ -187,6 +187,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         },
     ));
     let cluster = cluster_config(settings, addr)?;
+    let node_id = cluster.node_id.clone();
     let timers = Arc::new(TimerScheduler::new(
         store.clone(),
         clock.clone(),
@@ -204,6 +205,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         .await?,
     );
     flows.attach(&engine);
+    let shutdown = CancellationToken::new();
+    start_mqtt(settings, &engine, &flows, &node_id, &shutdown)?;
     let state = AppState {
         store: store.clone(),
         clock,
@@ -211,7 +214,6 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         settings: Arc::new(api),
         engine: engine.clone(),
     };
-    let shutdown = CancellationToken::new();
     let engine_task = tokio::spawn(engine.run(shutdown.clone(), Duration::from_secs(1)));
     // Every node runs the timers; the store lets one node fire each instant.
     let timer_task = tokio::spawn(timers.run(shutdown.clone()));
@@ -235,6 +237,27 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         timers: timer_task,
         store,
     })
+}
+
+/// Connects to the MQTT broker when `mqtt.url` is set: the flows publish through it, devices'
+/// acks arrive on it, `/health` and `/metrics` report it. It connects in the background.
+fn start_mqtt(
+    settings: &Settings,
+    engine: &Arc<Engine>,
+    flows: &FlowSink,
+    node_id: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let acks = Arc::new(rjobs_engine::DeviceAcks::new(engine.clone()));
+    let registry = engine.metrics().registry();
+    match rjobs_mqtt::Mqtt::start(&settings.mqtt, node_id, acks, registry, shutdown.clone())? {
+        Some(mqtt) => {
+            flows.set_publisher(mqtt.clone());
+            engine.add_component(mqtt);
+        }
+        None => engine.add_component(Arc::new(rjobs_mqtt::NotConfigured)),
+    }
+    Ok(())
 }
 
 /// `rjobs serve`: runs until SIGINT/SIGTERM.

@@ -118,6 +118,8 @@ pub struct Settings {
     pub http: HttpServer,
     /// Whether `/metrics` is open to anyone (`false`: it needs the admin token).
     pub metrics_public: bool,
+    /// The MQTT broker (`mqtt.url` etc.; none by default).
+    pub mqtt: rjobs_mqtt::MqttSettings,
 }
 
 impl Default for Settings {
@@ -134,6 +136,7 @@ impl Default for Settings {
             outbound: Outbound::default(),
             http: HttpServer::default(),
             metrics_public: true,
+            mqtt: rjobs_mqtt::MqttSettings::default(),
         }
     }
 }
@@ -203,6 +206,9 @@ impl Settings {
         if h.max_connections == 0 {
             anyhow::bail!("invalid settings: http.max_connections must be at least 1");
         }
+        s.mqtt
+            .broker()
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         Ok(s)
     }
 
@@ -260,6 +266,21 @@ mod tests {
             jail.set_env("RJOBS_LISTN", "typo");
             let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
             assert!(err.to_string().contains("listn"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RJOBS_MQTT__URL", "mqtt://127.0.0.1:1883");
+            jail.set_env("RJOBS_MQTT__USERNAME", "svc");
+            let s = Settings::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(s.mqtt.url.as_deref(), Some("mqtt://127.0.0.1:1883"));
+            assert_eq!(s.mqtt.username.as_deref(), Some("svc"));
+            jail.set_env("RJOBS_MQTT__URL", "mqtts://h");
+            let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("mqtt.url: TLS"), "{err}");
+            jail.set_env("RJOBS_MQTT__URL", "mqtt://h");
+            jail.set_env("RJOBS_MQTT__PORT", "1");
+            let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("port"), "{err}");
             Ok(())
         });
         figment::Jail::expect_with(|jail| {

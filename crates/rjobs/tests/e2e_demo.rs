@@ -66,3 +66,61 @@ fn demo_runs_and_its_figures_hold() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// `rjobs demo --mqtt` (the local Mosquitto): the devices acknowledge over MQTT, failing as the
+/// sensor API does, and the figures hold the same way.
+#[test]
+fn demo_over_mqtt_runs_and_its_figures_hold() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rjobs"))
+        .args(["demo", "--mqtt", "--devices", "500"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Summary: "))
+        .expect("a Summary line");
+    assert!(
+        summary.starts_with(
+            "status=completed succeeded=495 failed=5 timedOut=0 inProgress=0 remaining=0"
+        ),
+        "{summary}"
+    );
+    let path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Report: "))
+        .and_then(|l| l.split(" (").next())
+        .expect("a Report line");
+    let text = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 500);
+    for r in &rows {
+        let n: u32 = r[2][7..].parse().unwrap();
+        let attempts: u32 = r[4].parse().unwrap();
+        match n % 100 {
+            7 => assert_eq!(
+                (r[3], attempts, r[7]),
+                ("failed", 3, "sensor offline"),
+                "{r:?}"
+            ),
+            13 => assert_eq!((r[3], attempts), ("succeeded", 2), "{r:?}"),
+            _ => assert_eq!(
+                (r[3], attempts, r[7]),
+                ("succeeded", 1, "firmware installed"),
+                "{r:?}"
+            ),
+        }
+    }
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

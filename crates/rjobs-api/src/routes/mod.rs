@@ -39,7 +39,14 @@ pub fn router(state: AppState) -> Router {
 
 async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ok", "database": "reachable"})).into_response(),
+        Ok(()) => {
+            // Components (the MQTT connection) are reported, never make the server unhealthy.
+            let mut body = json!({"status": "ok", "database": "reachable"});
+            for (name, status) in state.engine.component_status() {
+                body[name] = status;
+            }
+            Json(body).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
             (
