@@ -230,15 +230,23 @@ pub(crate) const UPDATE_COLS: usize = 12;
 
 /// The set-based compare-and-set of `rows` iteration writes on SQLite; returns the rows that
 /// won (PostgreSQL's, with `UNNEST`, is in `set_ops.rs`).
+/// The finish order an iteration gets in the write that gives it a final outcome: its
+/// execution's finished count before the round, plus one (see `finish_order.rs`).
+pub(crate) const FINISH_SEQ: &str = "SELECT n_succeeded + n_failed + n_timed_out + 1
+     FROM executions WHERE executions.id = iterations.execution_id";
+
 pub(crate) fn update_sql(rows: usize) -> String {
     format!(
         "UPDATE iterations SET state = v.column3, attempt = v.column4, started_at = v.column5,
              deadline = v.column6, retry_at = v.column7, completed_at = v.column8,
-             message = v.column9, accumulator = v.column10
+             message = v.column9, accumulator = v.column10,
+             finish_seq = CASE WHEN v.column3 IN ('succeeded', 'failed', 'timedOut')
+                 THEN ({}) ELSE iterations.finish_seq END
          FROM (VALUES {}) AS v
          WHERE iterations.execution_id = v.column1 AND iterations.seq = v.column2
              AND iterations.state = v.column11 AND iterations.attempt = v.column12
          RETURNING execution_id, seq",
+        FINISH_SEQ,
         values(false, rows, UPDATE_COLS)
     )
 }

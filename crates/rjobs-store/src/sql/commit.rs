@@ -24,7 +24,6 @@ use super::batch_plan::{
     claim_sql, flow_runs_sql, pieces, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL,
 };
 use super::executions::settings_from_row;
-use super::finish_order::STAMP_SQL;
 use super::iterations::iteration_from_row;
 use super::row::{id, RowExt};
 use super::set_ops::SetOps;
@@ -340,7 +339,6 @@ impl SqlStore {
                 let mut changes: Vec<_> = changes.into_iter().filter(|(_, c)| !c.is_noop()).collect();
                 changes.sort_by(|a, b| a.0.cmp(&b.0));
                 for (exec, c) in changes {
-                    let finished = c.delta.succeeded + c.delta.failed + c.delta.timed_out > 0;
                     sqlx::query(EXEC_CHANGE_SQL)
                         .bind(c.delta.succeeded)
                         .bind(c.delta.failed)
@@ -352,13 +350,6 @@ impl SqlStore {
                         .bind(exec.as_str())
                         .execute(&mut *tx)
                         .await?;
-                    // The finish order the event stream pages by (see `finish_order.rs`).
-                    if finished {
-                        sqlx::query(STAMP_SQL)
-                            .bind(exec.as_str())
-                            .execute(&mut *tx)
-                            .await?;
-                    }
                 }
                 todo = next;
             }

@@ -1,13 +1,16 @@
-//! The finish order of iterations (migration `0020_finish_order.sql`): the group commit stamps
-//! each iteration it gives a final outcome with its execution's finished count after the change
-//! ([`STAMP_SQL`], in the commit's transaction), and the event stream pages the finished
-//! iterations by `(finish_seq, seq)` ([`SqlStore::it_finished_after`]).
+//! The finish order of iterations (migration `0020_finish_order.sql`): the group commit's
+//! compare-and-set write that gives an iteration its final outcome also sets its `finish_seq`
+//! to the execution's finished count before that round, plus one (`batch_plan::FINISH_SEQ`; no
+//! second write of the row), and the event stream pages the finished iterations by
+//! `(finish_seq, seq)` ([`SqlStore::it_finished_after`]). Every finished row's `finish_seq` is
+//! at most the execution's finished count, and rows finished later get a larger one.
 //!
 //! Why a stamp and not `completed_at`: the completion time is read from the clock before the
 //! write is queued, so a batch committed later can carry an earlier time, and a reader paging by
-//! time would skip it. The finished count only grows, and it grows in commit order (writers of
-//! one execution serialise on its counter row), so a row stamped after a reader's cursor always
-//! sorts after the cursor.
+//! time would skip it. The finished count only grows, and it grows in commit order (batches that
+//! change one execution serialise: SQLite has one writer, and on PostgreSQL each batch locks the
+//! executions it changes before it reads their counters), so a row stamped after a reader's
+//! cursor always sorts after the cursor.
 
 use rjobs_core::Id;
 
@@ -15,13 +18,6 @@ use super::iterations::iteration_from_row;
 use super::row::RowExt;
 use super::{with_read, SqlStore};
 use crate::{FinishedIteration, StoreError};
-
-/// Stamps the iterations of execution `$1` that got a final outcome in this transaction (the
-/// partial index `iterations_unstamped` holds exactly those). Run after the counters' update.
-pub(crate) const STAMP_SQL: &str = "UPDATE iterations SET finish_seq =
-         (SELECT n_succeeded + n_failed + n_timed_out FROM executions WHERE id = $1)
-     WHERE execution_id = $1 AND finish_seq IS NULL
-         AND state IN ('succeeded', 'failed', 'timedOut')";
 
 impl SqlStore {
     pub(crate) async fn it_finished_after(

@@ -127,7 +127,11 @@ impl SetOps for SqliteConnection {
 
 const PG_UPDATE: &str = "UPDATE iterations SET state = v.state, attempt = v.attempt,
          started_at = v.started_at, deadline = v.deadline, retry_at = v.retry_at,
-         completed_at = v.completed_at, message = v.message, accumulator = v.accumulator
+         completed_at = v.completed_at, message = v.message, accumulator = v.accumulator,
+         finish_seq = CASE WHEN v.state IN ('succeeded', 'failed', 'timedOut')
+             THEN (SELECT n_succeeded + n_failed + n_timed_out + 1
+                   FROM executions WHERE executions.id = iterations.execution_id)
+             ELSE iterations.finish_seq END
      FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
                  $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[])
          AS v(execution_id, seq, state, attempt, started_at, deadline, retry_at, completed_at,
