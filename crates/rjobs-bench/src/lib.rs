@@ -2,6 +2,10 @@
 //! router in-process, so the numbers include JSON parsing, validation and the SQL path a client
 //! pays for. See `src/bin/bulk_devices.rs`.
 
+/// The server's allocator (see the `rjobs` binary): benchmarks measure what `rjobs serve` runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -161,7 +161,9 @@ async fn connect_sqlite(url: &str) -> Result<SqlStore, StoreError> {
         SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(opts.read_only(true))
+            // Every commit resets a reader's page cache (WAL); mapped pages are re-read
+            // without a copy.
+            .connect_with(opts.read_only(true).pragma("mmap_size", "268435456"))
             .await?
     };
     Ok(SqlStore {
