@@ -6,6 +6,8 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod process;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -79,16 +79,16 @@ pub(crate) struct Membership {
     state: Mutex<LeaseState>,
     claim_wanted: AtomicBool,
     pub(crate) dispatched: AtomicI64,
-    outbox: Mutex<(bool, HashSet<Id>)>,
-    outbox_ready: Notify,
+    pub(crate) outbox: Mutex<(bool, HashSet<Id>)>,
+    pub(crate) outbox_ready: Notify,
     /// Serialises lease maintenance between the tick and the heartbeat task.
     maintaining: tokio::sync::Mutex<()>,
 }
 
 /// How long outgoing signals are gathered before one `NOTIFY` carries them all.
-const SIGNAL_DEBOUNCE: Duration = Duration::from_millis(2);
+pub(crate) const SIGNAL_DEBOUNCE: Duration = Duration::from_millis(2);
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -366,88 +366,6 @@ impl Engine {
                 Ok(()) if lock(&self.cluster.state).owned.len() > before => self.wake(),
                 Ok(()) => {}
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed; retrying"),
-            }
-        }
-    }
-
-    /// Sends queued signals (debounced) until `shutdown`.
-    pub(crate) async fn send_signals(&self, shutdown: CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = self.cluster.outbox_ready.notified() => {}
-                _ = shutdown.cancelled() => return,
-            }
-            tokio::time::sleep(SIGNAL_DEBOUNCE).await;
-            let (claim, work) = {
-                let mut o = lock(&self.cluster.outbox);
-                (std::mem::take(&mut o.0), std::mem::take(&mut o.1))
-            };
-            let mut out = Vec::new();
-            if claim {
-                out.push(Signal::Claim);
-            }
-            if !work.is_empty() {
-                out.push(Signal::Work(work.into_iter().collect()));
-            }
-            for s in out {
-                if let Err(e) = self.store.signal(&s).await {
-                    tracing::warn!(error = %e, "could not signal the other nodes (they will poll)");
-                }
-            }
-        }
-    }
-
-    /// Acts on a signal from another node: reload the executions it names that this node owns
-    /// (or everything, when signals may have been missed), claim when asked to.
-    pub fn handle_signal(&self, signal: Signal) {
-        match signal {
-            Signal::Work(ids) => {
-                let mut mine = false;
-                for id in &ids {
-                    mine |= self.views.stale(id) || self.cluster.owns(id);
-                }
-                if mine {
-                    self.wake();
-                }
-            }
-            Signal::Claim => {
-                self.cluster.want_claim();
-                self.wake();
-            }
-            Signal::Everything => {
-                self.cluster.want_claim();
-                self.views.stale_all();
-                self.wake();
-            }
-        }
-    }
-
-    /// Receives signals until `shutdown`, waking the run loop when one concerns this node.
-    pub(crate) async fn receive_signals(&self, shutdown: CancellationToken) {
-        let mut stream = loop {
-            match self.store.listen().await {
-                Ok(Some(s)) => break s,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for signals yet; polling");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                        _ = shutdown.cancelled() => return,
-                    }
-                }
-            }
-        };
-        loop {
-            let got = tokio::select! {
-                s = stream.next() => s,
-                _ = shutdown.cancelled() => return,
-            };
-            match got {
-                Ok(signal) => self.handle_signal(signal),
-                Err(e) => {
-                    tracing::warn!(error = %e, "signal stream failed; reconnecting");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
             }
         }
     }

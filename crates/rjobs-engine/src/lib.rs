@@ -38,6 +38,7 @@ pub mod metrics;
 mod payload;
 pub mod render;
 pub mod report;
+mod signals;
 mod sink;
 mod tick;
 pub mod timers;

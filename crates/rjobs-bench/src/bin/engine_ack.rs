@@ -26,19 +26,17 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
+use rjobs_bench::process::{binary, call_status, must, now_ms, pct, Server};
+use rjobs_bench::ADMIN;
 use rjobs_core::Timestamp;
 use rjobs_store::testing::TestDb;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-
-const ADMIN: &str = "bench-admin-token";
 
 struct Args {
     database: String,
@@ -85,148 +83,6 @@ fn args() -> anyhow::Result<Args> {
     Ok(a)
 }
 
-fn binary() -> String {
-    if let Ok(b) = std::env::var("RJOBS_BIN") {
-        return b;
-    }
-    if let Ok(t) = std::env::var("CARGO_TARGET_DIR") {
-        return format!("{t}/release/rjobs");
-    }
-    // Next to this binary (`cargo run --release` puts both in `<target>/release/`).
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.to_path_buf()))
-    {
-        let sibling = dir.join("rjobs");
-        if sibling.exists() {
-            return sibling.display().to_string();
-        }
-    }
-    format!("{}/../../target/release/rjobs", env!("CARGO_MANIFEST_DIR"))
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(bin: &str, url: &str) -> anyhow::Result<Server> {
-        let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
-            .env("RJOBS_ADMIN_TOKEN", ADMIN)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| {
-                format!("spawn {bin} (build it with cargo build --release -p rjobs)")
-            })?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let line = lines.next().context("rjobs exited before listening")??;
-            if let Some(rest) = line.strip_prefix("rjobs listening on ") {
-                break rest.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Ok(Server { child, base })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// (VmHWM, VmRSS) in MiB.
-    fn rss(&self) -> anyhow::Result<(f64, f64)> {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
-        let field = |name: &str| -> anyhow::Result<f64> {
-            let line = s
-                .lines()
-                .find(|l| l.starts_with(name))
-                .with_context(|| format!("{name} missing"))?;
-            let kb: f64 = line
-                .split_whitespace()
-                .nth(1)
-                .context("malformed line")?
-                .parse()?;
-            Ok(kb / 1024.0)
-        };
-        Ok((field("VmHWM:")?, field("VmRSS:")?))
-    }
-
-    fn stop(mut self) -> anyhow::Result<()> {
-        Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()?;
-        for _ in 0..200 {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    body: Option<&Value>,
-) -> anyhow::Result<(u16, Value)> {
-    let mut rb = http
-        .request(method, url)
-        .bearer_auth(ADMIN)
-        .timeout(Duration::from_secs(600));
-    if let Some(b) = body {
-        rb = rb.json(b);
-    }
-    let resp = rb.send().await?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await?;
-    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Ok((status, v))
-}
-
-async fn must(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    body: Option<&Value>,
-    want: u16,
-) -> anyhow::Result<Value> {
-    let (st, v) = call(http, method.clone(), url, body).await?;
-    if st != want {
-        bail!("{method} {url}: expected {want}, got {st}: {v}");
-    }
-    Ok(v)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-fn pct(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 #[derive(Default)]
 struct Counters {
     ok: AtomicU64,
@@ -265,7 +121,7 @@ async fn lister(
     let url = format!("{base}{exec_path}/iterations?status=inProgress&perPage=1000&page=0");
     while !stop.load(Ordering::Relaxed) {
         c.lists.fetch_add(1, Ordering::Relaxed);
-        let items = match call(&http, reqwest::Method::GET, &url, None).await {
+        let items = match call_status(&http, reqwest::Method::GET, &url, None).await {
             Ok((200, v)) => v["items"].as_array().cloned().unwrap_or_default(),
             _ => {
                 c.errors.fetch_add(1, Ordering::Relaxed);
@@ -314,7 +170,7 @@ async fn acker(
             return lat;
         };
         let url = format!("{base}{exec_path}/iterations/{id}/acknowledge");
-        match call(&http, reqwest::Method::POST, &url, Some(&body)).await {
+        match call_status(&http, reqwest::Method::POST, &url, Some(&body)).await {
             Ok((200, _)) => {
                 lat.push(now_ms() - started);
                 c.ok.fetch_add(1, Ordering::Relaxed);

@@ -17,27 +17,15 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{bail, Context};
+use rjobs_bench::process::{now_ms, pct};
 use rjobs_bench::{peak_rss_mib, InProcess, ADMIN};
 use rjobs_core::Timestamp;
 use serde_json::{json, Value};
 
 const TIMEOUT_MS: i64 = 60_000;
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn pct(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 async fn post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<Value> {
     let r = http.post(url).bearer_auth(ADMIN).json(&body).send().await?;
