@@ -70,7 +70,7 @@ async fn get(app: &Router, path: &str) -> Answer {
     send(app, Request::get(path).body(Body::empty()).unwrap()).await
 }
 
-fn header<'a>(a: &'a Answer, name: header::HeaderName) -> &'a str {
+fn header(a: &Answer, name: header::HeaderName) -> &str {
     a.headers
         .get(&name)
         .and_then(|v| v.to_str().ok())
