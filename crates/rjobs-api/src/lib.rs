@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod routes;
 pub mod scopes;
 pub mod state;
+pub mod ui;
 pub mod views;
 
 pub use routes::{router, MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};

@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resources::routes())
         .merge(jobs::routes())
         .merge(flows::routes())
+        .merge(crate::ui::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
