@@ -15,7 +15,7 @@ use rjobs_query::{ColumnType, Query, TableSchema};
 use rjobs_store::{Fence, RerunOf, StoreError, TargetSpec};
 use serde_json::{json, Value};
 
-use crate::engine::{query_type, Engine};
+use crate::engine::Engine;
 use crate::render::render;
 use crate::EngineError;
 
@@ -132,7 +132,7 @@ impl Engine {
         } else {
             (None, None)
         };
-        let rt = query_type(job.resource_type);
+        let rt = job.resource_type;
         let query = rjobs_query::parse(rt, &query_value, schema.as_ref())
             .map_err(|e| EngineError::Validation(format!("queryJson: {e}")))?;
         let now = self.clock.now();
@@ -204,7 +204,7 @@ impl Engine {
             states: &r.statuses,
         });
         let target = TargetSpec {
-            rt: query_type(job.resource_type),
+            rt: job.resource_type,
             table: p.exec.data_table_id.as_ref(),
             query: &p.query,
             rerun,
@@ -240,7 +240,7 @@ impl Engine {
         req: ExecuteRequest,
     ) -> Result<DryRun, EngineError> {
         let p = self.prepare(job, &req).await?;
-        let rt = query_type(job.resource_type);
+        let rt = job.resource_type;
         let table = p.exec.data_table_id.as_ref();
         let count = self
             .store

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rjobs_core::engine::{accumulator_text, AckInput, IterationId};
-use rjobs_core::jobs::ResourceType;
 use rjobs_core::{Clock, Id, IdGen, Timestamp};
 use rjobs_store::{AckOp, AckRejected, Store, StoreError, WriteOp, WriteOutcome};
 use serde_json::Value;
@@ -68,15 +67,6 @@ pub struct Engine {
     pub(crate) started: Notify,
     /// Parts reporting in `/health` (see `device.rs`).
     pub(crate) components: std::sync::RwLock<Vec<Arc<dyn crate::device::Component>>>,
-}
-
-pub(crate) fn query_type(rt: ResourceType) -> rjobs_query::ResourceType {
-    match rt {
-        ResourceType::Device => rjobs_query::ResourceType::Device,
-        ResourceType::DataTableRow => rjobs_query::ResourceType::DataTableRow,
-        ResourceType::ExperienceGroup => rjobs_query::ResourceType::ExperienceGroup,
-        ResourceType::ExperienceUser => rjobs_query::ResourceType::ExperienceUser,
-    }
 }
 
 impl Engine {

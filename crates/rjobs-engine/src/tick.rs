@@ -13,7 +13,7 @@ use rjobs_core::{Id, Timestamp};
 use rjobs_store::{ExecWrite, Fence, IterationWrite, StoreError};
 use serde_json::{json, Value};
 
-use crate::engine::{query_type, Engine, TickReport};
+use crate::engine::{Engine, TickReport};
 use crate::sink::{TriggerEvent, TriggerKind};
 use crate::view::View;
 use crate::{payload, EngineError};
@@ -276,11 +276,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let res = self
             .store
-            .get_resource_json(
-                &e.application_id,
-                query_type(e.resource_type),
-                &row.resource_id,
-            )
+            .get_resource_json(&e.application_id, e.resource_type, &row.resource_id)
             .await?
             .unwrap_or_else(|| json!({ "id": row.resource_id }));
         let acc = e
@@ -320,11 +316,7 @@ impl Engine {
         let ids: Vec<Id> = rows.iter().map(|r| r.resource_id.clone()).collect();
         let resources = self
             .store
-            .get_resources_json(
-                &view.exec.application_id,
-                query_type(view.exec.resource_type),
-                &ids,
-            )
+            .get_resources_json(&view.exec.application_id, view.exec.resource_type, &ids)
             .await?;
         let mut planned: Vec<(IterationRow, Transition, Option<Value>)> = Vec::new();
         for (row, res) in rows.into_iter().zip(resources) {

@@ -16,7 +16,7 @@ use rjobs_core::Id;
 use rjobs_store::{ClaimOp, StoreError, WriteOp, WriteOutcome};
 use serde_json::{json, Value};
 
-use crate::engine::{query_type, Engine};
+use crate::engine::Engine;
 use crate::{payload, EngineError};
 
 /// How often a waiting claim looks again when no local start wakes it.
@@ -76,7 +76,7 @@ impl Engine {
         let ids: Vec<Id> = rows.iter().map(|r| r.resource_id.clone()).collect();
         let resources = self
             .store
-            .get_resources_json(&e.application_id, query_type(e.resource_type), &ids)
+            .get_resources_json(&e.application_id, e.resource_type, &ids)
             .await?;
         let policy = e.settings.policy();
         let mode = ExecMode::for_status(e.status).unwrap_or(ExecMode::Draining);

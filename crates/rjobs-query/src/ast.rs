@@ -11,14 +11,9 @@
 
 use std::convert::Infallible;
 
-/// The four kinds of resource a resource job can iterate over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ResourceType {
-    Device,
-    DataTableRow,
-    ExperienceGroup,
-    ExperienceUser,
-}
+/// The four kinds of resource a resource job can iterate over (the domain's own type: one
+/// vocabulary from the API to the SQL compiler).
+pub use rjobs_core::jobs::ResourceType;
 
 /// Which SQL dialect [`crate::Query::to_sql`] emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,13 +22,8 @@ pub enum Dialect {
     Postgres,
 }
 
-/// Type of a data-table column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ColumnType {
-    String,
-    Number,
-    Boolean,
-}
+/// Type of a data-table column (the domain's own type).
+pub use rjobs_core::resources::ColumnType;
 
 /// Column types of a data table, needed to type row queries. Keyed by column name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +32,17 @@ pub struct TableSchema {
 }
 
 impl TableSchema {
+    /// The column types of `table`, as row queries need them.
+    pub fn of(table: &rjobs_core::resources::DataTable) -> Self {
+        TableSchema {
+            columns: table
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type))
+                .collect(),
+        }
+    }
+
     /// The type of column `name`, if the table has it.
     pub fn column(&self, name: &str) -> Option<ColumnType> {
         self.columns

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::model::Application;
 use rjobs_core::resources::{
-    Column, ColumnType, DataRow, DataTable, Device, ExperienceGroup, ExperienceUser, Tag,
+    Column, DataRow, DataTable, Device, ExperienceGroup, ExperienceUser, Tag,
 };
 use rjobs_core::{Id, IdGen, Timestamp};
 use rjobs_query::{parse, ResourceType, TableSchema};
@@ -145,23 +145,6 @@ fn row(ids: &IdGen, t: &DataTable, v: Value) -> DataRow {
         data,
         created_at: ts(5_000),
         updated_at: ts(5_000),
-    }
-}
-
-fn schema(t: &DataTable) -> TableSchema {
-    TableSchema {
-        columns: t
-            .columns
-            .iter()
-            .map(|c| {
-                let ty = match c.data_type {
-                    ColumnType::String => rjobs_query::ColumnType::String,
-                    ColumnType::Number => rjobs_query::ColumnType::Number,
-                    ColumnType::Boolean => rjobs_query::ColumnType::Boolean,
-                };
-                (c.name.clone(), ty)
-            })
-            .collect(),
     }
 }
 
@@ -419,7 +402,7 @@ async fn rows_crud_and_unique(s: Arc<dyn Store>) {
     let q = parse(
         ResourceType::DataTableRow,
         &json!({"temp": {"$gte": 18}}),
-        Some(&schema(&t)),
+        Some(&TableSchema::of(&t)),
     )
     .unwrap();
     let p = RowParams {

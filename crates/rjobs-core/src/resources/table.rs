@@ -10,7 +10,7 @@ use crate::list::FieldError;
 use crate::{Id, Timestamp};
 
 /// A column's type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnType {
     /// Text.

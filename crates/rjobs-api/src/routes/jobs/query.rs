@@ -3,40 +3,12 @@
 //! execute time.
 
 use rjobs_core::jobs::{is_template, ResourceJob, ResourceType};
-use rjobs_core::resources::table::{ColumnType as CoreColumn, DataTable};
+use rjobs_core::resources::table::DataTable;
 use rjobs_core::Id;
-use rjobs_query::{ColumnType, TableSchema};
+use rjobs_query::TableSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-/// The query language's name for a resource type.
-pub(crate) fn query_type(rt: ResourceType) -> rjobs_query::ResourceType {
-    match rt {
-        ResourceType::Device => rjobs_query::ResourceType::Device,
-        ResourceType::DataTableRow => rjobs_query::ResourceType::DataTableRow,
-        ResourceType::ExperienceGroup => rjobs_query::ResourceType::ExperienceGroup,
-        ResourceType::ExperienceUser => rjobs_query::ResourceType::ExperienceUser,
-    }
-}
-
-/// The column types of a table, as the query language needs them.
-pub(crate) fn schema(t: &DataTable) -> TableSchema {
-    TableSchema {
-        columns: t
-            .columns
-            .iter()
-            .map(|c| {
-                let ty = match c.data_type {
-                    CoreColumn::String => ColumnType::String,
-                    CoreColumn::Number => ColumnType::Number,
-                    CoreColumn::Boolean => ColumnType::Boolean,
-                };
-                (c.name.clone(), ty)
-            })
-            .collect(),
-    }
-}
 
 /// Loads the table a literal `dataTableId` names (400 if the application has no such table).
 pub(crate) async fn literal_table(
@@ -75,16 +47,12 @@ pub(crate) async fn check_job(state: &AppState, job: &ResourceJob) -> ApiResult<
         return Ok(());
     }
     let schema = match (job.resource_type, &table) {
-        (ResourceType::DataTableRow, Some(t)) => Some(schema(t)),
+        (ResourceType::DataTableRow, Some(t)) => Some(TableSchema::of(t)),
         // A templated table: its columns are known only at execute time.
         (ResourceType::DataTableRow, None) => return Ok(()),
         _ => None,
     };
-    rjobs_query::parse_str(
-        query_type(job.resource_type),
-        &job.query_json,
-        schema.as_ref(),
-    )
-    .map_err(|e| ApiError::validation(format!("queryJson: {e}")))?;
+    rjobs_query::parse_str(job.resource_type, &job.query_json, schema.as_ref())
+        .map_err(|e| ApiError::validation(format!("queryJson: {e}")))?;
     Ok(())
 }

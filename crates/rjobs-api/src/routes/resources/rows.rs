@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rjobs_core::list::{parse_uint, FieldError};
-use rjobs_core::resources::{at_index, ColumnType, DataRow, DataTable};
+use rjobs_core::resources::{at_index, DataRow, DataTable};
 use rjobs_query::{ResourceType, TableSchema};
 use rjobs_store::resources::RowParams;
 use serde_json::{json, Value};
@@ -84,23 +84,6 @@ impl FromRequest<AppState> for RowBody {
     }
 }
 
-fn schema(t: &DataTable) -> TableSchema {
-    TableSchema {
-        columns: t
-            .columns
-            .iter()
-            .map(|c| {
-                let ty = match c.data_type {
-                    ColumnType::String => rjobs_query::ColumnType::String,
-                    ColumnType::Number => rjobs_query::ColumnType::Number,
-                    ColumnType::Boolean => rjobs_query::ColumnType::Boolean,
-                };
-                (c.name.clone(), ty)
-            })
-            .collect(),
-    }
-}
-
 fn row_params(t: &DataTable, q: &HashMap<String, String>) -> Result<RowParams, FieldError> {
     let limit = parse_uint(q, "limit", DEFAULT_LIMIT, 0, MAX_LIMIT)?;
     let offset = parse_uint(q, "offset", 0, 0, u32::MAX)?;
@@ -144,7 +127,7 @@ async fn page(
         Some(v) => Some(parse_query(
             ResourceType::DataTableRow,
             v,
-            Some(&schema(t)),
+            Some(&TableSchema::of(t)),
         )?),
         None => None,
     };
