@@ -121,7 +121,7 @@ async fn scenario(pg: bool) {
     let table_post = || -> TablePost {
         serde_json::from_value(json!({"name": "results", "columns": [
             {"name": "device", "dataType": "string", "constraint": "required"},
-            {"name": "score", "dataType": "number"}]}))
+            {"name": "score", "dataType": "number", "constraint": "optional"}]}))
         .unwrap()
     };
     let table = table_post()

@@ -284,9 +284,9 @@ async fn the_run_deadline_bounds_the_script_and_the_server_carries_on() {
     assert_eq!(out["after"], 1);
 }
 
-async fn futures_util_join<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_util_join<F>(fs: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = fs.map(tokio::spawn).collect();

@@ -440,7 +440,7 @@ async fn table_nodes_query_insert_update() {
     let (_, out) = go("DataTableUpdateRowNode", upd(true), &empty).await;
     assert_eq!(out["w"]["device"], "z");
     assert!(
-        matches!(&empty.calls()[3], Call::InsertRow(..)),
+        matches!(&empty.calls()[2], Call::InsertRow(..)),
         "{:?}",
         empty.calls()
     );
