@@ -9,7 +9,8 @@
 //! [`FlowHost`] to acknowledge iterations and start executions.
 //!
 //! Modules:
-//! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]).
+//! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]); `graph`:
+//!   the node graph's checks (unique ids, edges to existing nodes, no cycles).
 //! - [`config`]: typed node configs, checked at save time.
 //! - [`run`]: the bounded runner; [`http`]: the HTTP node; [`mqtt`]: the MQTT output nodes;
 //!   [`logic`]: Switch, Throw Error, JSON Encode/Decode, Delay; [`script`]: the Function node's
@@ -27,6 +28,7 @@ pub mod def;
 pub mod devices;
 mod each;
 pub mod expr;
+mod graph;
 pub mod host;
 pub mod http;
 mod job;
