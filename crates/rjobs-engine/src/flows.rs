@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use rjobs_core::engine::IterationId;
 use rjobs_core::execution::Source;
 use rjobs_core::{Clock, Id, IdGen};
-use rjobs_flow::{FlowDef, FlowHost, RunLimits};
+use rjobs_flow::{DevicePage, FlowDef, FlowHost, Found, HostError, RowPage, RunLimits};
 use rjobs_store::{FlowRecord, FlowRun, Store};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -186,14 +186,33 @@ impl FlowSink {
     }
 }
 
-/// What a flow's Job nodes can do, on behalf of one application and flow.
-struct EngineHost {
+/// What a flow's nodes can do, on behalf of one application and flow (the device and table
+/// calls are in `flow_resources.rs`).
+pub(crate) struct EngineHost {
     engine: Weak<Engine>,
-    clock: Arc<dyn Clock>,
-    store: Arc<dyn Store>,
-    app: Id,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) app: Id,
     flow: Id,
     publisher: Option<Arc<dyn crate::device::Publisher>>,
+    pub(crate) ids: IdGen,
+}
+
+const SHUTTING_DOWN: &str = "the engine is shutting down";
+
+fn engine_error(e: crate::EngineError) -> HostError {
+    match e {
+        crate::EngineError::Validation(m) => HostError::invalid("request", m),
+        crate::EngineError::NotFound(what) => HostError::NotFound {
+            what,
+            id: String::new(),
+        },
+        crate::EngineError::Conflict(m) => HostError::Conflict(m),
+        crate::EngineError::Store(e) => {
+            tracing::error!(error = %e, "a flow's engine call failed");
+            HostError::Internal("the database could not complete the request".into())
+        }
+    }
 }
 
 #[async_trait]
@@ -208,11 +227,44 @@ impl FlowHost for EngineHost {
         payload: Vec<u8>,
         qos: u8,
         retain: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), HostError> {
         match &self.publisher {
-            Some(p) => p.publish(topic, payload, qos, retain).await,
-            None => Err(rjobs_flow::NO_BROKER.into()),
+            Some(p) => p
+                .publish(topic, payload, qos, retain)
+                .await
+                .map_err(HostError::Unavailable),
+            None => Err(HostError::Unavailable(rjobs_flow::NO_BROKER.into())),
         }
+    }
+
+    async fn get_device(&self, id: &str) -> Result<Option<Value>, HostError> {
+        self.device(id).await
+    }
+
+    async fn find_devices(&self, q: &Value, page: &DevicePage) -> Result<Found, HostError> {
+        self.devices(q, page).await
+    }
+
+    async fn update_device(&self, id: &str, patch: &Value) -> Result<Value, HostError> {
+        self.patch_device(id, patch).await
+    }
+
+    async fn query_rows(&self, t: &str, q: &Value, page: &RowPage) -> Result<Found, HostError> {
+        self.rows(t, q, page).await
+    }
+
+    async fn insert_row(&self, t: &str, row: &Value, text: bool) -> Result<Value, HostError> {
+        self.add_row(t, row, text).await
+    }
+
+    async fn update_row(
+        &self,
+        t: &str,
+        id: &str,
+        patch: &Value,
+        text: bool,
+    ) -> Result<Value, HostError> {
+        self.patch_row(t, id, patch, text).await
     }
 
     async fn acknowledge(
@@ -222,10 +274,17 @@ impl FlowHost for EngineHost {
         success: bool,
         message: Option<String>,
         accumulator: Option<Value>,
-    ) -> Result<(), String> {
-        let engine = self.engine.upgrade().ok_or("the engine is shutting down")?;
-        let iid = IterationId::parse(iteration_id)
-            .map_err(|_| format!("{iteration_id:?} is not an iteration id"))?;
+    ) -> Result<(), HostError> {
+        let engine = self
+            .engine
+            .upgrade()
+            .ok_or(HostError::Unavailable(SHUTTING_DOWN.into()))?;
+        let iid = IterationId::parse(iteration_id).map_err(|_| {
+            HostError::invalid(
+                "iterationId",
+                format!("{iteration_id:?} is not an iteration id"),
+            )
+        })?;
         let exec = iid.execution_id().clone();
         let req = AckRequest {
             iteration_id: iteration_id.to_string(),
@@ -240,18 +299,33 @@ impl FlowHost for EngineHost {
             .await
             .pop()
             .unwrap_or(Err(crate::EngineError::NotFound("Iteration")))
-            .map_err(|e| e.to_string())
+            .map_err(engine_error)
     }
 
-    async fn execute_job(&self, job_id: &str, context: Option<String>) -> Result<String, String> {
-        let engine = self.engine.upgrade().ok_or("the engine is shutting down")?;
-        let id = Id::parse(job_id).map_err(|_| format!("{job_id:?} is not a resource job id"))?;
+    async fn execute_job(
+        &self,
+        job_id: &str,
+        context: Option<String>,
+    ) -> Result<String, HostError> {
+        let engine = self
+            .engine
+            .upgrade()
+            .ok_or(HostError::Unavailable(SHUTTING_DOWN.into()))?;
+        let id = Id::parse(job_id).map_err(|_| {
+            HostError::invalid(
+                "resourceJobId",
+                format!("{job_id:?} is not a resource job id"),
+            )
+        })?;
         let job = self
             .store
             .get_job(&self.app, &id)
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("resource job {job_id} was not found"))?;
+            .map_err(|e| engine_error(e.into()))?
+            .ok_or_else(|| HostError::NotFound {
+                what: "Resource job",
+                id: job_id.into(),
+            })?;
         let req = ExecuteRequest {
             template_context: context,
             query_json: None,
@@ -266,7 +340,7 @@ impl FlowHost for EngineHost {
             .execute(&job, req)
             .await
             .map(|e| e.to_string())
-            .map_err(|e| e.to_string())
+            .map_err(engine_error)
     }
 }
 
@@ -311,6 +385,7 @@ impl FlowSink {
                     app: start.application_id.clone(),
                     flow: rec.id.clone(),
                     publisher: publisher.clone(),
+                    ids: IdGen::new(),
                 };
                 #[allow(clippy::disallowed_methods)] // run duration only, never stored as time
                 let started = Instant::now();

@@ -33,6 +33,7 @@ pub mod device;
 mod engine;
 mod error;
 mod finish;
+mod flow_resources;
 mod flows;
 pub mod metrics;
 mod payload;

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::{expr, path, template, FlowError};
 
 /// The supported node types, in the order error messages list them.
-pub const NODE_TYPES: [&str; 12] = [
+pub const NODE_TYPES: [&str; 19] = [
     "ResourceJobAcknowledgeNode",
     "ResourceJobExecuteNode",
     "HttpNode",
@@ -23,6 +23,13 @@ pub const NODE_TYPES: [&str; 12] = [
     "ThrowErrorNode",
     "JsonEncodeNode",
     "JsonDecodeNode",
+    "RawFunctionNode",
+    "DelayNode",
+    "GetDeviceNode",
+    "UpdateDeviceNode",
+    "DataTableQueryNode",
+    "DataTableInsertRowNode",
+    "DataTableUpdateRowNode",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +131,13 @@ pub enum NodeKind {
     ThrowError { message_template: String },
     JsonEncode(crate::logic::JsonConfig),
     JsonDecode(crate::logic::JsonConfig),
+    Function(crate::script::ScriptConfig),
+    Delay { delay: String },
+    GetDevice(crate::devices::GetDeviceConfig),
+    UpdateDevice(crate::devices::UpdateDeviceConfig),
+    TableQuery(crate::tables::QueryConfig),
+    TableInsert(crate::tables::RowConfig),
+    TableUpdate(crate::tables::RowConfig),
 }
 
 impl NodeKind {
@@ -307,7 +321,7 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
                 result_path: c.path("resultPath")?,
             })
         }
-        "HttpNode" => NodeKind::Http(parse_http(&c)?),
+        "HttpNode" => NodeKind::Http(crate::http::parse_http(&c)?),
         "DeviceSendCommandNode" => NodeKind::DeviceCommand(crate::mqtt::parse_device_command(&c)?),
         "MqttMessageNode" => NodeKind::MqttMessage(crate::mqtt::parse_mqtt_message(&c)?),
         "SwitchNode" => NodeKind::Switch(crate::logic::parse_switch(&c)?),
@@ -316,6 +330,15 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
         },
         "JsonEncodeNode" => NodeKind::JsonEncode(crate::logic::parse_json(&c, false)?),
         "JsonDecodeNode" => NodeKind::JsonDecode(crate::logic::parse_json(&c, true)?),
+        "RawFunctionNode" => NodeKind::Function(crate::script::parse(&c)?),
+        "DelayNode" => NodeKind::Delay {
+            delay: crate::logic::parse_delay(&c)?,
+        },
+        "GetDeviceNode" => NodeKind::GetDevice(crate::devices::parse_get(&c)?),
+        "UpdateDeviceNode" => NodeKind::UpdateDevice(crate::devices::parse_update(&c)?),
+        "DataTableQueryNode" => NodeKind::TableQuery(crate::tables::parse_query(&c)?),
+        "DataTableInsertRowNode" => NodeKind::TableInsert(crate::tables::parse_row(&c, false)?),
+        "DataTableUpdateRowNode" => NodeKind::TableUpdate(crate::tables::parse_row(&c, true)?),
         "ConditionalNode" => NodeKind::Conditional {
             expression: c.expression("expression")?,
         },
@@ -372,107 +395,5 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
                 ),
             ))
         }
-    })
-}
-
-fn parse_http(c: &Cfg<'_>) -> Result<HttpConfig, FlowError> {
-    let method = c.opt_str("method")?.to_ascii_uppercase();
-    let method = if method.is_empty() {
-        "GET".to_string()
-    } else {
-        method
-    };
-    if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&method.as_str()) {
-        return Err(c.err(
-            "method",
-            "must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
-        ));
-    }
-    let body_kind = c.opt_str("bodyType")?;
-    let body_type = match body_kind.as_str() {
-        "" | "string" => BodyType::String,
-        "none" => BodyType::None,
-        "jsonTemplate" => BodyType::JsonTemplate,
-        "urlencoded" => {
-            let mut fields = Vec::new();
-            for (i, v) in c.array("bodyFields")?.iter().enumerate() {
-                let f = c.item("bodyFields", i, v)?;
-                fields.push((f.template("keyTemplate", true)?, f.template("valueTemplate", false)?));
-            }
-            BodyType::UrlEncoded(fields)
-        }
-        other => {
-            return Err(c.err(
-                "bodyType",
-                format!("unsupported body type {other:?}; supported: string, none, jsonTemplate, urlencoded"),
-            ))
-        }
-    };
-    let mut headers = Vec::new();
-    for (i, v) in c.array("headerInfo")?.iter().enumerate() {
-        let h = c.item("headerInfo", i, v)?;
-        let key = h.req_str("key")?;
-        if reqwest::header::HeaderName::from_bytes(key.trim().as_bytes()).is_err() {
-            return Err(h.err("key", format!("{key:?} is not a valid header name")));
-        }
-        headers.push((key.trim().to_string(), h.template("valueTemplate", false)?));
-    }
-    let auth = c.choice(
-        "authType",
-        &["none", "basic", "clientCert", "credential"],
-        "none",
-    )?;
-    let basic_auth = match auth.as_str() {
-        "basic" => {
-            let creds = match c.obj.get("authCredentials") {
-                Some(Value::Object(obj)) => Cfg {
-                    obj,
-                    at: format!("{}.authCredentials", c.at),
-                },
-                _ => {
-                    return Err(c.err(
-                        "authCredentials",
-                        "must be an object with usernameTemplate and passwordTemplate",
-                    ))
-                }
-            };
-            Some((
-                creds.template("usernameTemplate", true)?,
-                creds.template("passwordTemplate", false)?,
-            ))
-        }
-        "none" => None,
-        other => {
-            return Err(c.err(
-                "authType",
-                format!("{other:?} is not supported here; supported: none, basic"),
-            ))
-        }
-    };
-    let behavior = c.choice("errorBehavior", &["throw", "payloadPath"], "")?;
-    let error_path = c.path("errorPath")?;
-    let error_path = match behavior.as_str() {
-        "throw" => None,
-        "payloadPath" if error_path.is_none() => {
-            return Err(c.err("errorPath", "is required when errorBehavior is payloadPath"))
-        }
-        _ => error_path,
-    };
-    let timeout_template = c.template("timeoutTemplate", false)?;
-    Ok(HttpConfig {
-        method,
-        uri_template: c.template("uriTemplate", true)?,
-        body_type,
-        body_template: c.template("bodyTemplate", false)?,
-        headers,
-        basic_auth,
-        response_path: c.path("responsePath")?,
-        error_path,
-        timeout_template: if timeout_template.trim().is_empty() {
-            "10".into()
-        } else {
-            timeout_template
-        },
-        disable_redirects: c.opt_bool("disableRedirects")?,
     })
 }

@@ -7,7 +7,7 @@
 //! Triggers and nodes keep their `config`, `meta` and any other fields verbatim, so a flow
 //! exported from the original comes back out unchanged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 
 use serde_json::{json, Map, Value};
@@ -352,7 +352,7 @@ pub fn parse_flow(v: &Value) -> Result<FlowDef, FlowError> {
         globals,
     };
     crate::timer::check_unique_keys(&flow.triggers)?;
-    check_graph(&flow)?;
+    crate::graph::check(&flow)?;
     Ok(flow)
 }
 
@@ -378,89 +378,6 @@ pub fn patch_flow(cur: &FlowDef, v: &Value) -> Result<FlowDef, FlowError> {
         }
     }
     parse_flow(&Value::Object(merged))
-}
-
-/// Duplicate ids, dangling edges and cycles.
-fn check_graph(flow: &FlowDef) -> Result<(), FlowError> {
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for (i, n) in flow.nodes.iter().enumerate() {
-        if let Some(first) = index.insert(n.id.as_str(), i) {
-            return Err(FlowError::new(
-                format!("nodes[{i}].id"),
-                format!("duplicate node id {:?} (also nodes[{first}])", n.id),
-            ));
-        }
-    }
-    let dangling = |at: String, groups: &[Vec<String>]| -> Result<(), FlowError> {
-        for (g, ids) in groups.iter().enumerate() {
-            for (j, id) in ids.iter().enumerate() {
-                if !index.contains_key(id.as_str()) {
-                    return Err(FlowError::new(
-                        format!("{at}.outputIds[{g}][{j}]"),
-                        format!("no node with id {id:?}"),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    };
-    for (i, t) in flow.triggers.iter().enumerate() {
-        dangling(format!("triggers[{i}]"), &t.output_ids)?;
-    }
-    for (i, n) in flow.nodes.iter().enumerate() {
-        dangling(format!("nodes[{i}]"), &n.output_ids)?;
-    }
-    // Iterative three-colour DFS so a long chain cannot overflow the stack.
-    let mut colour = vec![0u8; flow.nodes.len()]; // 0 new, 1 on stack, 2 done
-    for start in 0..flow.nodes.len() {
-        if colour[start] != 0 {
-            continue;
-        }
-        let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-        colour[start] = 1;
-        while let Some(&(node, next)) = stack.last() {
-            let succ = flow.nodes[node]
-                .output_ids
-                .iter()
-                .flatten()
-                .filter_map(|id| index.get(id.as_str()).copied())
-                .nth(next);
-            if let Some(s) = succ {
-                if let Some(top) = stack.last_mut() {
-                    top.1 += 1;
-                }
-                match colour[s] {
-                    0 => {
-                        colour[s] = 1;
-                        stack.push((s, 0));
-                    }
-                    1 => {
-                        let pos = stack.iter().position(|(n, _)| *n == s).unwrap_or(0);
-                        let mut ids: Vec<&str> = stack[pos..]
-                            .iter()
-                            .map(|(n, _)| flow.nodes[*n].id.as_str())
-                            .collect();
-                        ids.push(flow.nodes[s].id.as_str());
-                        return Err(FlowError::new(
-                            format!("nodes[{node}].outputIds"),
-                            format!(
-                                "cycle: {}",
-                                ids.iter()
-                                    .map(|i| format!("{i:?}"))
-                                    .collect::<Vec<_>>()
-                                    .join(" -> ")
-                            ),
-                        ));
-                    }
-                    _ => {}
-                }
-            } else {
-                colour[node] = 2;
-                stack.pop();
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The stored/returned shape of a flow (the server adds id, applicationId and dates).

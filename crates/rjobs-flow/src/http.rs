@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use serde_json::{json, Map, Value};
 
-use crate::config::{BodyType, HttpConfig};
+use crate::config::{BodyType, Cfg, HttpConfig};
 use crate::outbound::OutboundPolicy;
-use crate::{path, template, RunLimits};
+use crate::{path, template, FlowError, RunLimits};
 
 const MAX_TIMEOUT_SECS: f64 = 30.0;
 const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
@@ -282,4 +282,107 @@ async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value,
         "requestDuration": duration,
         "request": {"method": c.method, "uri": uri},
     }))
+}
+
+/// Checks an `HttpNode` config.
+pub(crate) fn parse_http(c: &Cfg<'_>) -> Result<HttpConfig, FlowError> {
+    let method = c.opt_str("method")?.to_ascii_uppercase();
+    let method = if method.is_empty() {
+        "GET".to_string()
+    } else {
+        method
+    };
+    if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&method.as_str()) {
+        return Err(c.err(
+            "method",
+            "must be one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS",
+        ));
+    }
+    let body_kind = c.opt_str("bodyType")?;
+    let body_type = match body_kind.as_str() {
+        "" | "string" => BodyType::String,
+        "none" => BodyType::None,
+        "jsonTemplate" => BodyType::JsonTemplate,
+        "urlencoded" => {
+            let mut fields = Vec::new();
+            for (i, v) in c.array("bodyFields")?.iter().enumerate() {
+                let f = c.item("bodyFields", i, v)?;
+                fields.push((f.template("keyTemplate", true)?, f.template("valueTemplate", false)?));
+            }
+            BodyType::UrlEncoded(fields)
+        }
+        other => {
+            return Err(c.err(
+                "bodyType",
+                format!("unsupported body type {other:?}; supported: string, none, jsonTemplate, urlencoded"),
+            ))
+        }
+    };
+    let mut headers = Vec::new();
+    for (i, v) in c.array("headerInfo")?.iter().enumerate() {
+        let h = c.item("headerInfo", i, v)?;
+        let key = h.req_str("key")?;
+        if reqwest::header::HeaderName::from_bytes(key.trim().as_bytes()).is_err() {
+            return Err(h.err("key", format!("{key:?} is not a valid header name")));
+        }
+        headers.push((key.trim().to_string(), h.template("valueTemplate", false)?));
+    }
+    let auth = c.choice(
+        "authType",
+        &["none", "basic", "clientCert", "credential"],
+        "none",
+    )?;
+    let basic_auth = match auth.as_str() {
+        "basic" => {
+            let creds = match c.obj.get("authCredentials") {
+                Some(Value::Object(obj)) => Cfg {
+                    obj,
+                    at: format!("{}.authCredentials", c.at),
+                },
+                _ => {
+                    return Err(c.err(
+                        "authCredentials",
+                        "must be an object with usernameTemplate and passwordTemplate",
+                    ))
+                }
+            };
+            Some((
+                creds.template("usernameTemplate", true)?,
+                creds.template("passwordTemplate", false)?,
+            ))
+        }
+        "none" => None,
+        other => {
+            return Err(c.err(
+                "authType",
+                format!("{other:?} is not supported here; supported: none, basic"),
+            ))
+        }
+    };
+    let behavior = c.choice("errorBehavior", &["throw", "payloadPath"], "")?;
+    let error_path = c.path("errorPath")?;
+    let error_path = match behavior.as_str() {
+        "throw" => None,
+        "payloadPath" if error_path.is_none() => {
+            return Err(c.err("errorPath", "is required when errorBehavior is payloadPath"))
+        }
+        _ => error_path,
+    };
+    let timeout_template = c.template("timeoutTemplate", false)?;
+    Ok(HttpConfig {
+        method,
+        uri_template: c.template("uriTemplate", true)?,
+        body_type,
+        body_template: c.template("bodyTemplate", false)?,
+        headers,
+        basic_auth,
+        response_path: c.path("responsePath")?,
+        error_path,
+        timeout_template: if timeout_template.trim().is_empty() {
+            "10".into()
+        } else {
+            timeout_template
+        },
+        disable_redirects: c.opt_bool("disableRedirects")?,
+    })
 }

@@ -9,10 +9,13 @@
 //! [`FlowHost`] to acknowledge iterations and start executions.
 //!
 //! Modules:
-//! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]).
+//! - [`def`]: flow parsing/validation ([`parse_flow`], [`patch_flow`], [`flow_json`]); `graph`:
+//!   the node graph's checks (unique ids, edges to existing nodes, no cycles).
 //! - [`config`]: typed node configs, checked at save time.
 //! - [`run`]: the bounded runner; [`http`]: the HTTP node; [`mqtt`]: the MQTT output nodes;
-//!   [`logic`]: Switch, Throw Error, JSON Encode/Decode.
+//!   [`logic`]: Switch, Throw Error, JSON Encode/Decode, Delay; [`script`]: the Function node's
+//!   QuickJS sandbox; [`devices`]: Device: Get/Update; [`tables`]: the data-table nodes.
+//! - [`host`]: the [`FlowHost`] trait the server implements, and its [`HostError`].
 //! - [`timer`]: timer trigger schedules and the pure "which instant fires now" decision.
 //! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
 //!   expressions; [`js`]: JavaScript coercion rules; [`path`]: payload paths.
@@ -22,15 +25,22 @@
 pub mod bounds;
 pub mod config;
 pub mod def;
+pub mod devices;
 mod each;
 pub mod expr;
+mod graph;
+pub mod host;
 pub mod http;
+mod job;
 pub mod js;
 pub mod logic;
 pub mod mqtt;
 pub mod outbound;
+mod outcome;
 pub mod path;
 pub mod run;
+pub mod script;
+pub mod tables;
 pub mod template;
 pub mod timer;
 
@@ -39,4 +49,5 @@ pub use def::{
     flow_json, parse_flow, patch_flow, FlowDef, FlowError, GlobalDef, NodeDef, TriggerDef,
     TRIGGER_TYPES,
 };
-pub use run::{envelope, run, FlowHost, RunLimits, RunLog, NO_BROKER};
+pub use host::{DevicePage, FlowHost, Found, HostError, RowPage, NO_BROKER};
+pub use run::{envelope, run, RunLimits, RunLog};

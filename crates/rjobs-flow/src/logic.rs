@@ -132,3 +132,40 @@ pub fn decode(c: &JsonConfig, p: &mut Value) -> Result<(), String> {
         (Err(m), None) => Err(m),
     }
 }
+
+/// The longest Delay, in seconds (the original's cloud limit).
+pub const MAX_DELAY_SECS: f64 = 59.0;
+
+/// `DelayNode`: `delay` (seconds, a template), or `durationTemplate` as other copies of the
+/// catalog spell it. A literal is checked at save time, a template when it renders.
+pub(crate) fn parse_delay(c: &Cfg<'_>) -> Result<String, FlowError> {
+    let key = if c.opt_str("delay")?.trim().is_empty() && c.obj.contains_key("durationTemplate") {
+        "durationTemplate"
+    } else {
+        "delay"
+    };
+    let t = c.template(key, true)?;
+    if !t.contains("{{") {
+        delay_secs(&t).map_err(|m| c.err(key, m))?;
+    }
+    Ok(t)
+}
+
+fn delay_secs(text: &str) -> Result<f64, String> {
+    let s: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.0..=MAX_DELAY_SECS).contains(&s) {
+        return Err(format!("must be 0 to {MAX_DELAY_SECS} seconds, not {s}"));
+    }
+    Ok(s)
+}
+
+/// Delay: waits without holding a thread (the runner's deadline bounds it like any node).
+pub async fn delay(template: &str, p: &Value) -> Result<(), String> {
+    let text = template::render(template, p).map_err(|e| format!("delay: {e}"))?;
+    let secs = delay_secs(&text).map_err(|e| format!("delay: {e}"))?;
+    tokio::time::sleep(std::time::Duration::from_secs_f64(secs)).await;
+    Ok(())
+}

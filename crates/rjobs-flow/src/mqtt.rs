@@ -21,7 +21,8 @@
 use serde_json::{json, Value};
 
 use crate::config::Cfg;
-use crate::run::FlowHost;
+use crate::host::FlowHost;
+use crate::outcome::{error_path, fail};
 use crate::{path, template, FlowError};
 
 /// The most devices one Device: Command node may address in one run.
@@ -65,18 +66,6 @@ pub struct MqttMessageConfig {
     pub qos: u8,
     pub retain: bool,
     pub error_path: Option<String>,
-}
-
-fn error_path(c: &Cfg<'_>) -> Result<Option<String>, FlowError> {
-    let behavior = c.choice("errorBehavior", &["throw", "payloadPath"], "throw")?;
-    let path = c.path("errorPath")?;
-    match behavior.as_str() {
-        "payloadPath" if path.is_none() => {
-            Err(c.err("errorPath", "is required when errorBehavior is payloadPath"))
-        }
-        "payloadPath" => Ok(path),
-        _ => Ok(None),
-    }
 }
 
 /// The first of `keys` present and non-empty, checked as a template (`required`: one must be).
@@ -174,13 +163,6 @@ fn check_device_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn fail(p: &mut Value, error_path: &Option<String>, ty: &str, m: String) -> Result<(), String> {
-    match error_path {
-        Some(ep) => path::set(p, ep, json!({"type": ty, "message": m})),
-        None => Err(m),
-    }
-}
-
 /// The device ids the node addresses.
 fn device_ids(c: &DeviceCommandConfig, p: &Value) -> Result<Vec<String>, String> {
     let ids = match &c.devices {
@@ -255,8 +237,8 @@ pub async fn run_device_command(
     };
     for id in ids {
         let topic = format!("losant/{id}/command");
-        if let Err(m) = host.publish(&topic, body.clone(), 1, false).await {
-            return fail(p, &c.error_path, "MqttError", m);
+        if let Err(e) = host.publish(&topic, body.clone(), 1, false).await {
+            return fail(p, &c.error_path, "MqttError", e.to_string());
         }
     }
     Ok(())
@@ -288,6 +270,6 @@ pub async fn run_mqtt_message(
         .await
     {
         Ok(()) => Ok(()),
-        Err(m) => fail(p, &c.error_path, "MqttError", m),
+        Err(e) => fail(p, &c.error_path, "MqttError", e.to_string()),
     }
 }

@@ -14,57 +14,17 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::config::{AccumulatorMethod, AckConfig, ContextType, ExecConfig, MutateRule, NodeKind};
-use crate::{expr, http, logic, mqtt, path, template, FlowDef, NodeDef};
+use crate::config::{MutateRule, NodeKind};
+pub use crate::host::{FlowHost, HostError, NO_BROKER};
+use crate::{devices, expr, http, job, logic, mqtt, path, script, tables, template};
+use crate::{FlowDef, NodeDef};
 
 /// The most node executions one run may make.
 pub const MAX_NODE_RUNS: u32 = 10_000;
-/// The longest acknowledgement message, in characters (longer ones are trimmed).
-pub const MAX_MESSAGE_CHARS: usize = 256;
-/// The longest accumulator, in characters of JSON text (longer ones make the node fail).
-pub const MAX_ACCUMULATOR_CHARS: usize = 256;
-
-/// What the runner needs from the server.
-#[async_trait]
-pub trait FlowHost: Send + Sync {
-    /// Acknowledge an iteration (the Job: Acknowledge node). Err(message) on refusal.
-    async fn acknowledge(
-        &self,
-        iteration_id: &str,
-        attempt: Option<u32>,
-        success: bool,
-        message: Option<String>,
-        accumulator: Option<Value>,
-    ) -> Result<(), String>;
-    /// Execute a job (the Job: Execute node); context JSON text or None for the job's default.
-    /// Returns the execution id.
-    async fn execute_job(&self, job_id: &str, context: Option<String>) -> Result<String, String>;
-    /// The current time as ISO-8601 text (`completedAt`, Debug entries). The default reads the
-    /// system clock; the server should answer from its `rjobs_core::Clock`.
-    fn now_iso(&self) -> String {
-        rjobs_core::Clock::now(&rjobs_core::SystemClock).to_rfc3339()
-    }
-    /// Publish one MQTT message (the Device: Command and MQTT nodes). Err(message) when it
-    /// cannot be handed to a connected broker; the default has no broker.
-    async fn publish(
-        &self,
-        topic: &str,
-        payload: Vec<u8>,
-        qos: u8,
-        retain: bool,
-    ) -> Result<(), String> {
-        let _ = (topic, payload, qos, retain);
-        Err(NO_BROKER.into())
-    }
-}
-
-/// What a publish answers when the server has no broker configured.
-pub const NO_BROKER: &str =
-    "no MQTT broker is configured: set mqtt.url (RJOBS_MQTT__URL, e.g. mqtt://127.0.0.1:1883)";
+pub use crate::job::{MAX_ACCUMULATOR_CHARS, MAX_MESSAGE_CHARS};
 
 /// Bounds on one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +36,11 @@ pub struct RunLimits {
     pub http_max_redirects: usize,
     /// Which addresses the HTTP node may reach (see [`crate::outbound`]).
     pub outbound: crate::outbound::OutboundPolicy,
+    /// The Function node's sandbox (see [`crate::script`]): time per script (also bounded by
+    /// the run's deadline), the runtime's memory limit and its maximum stack size.
+    pub script_timeout_ms: u64,
+    pub script_memory_bytes: usize,
+    pub script_stack_bytes: usize,
 }
 
 impl Default for RunLimits {
@@ -87,6 +52,9 @@ impl Default for RunLimits {
             http_max_response_bytes: 5 * 1024 * 1024,
             http_max_redirects: 5,
             outbound: crate::outbound::OutboundPolicy::default(),
+            script_timeout_ms: 5_000,
+            script_memory_bytes: 64 * 1024 * 1024,
+            script_stack_bytes: 512 * 1024,
         }
     }
 }
@@ -210,7 +178,7 @@ async fn walk(
         log.nodes_run += 1;
         let label = format!("node {:?} ({})", node.id, node.node_type);
         let debug = (&mut log.debug, &mut debug_bytes);
-        let step = run_node(node, &mut p, host, limits, debug);
+        let step = run_node(node, &mut p, host, limits, debug, deadline);
         let branch = match tokio::time::timeout_at(deadline, step).await {
             Err(_) => {
                 return Err(format!(
@@ -261,10 +229,30 @@ async fn run_node(
     host: &dyn FlowHost,
     limits: &RunLimits,
     debug: (&mut Vec<Value>, &mut usize),
+    deadline: Instant,
 ) -> Result<usize, String> {
     match &node.kind {
-        NodeKind::Acknowledge(c) => acknowledge(c, p, host).await.map(|()| 0),
-        NodeKind::Execute(c) => execute(c, p, host).await.map(|()| 0),
+        NodeKind::Acknowledge(c) => job::acknowledge(c, p, host).await.map(|()| 0),
+        NodeKind::Execute(c) => job::execute(c, p, host).await.map(|()| 0),
+        NodeKind::Function(c) => {
+            let lines = script::run(c, p, limits, deadline).await?;
+            for (level, line) in lines {
+                let value = Value::String(line);
+                *debug.1 += value.to_string().len();
+                debug.0.push(
+                    json!({"nodeId": node.id, "message": "console", "level": level,
+                                    "time": host.now_iso(), "value": value}),
+                );
+            }
+            Ok(0)
+        }
+        NodeKind::Delay { delay } => logic::delay(delay, p).await.map(|()| 0),
+        NodeKind::GetDevice(c) => devices::get(c, p, host).await.map(|()| 0),
+        NodeKind::UpdateDevice(c) => devices::update(c, p, host).await.map(|()| 0),
+        NodeKind::TableQuery(c) => tables::query(c, p, host).await.map(|()| 0),
+        NodeKind::TableInsert(c) | NodeKind::TableUpdate(c) => {
+            tables::write(c, p, host).await.map(|()| 0)
+        }
         NodeKind::Http(c) => http::run(c, p, limits).await.map(|()| 0),
         NodeKind::DeviceCommand(c) => mqtt::run_device_command(c, p, host).await.map(|()| 0),
         NodeKind::MqttMessage(c) => mqtt::run_mqtt_message(c, p, host).await.map(|()| 0),
@@ -352,121 +340,6 @@ fn mutate(rule: &MutateRule, p: &mut Value) -> Result<(), String> {
             }
         }
         MutateRule::Remove { source } => path::remove(p, source).map(|_| ()),
-    }
-}
-
-/// Writes `{error: {type, message}}` at `result_path`, or fails the node when there is none.
-fn fail_to(
-    p: &mut Value,
-    result_path: &Option<String>,
-    ty: &str,
-    message: String,
-) -> Result<(), String> {
-    match result_path {
-        Some(rp) => path::set(p, rp, json!({"error": {"type": ty, "message": message}})),
-        None => Err(message),
-    }
-}
-
-fn accumulator(c: &AckConfig, p: &Value) -> Result<Option<Value>, String> {
-    if c.accumulator_value.trim().is_empty() {
-        return Ok(None);
-    }
-    let v = match c.accumulator_method {
-        AccumulatorMethod::PayloadPath => match path::get(p, &c.accumulator_value) {
-            Some(v) => v,
-            None => return Ok(None),
-        },
-        AccumulatorMethod::JsonTemplate => {
-            let text = template::render(&c.accumulator_value, p)?;
-            serde_json::from_str(&text).map_err(|e| {
-                format!("accumulatorValue did not render valid JSON ({e}): {text:.100}")
-            })?
-        }
-        AccumulatorMethod::StringTemplate => {
-            Value::String(template::render(&c.accumulator_value, p)?)
-        }
-    };
-    let len = v.to_string().chars().count();
-    if len > MAX_ACCUMULATOR_CHARS {
-        return Err(format!(
-            "the accumulator is {len} characters of JSON; at most {MAX_ACCUMULATOR_CHARS} are allowed"
-        ));
-    }
-    Ok(Some(v))
-}
-
-async fn acknowledge(c: &AckConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), String> {
-    let success =
-        expr::truthy(&c.success_expression, p).map_err(|e| format!("successExpression: {e}"))?;
-    let message =
-        template::render(&c.message_template, p).map_err(|e| format!("messageTemplate: {e}"))?;
-    // Control characters are stripped (the store's text rule would refuse them, stranding the
-    // iteration in progress).
-    let message: String = rjobs_core::text::strip_control(&message)
-        .chars()
-        .take(MAX_MESSAGE_CHARS)
-        .collect();
-    let message = (!message.is_empty()).then_some(message);
-    let accumulator = accumulator(c, p)?;
-    let attempt = path::get(p, "data.attemptNumber")
-        .and_then(|v| v.as_u64())
-        .and_then(|n| u32::try_from(n).ok());
-    let iteration_id = match path::get(p, &c.iteration_id_path) {
-        Some(Value::String(s)) if !s.is_empty() => s,
-        _ => {
-            let m = format!("no iteration id at {:?}", c.iteration_id_path);
-            return fail_to(p, &c.result_path, "AcknowledgeError", m);
-        }
-    };
-    match host
-        .acknowledge(
-            &iteration_id,
-            attempt,
-            success,
-            message.clone(),
-            accumulator,
-        )
-        .await
-    {
-        Ok(()) => match &c.result_path {
-            Some(rp) => {
-                let mut result = json!({"success": success, "completedAt": host.now_iso()});
-                if let Some(m) = message {
-                    result["message"] = Value::String(m);
-                }
-                path::set(p, rp, result)
-            }
-            None => Ok(()),
-        },
-        Err(m) => fail_to(p, &c.result_path, "AcknowledgeError", m),
-    }
-}
-
-async fn execute(c: &ExecConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), String> {
-    let job_id = template::render(&c.job_id_template, p)
-        .map_err(|e| format!("resourceJobIdTemplate: {e}"))?;
-    let context = match c.context_type {
-        ContextType::None => None,
-        ContextType::JsonTemplate => Some(
-            template::render(&c.context_template, p)
-                .map_err(|e| format!("contextTemplate: {e}"))?,
-        ),
-        ContextType::PayloadPath => match path::get(p, &c.context_template) {
-            Some(v) => Some(v.to_string()),
-            None => {
-                let m = format!("no value at contextTemplate path {:?}", c.context_template);
-                return fail_to(p, &c.result_path, "ResourceJobExecuteError", m);
-            }
-        },
-        ContextType::FullPayload => Some(p.to_string()),
-    };
-    match host.execute_job(job_id.trim(), context).await {
-        Ok(id) => match &c.result_path {
-            Some(rp) => path::set(p, rp, json!({"executionId": id, "success": true})),
-            None => Ok(()),
-        },
-        Err(m) => fail_to(p, &c.result_path, "ResourceJobExecuteError", m),
     }
 }
 

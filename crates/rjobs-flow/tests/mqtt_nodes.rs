@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use common::{flow, iteration_data, node, FakeHost};
-use rjobs_flow::{envelope, parse_flow, run, FlowHost, RunLimits, RunLog, NO_BROKER};
+use rjobs_flow::{envelope, parse_flow, run, FlowHost, HostError, RunLimits, RunLog, NO_BROKER};
 use serde_json::{json, Value};
 
 fn err_of(ty: &str, config: Value) -> Option<String> {
@@ -109,18 +109,26 @@ impl FlowHost for Broker {
         _: bool,
         _: Option<String>,
         _: Option<Value>,
-    ) -> Result<(), String> {
+    ) -> Result<(), HostError> {
         Ok(())
     }
-    async fn execute_job(&self, _: &str, _: Option<String>) -> Result<String, String> {
-        Err("no".into())
+    async fn execute_job(&self, _: &str, _: Option<String>) -> Result<String, HostError> {
+        Err(HostError::Unavailable("no".into()))
     }
     fn now_iso(&self) -> String {
         "2024-01-15T14:30:00.000Z".into()
     }
-    async fn publish(&self, topic: &str, p: Vec<u8>, qos: u8, retain: bool) -> Result<(), String> {
+    async fn publish(
+        &self,
+        topic: &str,
+        p: Vec<u8>,
+        qos: u8,
+        retain: bool,
+    ) -> Result<(), HostError> {
         if self.down {
-            return Err("the MQTT broker is not connected".into());
+            return Err(HostError::Unavailable(
+                "the MQTT broker is not connected".into(),
+            ));
         }
         let payload = serde_json::from_slice(&p)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&p).into_owned()));

@@ -12,17 +12,20 @@
 //!   and its retry, and a duplicate by the ack compare-and-set.
 //! - **Acks are batched.** The event loop only decides (the pure [`crate::ack::decide`]) and
 //!   queues; one task drains the queue and applies up to [`BATCH`] acks per group commit.
+//! - **TLS failures are visible.** A broker whose certificate does not verify (`mqtts://`) is
+//!   a connection error like any other: reconnect with backoff, and the last error is shown in
+//!   `/health` (`lastError`) and in every publish that fails meanwhile.
 //! - **Each ack applied once.** The subscription is shared (`$share/<group>/…`) so the broker
 //!   delivers each message to one node, and the ack CAS refuses any second application anyway.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use rjobs_engine::{AckRequest, Component, DeviceAcks, Publisher};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -91,6 +94,8 @@ impl MqttMetrics {
 pub struct Mqtt {
     client: AsyncClient,
     connected: Arc<AtomicBool>,
+    /// The last connection error, until the next successful connect.
+    last_error: Arc<Mutex<Option<String>>>,
     url: String,
     timeout: Duration,
     metrics: MqttMetrics,
@@ -126,6 +131,11 @@ impl Mqtt {
         if let Some(u) = &broker.username {
             opts.set_credentials(u.clone(), broker.password.clone().unwrap_or_default());
         }
+        if broker.tls {
+            let roots = crate::tls::Roots::from_setting(settings.ca_file.as_deref());
+            let config = crate::tls::client_config(&roots)?;
+            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
+        }
         let (client, eventloop) = AsyncClient::new(opts, 4096);
         let metrics = MqttMetrics::new(registry)
             .map_err(|e| MqttError::Settings(format!("mqtt metrics: {e}")))?;
@@ -133,6 +143,7 @@ impl Mqtt {
         let me = Arc::new(Mqtt {
             client: client.clone(),
             connected: Arc::new(AtomicBool::new(false)),
+            last_error: Arc::new(Mutex::new(None)),
             url: url.clone(),
             timeout: Duration::from_millis(settings.publish_timeout_ms),
             metrics: metrics.clone(),
@@ -143,6 +154,7 @@ impl Mqtt {
             client,
             settings.ack_subscription(),
             me.connected.clone(),
+            me.last_error.clone(),
             metrics.clone(),
             tx,
             url,
@@ -155,6 +167,11 @@ impl Mqtt {
     /// Whether the client is connected now.
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Why the last connection attempt failed, while not connected.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
     }
 }
 
@@ -170,8 +187,11 @@ impl Publisher for Mqtt {
         let count = |r: &str| self.metrics.publishes.with_label_values(&[r]).inc();
         if !self.is_connected() {
             count("not_connected");
+            let why = self
+                .last_error()
+                .map_or_else(String::new, |e| format!("; last error: {e}"));
             return Err(format!(
-                "the MQTT broker at {} is not connected (reconnecting)",
+                "the MQTT broker at {} is not connected (reconnecting{why})",
                 self.url
             ));
         }
@@ -211,7 +231,10 @@ impl Component for Mqtt {
         } else {
             "disconnected"
         };
-        json!({"broker": self.url, "state": state})
+        match self.last_error().filter(|_| !self.is_connected()) {
+            Some(e) => json!({"broker": self.url, "state": state, "lastError": e}),
+            None => json!({"broker": self.url, "state": state}),
+        }
     }
 }
 
@@ -234,6 +257,7 @@ async fn run_loop(
     client: AsyncClient,
     subscription: String,
     connected: Arc<AtomicBool>,
+    last_error: Arc<Mutex<Option<String>>>,
     metrics: MqttMetrics,
     acks: mpsc::Sender<AckRequest>,
     url: String,
@@ -249,6 +273,9 @@ async fn run_loop(
         match ev {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 connected.store(true, Ordering::SeqCst);
+                if let Ok(mut e) = last_error.lock() {
+                    *e = None;
+                }
                 metrics.connected.set(1);
                 metrics.connections.with_label_values(&["connected"]).inc();
                 backoff = BACKOFF_MIN;
@@ -276,6 +303,9 @@ async fn run_loop(
                     metrics.connections.with_label_values(&["lost"]).inc();
                 }
                 metrics.connected.set(0);
+                if let Ok(mut last) = last_error.lock() {
+                    *last = Some(e.to_string());
+                }
                 if was_up {
                     tracing::warn!(broker = %url, error = %e, "MQTT connection failed; reconnecting with backoff");
                     was_up = false;

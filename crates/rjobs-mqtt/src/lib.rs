@@ -10,11 +10,13 @@
 //!   `$share/rjobs/…`) and applies it only when the iteration's resource is that device.
 //!
 //! Modules: [`settings`] (the `mqtt.*` settings, URL parsing), [`ack`] (the pure decision on an
-//! ack message), [`client`] (the connection, reconnects, publishing, applying acks).
+//! ack message), [`tls`] (the `mqtts://` client: rustls, ring, CA file or system roots),
+//! [`client`] (the connection, reconnects, publishing, applying acks).
 
 pub mod ack;
 pub mod client;
 pub mod settings;
+pub mod tls;
 
 pub use ack::{decide, Reject, ACK_FILTER};
 pub use client::{Mqtt, NotConfigured};

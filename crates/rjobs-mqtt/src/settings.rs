@@ -1,4 +1,6 @@
-//! The `mqtt.*` settings and the broker URL, parsed by a pure function.
+//! The `mqtt.*` settings and the broker URL, parsed by a pure function. `mqtts://` (also
+//! `ssl://`, `tls://`) selects TLS, port 8883 by default; the TLS client itself is built in
+//! [`crate::tls`].
 
 use serde::{Deserialize, Serialize};
 
@@ -9,7 +11,8 @@ use crate::MqttError;
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttSettings {
-    /// `mqtt://[user[:password]@]host[:port]` (port 1883 by default).
+    /// `mqtt://[user[:password]@]host[:port]` (port 1883 by default) or `mqtts://…` (TLS,
+    /// port 8883 by default).
     pub url: Option<String>,
     /// Username (overrides one in the URL).
     pub username: Option<String>,
@@ -23,6 +26,9 @@ pub struct MqttSettings {
     pub share_group: String,
     /// How long a publish may wait for room in the client's queue before it fails (ms).
     pub publish_timeout_ms: u64,
+    /// PEM file of the CA certificate(s) that sign the broker's certificate (`mqtts://` only).
+    /// Unset: the operating system's trusted roots.
+    pub ca_file: Option<String>,
 }
 
 impl Default for MqttSettings {
@@ -34,6 +40,7 @@ impl Default for MqttSettings {
             client_id: None,
             share_group: "rjobs".into(),
             publish_timeout_ms: 2_000,
+            ca_file: None,
         }
     }
 }
@@ -47,6 +54,7 @@ impl std::fmt::Debug for MqttSettings {
             .field("client_id", &self.client_id)
             .field("share_group", &self.share_group)
             .field("publish_timeout_ms", &self.publish_timeout_ms)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -58,6 +66,8 @@ pub struct Broker {
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `mqtts://`: connect over TLS, verifying the broker's certificate and host name.
+    pub tls: bool,
 }
 
 /// The URL without its credentials (for logs and `/health`).
@@ -71,22 +81,22 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Parses `mqtt://[user[:password]@]host[:port]`.
+/// Parses `mqtt://[user[:password]@]host[:port]` or `mqtts://…`.
 pub fn parse_url(url: &str) -> Result<Broker, MqttError> {
     let bad = |m: &str| MqttError::Settings(format!("mqtt.url: {m}"));
     let (scheme, rest) = url
         .trim()
         .split_once("://")
         .ok_or_else(|| bad("expected mqtt://host:port"))?;
-    match scheme {
-        "mqtt" | "tcp" => {}
-        "mqtts" | "ssl" | "tls" => {
-            return Err(bad(
-                "TLS (mqtts://) is not supported by this build; use mqtt:// (on a trusted network or through a TLS-terminating proxy)",
-            ))
+    let tls = match scheme {
+        "mqtt" | "tcp" => false,
+        "mqtts" | "ssl" | "tls" => true,
+        other => {
+            return Err(bad(&format!(
+                "unsupported scheme {other:?} (use mqtt:// or mqtts://)"
+            )))
         }
-        other => return Err(bad(&format!("unsupported scheme {other:?} (use mqtt://)"))),
-    }
+    };
     let rest = rest.trim_end_matches('/');
     let (userinfo, hostport) = match rest.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
@@ -102,24 +112,36 @@ pub fn parse_url(url: &str) -> Result<Broker, MqttError> {
     if hostport.contains('/') || hostport.contains('?') {
         return Err(bad("must not have a path or query"));
     }
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| bad(&format!("invalid port {p:?}")))?,
-        ),
-        None => (hostport, 1883),
+    let default_port = if tls { 8883 } else { 1883 };
+    // `[v6]:port` / `[v6]`: the port is what follows the closing bracket.
+    let (host, port) = match hostport.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((h, "")) => (h, None),
+        Some((h, rest)) => match rest.strip_prefix(':') {
+            Some(p) => (h, Some(p)),
+            None => return Err(bad(&format!("unexpected {rest:?} after the IPv6 address"))),
+        },
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    let port = match port {
+        None => default_port,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad(&format!("invalid port {p:?}")))?,
     };
     if host.is_empty() {
         return Err(bad("the host is missing"));
     }
     Ok(Broker {
-        host: host.trim_start_matches('[').trim_end_matches(']').into(),
+        host: host.into(),
         port,
         username,
         password,
+        tls,
     })
 }
 
@@ -144,6 +166,11 @@ impl MqttSettings {
         if self.publish_timeout_ms == 0 || self.publish_timeout_ms > 60_000 {
             return Err(MqttError::Settings(
                 "mqtt.publish_timeout_ms: must be 1..=60000".into(),
+            ));
+        }
+        if self.ca_file.is_some() && !b.tls {
+            return Err(MqttError::Settings(
+                "mqtt.ca_file: only used with mqtts:// (mqtt.url is plain mqtt://)".into(),
             ));
         }
         if self.share_group.contains(['/', '+', '#']) {

@@ -123,6 +123,11 @@ fn url_table() {
         port,
         username: user.map(Into::into),
         password: pass.map(Into::into),
+        tls: false,
+    };
+    let tls = |host: &str, port| Broker {
+        tls: true,
+        ..b(host, port, None, None)
     };
     let good = [
         ("mqtt://127.0.0.1:1883", b("127.0.0.1", 1883, None, None)),
@@ -131,16 +136,23 @@ fn url_table() {
         ("mqtt://u:p@h:1", b("h", 1, Some("u"), Some("p"))),
         ("mqtt://u@h", b("h", 1883, Some("u"), None)),
         ("mqtt://[::1]:1883", b("::1", 1883, None, None)),
+        ("mqtts://broker", tls("broker", 8883)),
+        ("ssl://broker:9883", tls("broker", 9883)),
+        ("tls://[::1]", tls("::1", 8883)),
+        (
+            "mqtts://u:p@h:1",
+            Broker {
+                username: Some("u".into()),
+                password: Some("p".into()),
+                ..tls("h", 1)
+            },
+        ),
     ];
     for (url, want) in good {
         assert_eq!(parse_url(url).unwrap(), want, "{url}");
     }
     let bad = [
         ("127.0.0.1:1883", "mqtt.url: expected mqtt://host:port"),
-        (
-            "mqtts://h:8883",
-            "mqtt.url: TLS (mqtts://) is not supported",
-        ),
         ("http://h", "mqtt.url: unsupported scheme \"http\""),
         ("mqtt://h:0", "mqtt.url: invalid port \"0\""),
         ("mqtt://h:99999", "mqtt.url: invalid port"),
@@ -180,6 +192,16 @@ fn settings_rules() {
         .unwrap_err()
         .to_string()
         .starts_with("mqtt.publish_timeout_ms:"));
+    s.publish_timeout_ms = 2_000;
+    // A CA file only goes with TLS.
+    s.ca_file = Some("/etc/ca.pem".into());
+    assert!(s
+        .broker()
+        .unwrap_err()
+        .to_string()
+        .starts_with("mqtt.ca_file: only used with mqtts://"));
+    s.url = Some("mqtts://a:b@h".into());
+    assert!(s.broker().unwrap().unwrap().tls);
     // The password never shows in Debug output.
     s.password = Some("hunter2".into());
     let dbg = format!("{s:?}");

@@ -305,14 +305,24 @@ async fn without_a_broker_the_node_fails_naming_the_setting() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_mqtt_url_is_refused_at_startup() {
+async fn bad_mqtt_settings_are_refused_at_startup() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rjobs"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("RJOBS_MQTT__URL", "mqtts://127.0.0.1:8883")
+        .env("RJOBS_MQTT__CA_FILE", "/nonexistent/ca.pem")
         .env("RJOBS_DATABASE_URL", "sqlite::memory:")
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("mqtt.url: TLS"), "{err}");
+    assert!(err.contains("mqtt.ca_file: cannot read"), "{err}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rjobs"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RJOBS_MQTT__URL", "ws://127.0.0.1:8883")
+        .env("RJOBS_DATABASE_URL", "sqlite::memory:")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mqtt.url: unsupported scheme"), "{err}");
 }
