@@ -78,23 +78,6 @@ fn query(
     })
 }
 
-fn schema(t: &DataTable) -> TableSchema {
-    TableSchema {
-        columns: t
-            .columns
-            .iter()
-            .map(|c| {
-                let ty = match c.data_type {
-                    ColumnType::String => rjobs_query::ColumnType::String,
-                    ColumnType::Number => rjobs_query::ColumnType::Number,
-                    ColumnType::Boolean => rjobs_query::ColumnType::Boolean,
-                };
-                (c.name.clone(), ty)
-            })
-            .collect(),
-    }
-}
-
 /// Individual-field text converted to the column types (unknown columns are left for the
 /// table's own check to name).
 fn typed_text(t: &DataTable, v: &Value) -> Value {
@@ -215,7 +198,7 @@ impl EngineHost {
         page: &RowPage,
     ) -> Result<Found, HostError> {
         let t = self.table(table).await?;
-        let parsed = query(ResourceType::DataTableRow, q, Some(&schema(&t)))?;
+        let parsed = query(ResourceType::DataTableRow, q, Some(&TableSchema::of(&t)))?;
         if let Some(c) = &page.sort_column {
             if !matches!(c.as_str(), "id" | "createdAt" | "updatedAt") && t.column(c).is_none() {
                 return Err(HostError::invalid(
