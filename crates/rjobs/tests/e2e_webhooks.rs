@@ -397,7 +397,7 @@ async fn signed_retried_and_secret_never_shown_again() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|i| &i["eventId"] == started_id.as_str())
+        .filter(|i| i["eventId"] == started_id.as_str())
         .map(|i| {
             (
                 i["attempt"].as_u64().unwrap(),
