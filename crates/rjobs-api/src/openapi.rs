@@ -105,6 +105,12 @@ ops! {
     PATCH "/applications/{applicationId}/flows/{flowId}" Some(action::FLOW_PATCH), "Update a workflow", 200, [], true;
     DELETE "/applications/{applicationId}/flows/{flowId}" Some(action::FLOW_DELETE), "Delete a workflow", 200, [], false;
     GET "/applications/{applicationId}/flows/{flowId}/logs" Some(action::FLOW_LOGS), "Recent runs of a workflow", 200, ["limit", "since"], false;
+    GET "/applications/{applicationId}/webhooks" Some(action::WEBHOOKS_GET), "List webhooks (extension)", 200, ["sortField", "sortDirection", "page", "perPage", "filterField", "filter"], false;
+    POST "/applications/{applicationId}/webhooks" Some(action::WEBHOOKS_POST), "Create a signed webhook (the secret is shown once; extension)", 201, [], true;
+    GET "/applications/{applicationId}/webhooks/{webhookId}" Some(action::WEBHOOK_GET), "Get a webhook (extension)", 200, [], false;
+    PATCH "/applications/{applicationId}/webhooks/{webhookId}" Some(action::WEBHOOK_PATCH), "Update a webhook (extension)", 200, [], true;
+    DELETE "/applications/{applicationId}/webhooks/{webhookId}" Some(action::WEBHOOK_DELETE), "Delete a webhook and its pending deliveries (extension)", 200, [], false;
+    GET "/applications/{applicationId}/webhooks/{webhookId}/deliveries" Some(action::WEBHOOK_GET), "Recent delivery attempts, newest first (extension)", 200, ["limit"], false;
 }
 
 fn op_id(op: &Op) -> String {

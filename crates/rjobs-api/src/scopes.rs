@@ -16,7 +16,7 @@
 //! Application API tokens may hold every application-level scope of the original's
 //! `apiTokenPost` enum (`original_app_scopes.txt`), so provisioning scripts written for the
 //! original work unchanged; a scope for a part of the API rjobs does not implement (`data.*`,
-//! `webhooks.*`, `all.Device`, ...) is stored and grants nothing, because [`accepted`] never lists
+//! `all.Device`, ...) is stored and grants nothing, because [`accepted`] never lists
 //! it. Minting is bounded by the minter ([`covers`]): a token creates or manages only tokens
 //! whose every scope it holds itself, so `applicationApiTokens.post` alone cannot mint
 //! `all.Application`.
@@ -121,6 +121,11 @@ actions! {
     FLOW_PATCH = "flow.patch", write, Application, true;
     FLOW_DELETE = "flow.delete", write, Application, true;
     FLOW_LOGS = "flow.getLogEntries", read, Application, true;
+    WEBHOOKS_GET = "webhooks.get", read, Application, true;
+    WEBHOOKS_POST = "webhooks.post", write, Application, true;
+    WEBHOOK_GET = "webhook.get", read, Application, true;
+    WEBHOOK_PATCH = "webhook.patch", write, Application, true;
+    WEBHOOK_DELETE = "webhook.delete", write, Application, true;
 }
 
 /// The scopes that grant `a`, in the original's order.
@@ -286,7 +291,12 @@ mod tests {
         assert_eq!(enum_scopes.len(), 256);
         assert!(enum_scopes.iter().all(|s| grantable(s)));
         // Stored but granting nothing: no action accepts them.
-        for inert in ["data.*", "webhooks.*", "all.Device", "all.Application.cli"] {
+        for inert in [
+            "data.*",
+            "applicationDashboards.*",
+            "all.Device",
+            "all.Application.cli",
+        ] {
             let held = vec![inert.to_string()];
             assert!(!action::ALL.iter().any(|a| grants(&held, a)), "{inert}");
         }

@@ -17,6 +17,7 @@ pub mod resources;
 pub mod secret;
 pub mod text;
 pub mod time;
+pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use id::{Id, IdGen};

@@ -125,6 +125,29 @@ fn check_literal(policy: &OutboundPolicy, url: &reqwest::Url) -> Result<(), Stri
     }
 }
 
+/// A client held to `policy` the same way as the HTTP node's (host names filtered inside the
+/// resolver, no environment proxy), with no redirects: for the server's own outbound senders
+/// (webhook deliveries). IP-literal hosts are judged with [`check_url_host`] before sending.
+pub fn policy_client(
+    policy: &OutboundPolicy,
+    connect: Duration,
+    total: Duration,
+) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .dns_resolver(Arc::new(PolicyResolver(policy.clone())))
+        .connect_timeout(connect.min(total))
+        .timeout(total)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// The policy's verdict on `url`'s host when it is an IP literal (names are judged when
+/// resolved, by [`policy_client`]'s resolver).
+pub fn check_url_host(policy: &OutboundPolicy, url: &reqwest::Url) -> Result<(), String> {
+    check_literal(policy, url)
+}
+
 fn refused(message: String) -> Failure {
     ("OutboundRefused", message)
 }

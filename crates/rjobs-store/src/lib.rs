@@ -22,6 +22,7 @@ pub mod resources;
 pub mod sql;
 pub mod testing;
 pub mod timers;
+pub mod webhooks;
 
 pub use batch::{
     AckApplied, AckOp, AckRejected, ApplyOp, ClaimOp, WriteOp, WriteOutcome, MAX_BATCH,
@@ -33,6 +34,7 @@ pub use jobs::{
 };
 pub use resources::ResourceStore;
 pub use timers::{TimerFire, TimerStore};
+pub use webhooks::WebhookStore;
 
 pub use sql::{connect, connect_with, ConnectOptions, SqlStore};
 
@@ -98,6 +100,7 @@ pub trait Store:
     + FlowStore
     + TimerStore
     + LeaseStore
+    + WebhookStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -11,6 +11,7 @@ mod demo_mqtt;
 mod listener;
 mod serve;
 mod settings;
+mod webhook_settings;
 
 use settings::{FlagOverrides, LogFormat, Settings};
 

@@ -129,6 +129,7 @@ pub struct Running {
     http: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: tokio::task::JoinHandle<()>,
     timers: tokio::task::JoinHandle<()>,
+    hooks: tokio::task::JoinHandle<()>,
     store: Arc<SqlStore>,
 }
 
@@ -139,6 +140,7 @@ impl Running {
         let served = self.http.await;
         let _ = self.engine.await;
         let _ = self.timers.await;
+        let _ = self.hooks.await;
         tracing::info!("shut down: engine stopped, closing the database");
         self.store.close().await;
         served??;
@@ -214,6 +216,18 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         settings: Arc::new(api),
         engine: engine.clone(),
     };
+    // Every node delivers webhooks; leases in the store hand each delivery to one node.
+    let hooks = Arc::new(rjobs_hooks::Deliverer::new(
+        store.clone(),
+        state.clock.clone(),
+        settings
+            .webhooks
+            .hook_settings(settings.outbound_policy().map_err(|e| anyhow::anyhow!(e))?)
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?,
+        node_id.clone(),
+        engine.metrics().registry(),
+    )?);
+    let hooks_task = tokio::spawn(hooks.run(shutdown.clone()));
     let engine_task = tokio::spawn(engine.run(shutdown.clone(), Duration::from_secs(1)));
     // Every node runs the timers; the store lets one node fire each instant.
     let timer_task = tokio::spawn(timers.run(shutdown.clone()));
@@ -235,6 +249,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
         http,
         engine: engine_task,
         timers: timer_task,
+        hooks: hooks_task,
         store,
     })
 }

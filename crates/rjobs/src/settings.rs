@@ -120,6 +120,8 @@ pub struct Settings {
     pub metrics_public: bool,
     /// The MQTT broker (`mqtt.url` etc.; none by default).
     pub mqtt: rjobs_mqtt::MqttSettings,
+    /// Webhook delivery.
+    pub webhooks: crate::webhook_settings::Webhooks,
 }
 
 impl Default for Settings {
@@ -137,6 +139,7 @@ impl Default for Settings {
             http: HttpServer::default(),
             metrics_public: true,
             mqtt: rjobs_mqtt::MqttSettings::default(),
+            webhooks: Default::default(),
         }
     }
 }
@@ -206,6 +209,9 @@ impl Settings {
         if h.max_connections == 0 {
             anyhow::bail!("invalid settings: http.max_connections must be at least 1");
         }
+        s.webhooks
+            .hook_settings(Default::default())
+            .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
         s.mqtt
             .broker()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;

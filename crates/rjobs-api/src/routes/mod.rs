@@ -15,6 +15,7 @@ mod flows;
 mod jobs;
 mod resources;
 mod tokens;
+mod webhooks;
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::routes())
         .merge(flows::routes())
         .merge(crate::ui::routes())
+        .merge(webhooks::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))

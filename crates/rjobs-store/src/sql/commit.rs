@@ -25,6 +25,7 @@ use super::batch_plan::{
 };
 use super::executions::settings_from_row;
 use super::iterations::iteration_from_row;
+use super::outbox::Outbox;
 use super::row::{id, RowExt};
 use super::set_ops::SetOps;
 use super::{with_write, SqlStore};
@@ -334,6 +335,8 @@ impl SqlStore {
                     outs[*i] = Some(Ok(WriteOutcome::Ack(Err(why))));
                 }
                 let won = SetOps::cas_writes(&mut *tx, &round.writes).await?;
+                // Webhooks: iteration failures' events, in this transaction (see `outbox.rs`).
+                Outbox::iteration_events(&mut *tx, &round.writes, &won).await?;
                 let next = round.deferred.clone();
                 let changes = round.finish(ops, &won, &mut outs);
                 let mut changes: Vec<_> = changes.into_iter().filter(|(_, c)| !c.is_noop()).collect();

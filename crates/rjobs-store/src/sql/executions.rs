@@ -6,7 +6,10 @@ use rjobs_core::execution::{ExecSettings, Execution, Source};
 use rjobs_core::jobs::ResourceType;
 use rjobs_core::{Id, Timestamp};
 
+use rjobs_core::webhooks::{execution_event, EventType};
+
 use super::leases::check_fence;
+use super::outbox::Outbox;
 use super::qbuild::{bind_all, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{expect_one, with_read, with_write, SqlStore};
@@ -201,6 +204,8 @@ impl SqlStore {
             .bind(e.application_id.as_str())
             .execute(&mut *tx)
             .await?;
+            // Webhooks: `execution.started`, in this transaction (see `outbox.rs`).
+            Outbox::execution_event(&mut *tx, &e.id, EventType::ExecutionStarted, Some(e.run_started_at)).await?;
             tx.commit().await?;
             Ok(total)
         })
@@ -289,6 +294,10 @@ impl SqlStore {
             .await?
             .rows_affected();
             expect_one(n)?;
+            // Webhooks: the status change's event, in this transaction (see `outbox.rs`).
+            if let Some(ty) = execution_event(e.status) {
+                Outbox::execution_event(&mut *tx, &e.id, ty, e.run_completed_at).await?;
+            }
             if abandon {
                 sqlx::query(
                     "UPDATE iterations SET state = 'notStarted', retry_at = NULL

@@ -29,6 +29,7 @@ mod iterations;
 mod jobs_impl;
 mod leases;
 mod list;
+mod outbox;
 mod qbuild;
 mod resource_jobs;
 mod resources_impl;
@@ -41,6 +42,7 @@ mod targets;
 mod timers;
 mod tokens;
 mod users;
+mod webhooks;
 
 /// Runs `$body` with `$pool` bound to the read pool of whichever backend is in use.
 macro_rules! with_read {
