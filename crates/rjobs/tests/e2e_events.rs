@@ -302,6 +302,9 @@ async fn stream(db: Db) {
     assert!(closed, "done closes the stream");
     assert_eq!(acked + acker.await.unwrap(), s.n);
     assert_ordered(&rest);
+    // A reconnection starts with the current state, then the iterations after its place.
+    assert_eq!(rest[0].event, "progress", "{rest:?}");
+    assert_eq!(rest[1].event, "status", "{rest:?}");
     assert!(
         parse_id(&rest[0].id) >= parse_id(&resume_at),
         "resumed ids continue"

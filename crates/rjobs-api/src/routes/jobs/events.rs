@@ -135,26 +135,27 @@ impl Pump {
             errors = 0;
             let now = self.clock.now();
             let finished = events::finished(&e.summary);
-            let mut caught_up = true;
-            if self.iterations {
-                if sent_upto != Some(finished) || e.status.is_final() {
-                    match self.send_iterations().await {
-                        Ok(done) => caught_up = done,
-                        Err(Stop::Client) => return,
-                    }
-                    if caught_up {
-                        sent_upto = Some(finished);
-                    }
-                }
-            } else {
+            if !self.iterations {
                 self.cursor = Cursor {
                     finish_seq: finished as i64,
                     seq: 0,
                 };
             }
+            // State first, so a (re)connection starts with the current `progress` and
+            // `status`; their id is the place of the iterations sent before them.
             for ev in watch.step(&e, now) {
                 if self.offer(ev).is_err() {
                     return;
+                }
+            }
+            let mut caught_up = true;
+            if self.iterations && (sent_upto != Some(finished) || e.status.is_final()) {
+                match self.send_iterations().await {
+                    Ok(done) => caught_up = done,
+                    Err(Stop::Client) => return,
+                }
+                if caught_up {
+                    sent_upto = Some(finished);
                 }
             }
             if e.status.is_final() && caught_up {
