@@ -13,8 +13,8 @@
 //! request and on each redirect; environment proxies are ignored (a proxy would resolve and
 //! connect on our behalf, past the policy).
 //!
-//! This build has no TLS, so `https:` URIs fail with a clear message instead of a vague
-//! connector error.
+//! `https:` is TLS by rustls (ring), verified against the system's trusted roots; a certificate
+//! that does not verify is a `ConnectionError` naming why.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -157,14 +157,12 @@ async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value,
     let uri = uri.trim().to_string();
     let url = reqwest::Url::parse(&uri).map_err(|e| bad(format!("invalid URI {uri:?}: {e}")))?;
     match url.scheme() {
-        "http" => {}
-        "https" => {
-            return Err((
-                "UnsupportedProtocol",
-                format!("https is not supported by this server (built without TLS): {uri}"),
-            ))
+        "http" | "https" => {}
+        other => {
+            return Err(bad(format!(
+                "unsupported URI scheme {other:?} (only http and https)"
+            )))
         }
-        other => return Err(bad(format!("unsupported URI scheme {other:?} (only http)"))),
     }
     let policy = limits.outbound.clone();
     check_literal(&policy, &url).map_err(refused)?;

@@ -209,17 +209,91 @@ async fn redirects_are_bounded() {
     assert_eq!(w["resp"]["statusCode"], 307);
 }
 
+/// `openssl s_server` on a free 127.0.0.1 port with a self-signed certificate (which no
+/// system root trusts). Killed on drop.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn tls_server() -> TlsServer {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("the openssl CLI");
+    assert!(made.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    TlsServer {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
 #[tokio::test]
-async fn https_and_no_error_path() {
-    let (log, w) = call(cfg("https://example.com/".into()), local()).await;
+async fn https_is_tls_verified_and_no_error_path() {
+    // https speaks TLS: a certificate no trusted root signed is refused, naming why.
+    let tls = tls_server().await;
+    let uri = format!("https://127.0.0.1:{}/", tls.port);
+    let (log, w) = call(cfg(uri.clone()), local()).await;
     assert_eq!(log.status, "success");
-    assert_eq!(w["err"]["type"], "UnsupportedProtocol");
-    assert!(w["err"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .contains("without TLS"));
+    assert_eq!(w["err"]["type"], "ConnectionError", "{w}");
+    let msg = w["err"]["message"].as_str().unwrap_or("");
+    assert!(msg.contains("certificate"), "{msg}");
+    // The outbound policy holds for https too.
+    let (_, w) = call(cfg(uri.clone()), RunLimits::default()).await;
+    assert_eq!(w["err"]["type"], "OutboundRefused", "{w}");
     // Without an error path a transport failure ends the run.
-    let (log, _) = call(json!({"uriTemplate": "https://example.com/"}), local()).await;
+    let (log, _) = call(json!({ "uriTemplate": uri }), local()).await;
     assert_eq!(log.status, "error");
     assert!(log
         .error

@@ -241,9 +241,6 @@ impl Deliverer {
             Ok(u) => u,
             Err(e) => return transport(format!("url: {e}")),
         };
-        if url.scheme() == "https" {
-            return transport("https is not supported by this server (built without TLS)".into());
-        }
         if let Err(e) = rjobs_flow::http::check_url_host(&self.settings.outbound, &url) {
             return transport(e);
         }
