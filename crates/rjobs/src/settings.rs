@@ -281,8 +281,11 @@ mod tests {
             assert_eq!(s.mqtt.url.as_deref(), Some("mqtt://127.0.0.1:1883"));
             assert_eq!(s.mqtt.username.as_deref(), Some("svc"));
             jail.set_env("RJOBS_MQTT__URL", "mqtts://h");
+            let s = Settings::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!(s.mqtt.url.as_deref(), Some("mqtts://h"));
+            jail.set_env("RJOBS_MQTT__URL", "ws://h");
             let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
-            assert!(err.to_string().contains("mqtt.url: TLS"), "{err}");
+            assert!(err.to_string().contains("unsupported scheme"), "{err}");
             jail.set_env("RJOBS_MQTT__URL", "mqtt://h");
             jail.set_env("RJOBS_MQTT__PORT", "1");
             let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
