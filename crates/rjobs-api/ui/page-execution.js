@@ -55,6 +55,9 @@ export async function render(ctx) {
     [`Execution ${exec.slice(-6)}`, self]]);
 
   const state = { status: x.status, summary: x.executionSummary, rate: null, eta: null, samples: [] };
+  // The counts when the page loaded: the chart's baseline, so what finished between the load
+  // and the first event is charted too (the first sample would otherwise be its zero).
+  const baseline = x.executionSummary;
 
   // Status line and progress bar.
   const badge = h("span", { class: "badge" });
@@ -203,7 +206,11 @@ export async function render(ctx) {
           state.eta = data.eta;
         }
         const s = data.executionSummary;
-        state.samples.push({ t: Date.parse(data.at), succeeded: s.succeeded, failed: s.failed, timedOut: s.timedOut });
+        const t = Date.parse(data.at);
+        if (state.samples.length === 0) {
+          state.samples.push({ t, succeeded: baseline.succeeded, failed: baseline.failed, timedOut: baseline.timedOut });
+        }
+        state.samples.push({ t, succeeded: s.succeeded, failed: s.failed, timedOut: s.timedOut });
         paint();
         chartLater();
         tableLater();
