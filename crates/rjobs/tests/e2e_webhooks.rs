@@ -393,6 +393,16 @@ async fn signed_retried_and_secret_never_shown_again() {
     wait_for(&r, "settled", |_| true).await;
     let (st, d) = a.call("GET", &format!("{one}/deliveries"), None).await;
     assert_eq!(st, 200, "{d}");
+    // `limit` bounds the page, and an out-of-range one is refused naming the field.
+    let (st, l) = a
+        .call("GET", &format!("{one}/deliveries?limit=1"), None)
+        .await;
+    assert_eq!((st, l["count"].as_u64()), (200, Some(1)), "{l}");
+    let (st, e) = a
+        .call("GET", &format!("{one}/deliveries?limit=0"), None)
+        .await;
+    assert_eq!(st, 400, "{e}");
+    assert!(e["message"].as_str().unwrap_or("").contains("limit"), "{e}");
     let mine: Vec<(u64, Value, String)> = d["items"]
         .as_array()
         .unwrap()

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use rjobs_core::list::{ListParams, ListSpec};
+use rjobs_core::list::{parse_uint, ListParams, ListSpec};
 use rjobs_core::webhooks::EventType;
 use rjobs_store::webhooks::{AttemptRecord, WebhookRecord};
 use serde::Deserialize;
@@ -250,18 +250,7 @@ async fn deliveries(
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
     let w = load(&state, &who, &action::WEBHOOK_GET, &path).await?;
-    let limit = match q.get("limit") {
-        None => MAX_DELIVERIES,
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_DELIVERIES).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation(format!(
-                    "limit: must be a whole number from 1 to {MAX_DELIVERIES}, got {s:?}"
-                ))
-            })?,
-    };
+    let limit = parse_uint(&q, "limit", MAX_DELIVERIES, 1, MAX_DELIVERIES)?;
     let items: Vec<Value> = state
         .store
         .webhook_attempts(&w.id, limit)
