@@ -2,8 +2,9 @@
 //! unchanged: the same paths (no version prefix), field names, status codes, collection envelope
 //! and `{"type","message"}` error body.
 //!
-//! Handlers are thin: extract ([`extract`]), authorize against the scope table ([`scopes`]), one
-//! call into the store (later: the engine), shape the response. No SQL lives here. Every failure a
+//! Every route is one row of [`routes::table`], which also guards it (authentication and the
+//! scope table, [`scopes`]) and documents it (`/openapi.json`). Handlers are thin: extract
+//! ([`extract`]), one call into the store or the engine, shape the response. No SQL lives here. Every failure a
 //! client can provoke maps to [`error::ApiError`]; internal errors are logged with their cause and
 //! shown only as a generic `InternalError`.
 

@@ -1,24 +1,32 @@
-//! `/openapi.json` lists exactly the routes the router serves: the router's own route table (read
-//! from its `Debug` rendering, the only introspection axum offers) is compared with the
-//! document's paths and methods, both ways.
+//! The one route table ([`rjobs_api::routes::table::ROUTES`]) drives the router, the guards and
+//! `/openapi.json`. Checked through the router: every row is served (a guarded row answers 401
+//! without a token, which only its guard can do, the fallbacks answer 404/405), every guarded
+//! row refuses another application's token and a token whose scopes the action does not accept
+//! (403, before any handler runs), and the document lists exactly the rows, each body with the
+//! schema derived from its handler's type.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
+use axum::Router;
 use http_body_util::BodyExt;
+use rjobs_api::routes::table::{Guard, ROUTES};
 use rjobs_api::{router, ApiSettings, AppState};
-use rjobs_core::{Clock, IdGen, ManualClock, Timestamp};
+use rjobs_core::model::{ApiToken, Application, TokenStatus};
+use rjobs_core::secret::hash_token;
+use rjobs_core::{Clock, Id, IdGen, ManualClock, Timestamp};
 use rjobs_store::Store;
 use serde_json::Value;
 use tower::ServiceExt;
 
+const NOW: i64 = 1_764_000_000_000;
+
 async fn state(dir: &tempfile::TempDir) -> AppState {
     let url = format!("sqlite://{}/t.db", dir.path().display());
     let store: Arc<dyn Store> = Arc::new(rjobs_store::connect(&url).await.unwrap());
-    let clock: Arc<dyn Clock> =
-        Arc::new(ManualClock::at(Timestamp::from_millis(1_764_000_000_000)));
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(Timestamp::from_millis(NOW)));
     let engine = rjobs_engine::Engine::new(
         store.clone(),
         clock.clone(),
@@ -34,50 +42,123 @@ async fn state(dir: &tempfile::TempDir) -> AppState {
     }
 }
 
-/// `(METHOD, path)` pairs of the router, from its Debug output.
-fn router_routes(debug: &str) -> BTreeSet<(String, String)> {
-    let path_router = debug.split("fallback_router").next().unwrap_or("");
-    let mut paths = std::collections::HashMap::new();
-    if let Some(nodes) = path_router.split("paths: {").nth(1) {
-        for entry in nodes.split("RouteId(").skip(1) {
-            let (id, rest) = entry.split_once("): \"").unwrap_or(("", ""));
-            let path = rest.split('"').next().unwrap_or("");
-            paths.insert(id.to_string(), path.to_string());
-        }
+async fn call(app: &Router, method: &str, uri: &str, token: Option<&str>) -> (u16, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
     }
-    let mut out = BTreeSet::new();
-    let routes = path_router.split("node: Node").next().unwrap_or("");
-    for entry in routes.split("RouteId(").skip(1) {
-        let id = entry.split(')').next().unwrap_or("");
-        let allow = entry
-            .split("allow_header: Bytes(b\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap_or("");
-        for m in allow.split(',').filter(|m| !m.is_empty() && *m != "HEAD") {
-            out.insert((m.to_string(), paths.get(id).cloned().unwrap_or_default()));
-        }
-    }
-    out
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// An application and a token of it holding `scope`, returned as the bearer string.
+async fn app_with_token(s: &AppState, name: &str, scope: &[&str]) -> (Id, String) {
+    let now = Timestamp::from_millis(NOW);
+    let app = Application {
+        id: s.ids.next(now),
+        name: name.into(),
+        description: String::new(),
+        creation_date: now,
+        last_updated: now,
+        version: 1,
+    };
+    s.store.insert_application(&app).await.unwrap();
+    let secret = format!("token-of-{name}");
+    let t = ApiToken {
+        id: s.ids.next(now),
+        application_id: app.id.clone(),
+        name: "t".into(),
+        description: String::new(),
+        scope: scope.iter().map(|s| s.to_string()).collect(),
+        status: TokenStatus::Active,
+        expiration_date: None,
+        token_hash: hash_token(&secret),
+        creation_date: now,
+        last_updated: now,
+        version: 1,
+    };
+    s.store.insert_api_token(&t).await.unwrap();
+    (app.id, secret)
+}
+
+/// The row's path with `app` as the application and a well-formed id for every other parameter.
+fn concrete(path: &str, app: &Id) -> String {
+    path.split('/')
+        .map(|seg| match seg {
+            "{applicationId}" => app.to_string(),
+            s if s.starts_with('{') => "0123456789abcdef01234567".to_string(),
+            s => s.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[tokio::test]
-async fn document_lists_exactly_the_served_routes() {
+async fn every_row_is_served_behind_its_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = state(&dir).await;
+    // `all.Device` is a scope the original defines and rjobs stores, but it grants nothing.
+    let (own, inert) = app_with_token(&s, "own", &["all.Device"]).await;
+    let (_, foreign) = app_with_token(&s, "foreign", &["all.Application"]).await;
+    let app = router(s);
+    assert!(ROUTES.len() > 60, "{}", ROUTES.len());
+    for r in ROUTES {
+        let uri = concrete(r.path, &own);
+        let m = r.method.as_str();
+        let (st, body) = call(&app, m, &uri, None).await;
+        match r.guard {
+            Guard::Public => assert_eq!(st, 200, "{m} {uri}: {body}"),
+            Guard::Scope(_) | Guard::ScopeOrSignedLink(_) => {
+                assert_eq!(
+                    (st, &body["type"]),
+                    (401, &Value::from("Unauthorized")),
+                    "{m} {uri}: {body}"
+                );
+                let (st, body) = call(&app, m, &uri, Some(&inert)).await;
+                assert_eq!(
+                    st, 403,
+                    "{m} {uri} with a scope that grants nothing: {body}"
+                );
+                let action = r.guard.action().unwrap().name;
+                let msg = body["message"].as_str().unwrap();
+                assert!(msg.contains(action), "{m} {uri}: {msg}");
+                if r.path.contains("{applicationId}") {
+                    let (st, body) = call(&app, m, &uri, Some(&foreign)).await;
+                    assert_eq!(
+                        st, 403,
+                        "{m} {uri} with another application's token: {body}"
+                    );
+                    let msg = body["message"].as_str().unwrap();
+                    assert!(
+                        msg.contains("does not have access to this application"),
+                        "{msg}"
+                    );
+                }
+            }
+        }
+    }
+    // The fallbacks still answer paths and methods outside the table.
+    let (st, _) = call(&app, "GET", "/nowhere", None).await;
+    assert_eq!(st, 404);
+    let (st, _) = call(&app, "PUT", "/applications", None).await;
+    assert_eq!(st, 405);
+}
+
+#[tokio::test]
+async fn document_lists_exactly_the_table() {
     let dir = tempfile::tempdir().unwrap();
     let app = router(state(&dir).await);
-    // The dashboard's pages and assets (`/ui...`) are not part of the API.
-    let served: BTreeSet<_> = router_routes(&format!("{app:?}"))
-        .into_iter()
-        .filter(|(_, path)| !path.starts_with("/ui"))
-        .collect();
-    assert!(served.len() > 40, "parsed the router: {served:?}");
-    let resp = app
-        .oneshot(Request::get("/openapi.json").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let doc: Value =
-        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let (st, doc) = call(&app, "GET", "/openapi.json", None).await;
+    assert_eq!(st, 200);
     assert_eq!(doc["openapi"], "3.1.0");
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -87,8 +168,31 @@ async fn document_lists_exactly_the_served_routes() {
             assert!(op["responses"].is_object(), "{method} {path}");
         }
     }
-    let missing: Vec<_> = served.difference(&documented).collect();
-    let extra: Vec<_> = documented.difference(&served).collect();
-    assert!(missing.is_empty(), "served but not documented: {missing:?}");
-    assert!(extra.is_empty(), "documented but not served: {extra:?}");
+    let rows: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| (r.method.as_str().to_string(), r.path.to_string()))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        ROUTES.len(),
+        "a (method, path) pair appears twice"
+    );
+    assert_eq!(documented, rows);
+    // Bodies carry the schema of their type: required fields, no unknown fields.
+    let schemas = &doc["components"]["schemas"];
+    let device = &schemas["DevicePost"];
+    assert_eq!(device["required"], serde_json::json!(["name"]), "{device}");
+    assert_eq!(device["additionalProperties"], false, "{device}");
+    assert!(device["properties"]["tags"].is_object(), "{device}");
+    let post = &doc["paths"]["/applications/{applicationId}/devices"]["post"];
+    assert_eq!(
+        post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/DevicePost"
+    );
+    // Every `$ref` resolves.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = r.split('"').next().unwrap();
+        assert!(schemas[name].is_object(), "dangling $ref {name}");
+    }
 }

@@ -2,18 +2,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::model::Application;
 use rjobs_core::Id;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
-use crate::scopes::{action, Action};
 use crate::state::AppState;
 use crate::views;
 
@@ -23,24 +20,9 @@ const LIST: ListSpec = ListSpec {
     default_per_page: 100,
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/applications", get(list).post(create))
-        .route(
-            "/applications/{applicationId}",
-            get(read).patch(update).delete(remove),
-        )
-}
-
-/// Authorizes `action` on the application in the path and loads it (404 if absent).
-pub(crate) async fn load_app(
-    state: &AppState,
-    who: &Principal,
-    action: &Action,
-    path: &PathParams,
-) -> ApiResult<Application> {
+/// The application in the path (404 if absent); its guard has authorized the caller.
+pub(crate) async fn load_app(state: &AppState, path: &PathParams) -> ApiResult<Application> {
     let app_id = path.id("applicationId")?;
-    who.authorize(action, Some(&app_id))?;
     state
         .store
         .get_application(&app_id)
@@ -48,17 +30,17 @@ pub(crate) async fn load_app(
         .ok_or_else(|| ApiError::not_found("Application"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct AppPost {
+pub(crate) struct AppPost {
     name: String,
     #[serde(default)]
     description: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct AppPatch {
+pub(crate) struct AppPatch {
     name: Option<String>,
     description: Option<String>,
 }
@@ -81,24 +63,20 @@ fn check_description(d: &str) -> ApiResult<()> {
     Ok(())
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    who.authorize(&action::APPLICATIONS_GET, None)?;
     let p = ListParams::parse(&LIST, &q)?;
     let page = state.store.list_applications(&p).await?;
     let items = page.items.iter().map(views::application).collect();
     Ok(Json(views::envelope(items, page.total_count, &p, None)))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
-    who: Principal,
     JsonBody(body): JsonBody<AppPost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    who.authorize(&action::APPLICATIONS_POST, None)?;
     check_name(&body.name)?;
     check_description(&body.description)?;
     let now = state.clock.now();
@@ -114,22 +92,20 @@ async fn create(
     Ok((StatusCode::CREATED, Json(views::application(&app))))
 }
 
-async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::APPLICATION_GET, &path).await?;
+    let app = load_app(&state, &path).await?;
     Ok(Json(views::application(&app)))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<AppPatch>,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::APPLICATION_PATCH, &path).await?;
+    let app = load_app(&state, &path).await?;
     let mut next = app.clone();
     if let Some(n) = body.name {
         check_name(&n)?;
@@ -149,15 +125,12 @@ async fn update(
     Ok(Json(views::application(&next)))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let app: Id = load_app(&state, &who, &action::APPLICATION_DELETE, &path)
-        .await?
-        .id;
+    let app: Id = load_app(&state, &path).await?.id;
     if !state.store.delete_application(&app).await? {
         return Err(ApiError::not_found("Application"));
     }

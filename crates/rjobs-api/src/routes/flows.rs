@@ -6,17 +6,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rjobs_core::list::{parse_uint, ListParams, ListSpec};
 use rjobs_store::FlowRecord;
 use serde_json::{json, Value};
 
 use super::applications::{conflict_to_retry, load_app};
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
-use crate::scopes::{action, Action};
 use crate::state::AppState;
 use crate::views;
 
@@ -25,22 +22,6 @@ const LIST: ListSpec = ListSpec {
     filter_fields: &["name"],
     default_per_page: 100,
 };
-
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/applications/{applicationId}/flows",
-            get(list).post(create),
-        )
-        .route(
-            "/applications/{applicationId}/flows/{flowId}",
-            get(read).patch(update).delete(remove),
-        )
-        .route(
-            "/applications/{applicationId}/flows/{flowId}/logs",
-            get(logs),
-        )
-}
 
 fn record_of(def: &rjobs_flow::FlowDef, base: FlowRecord) -> FlowRecord {
     let body = rjobs_flow::flow_json(def);
@@ -113,13 +94,12 @@ fn trigger_filter(
         .collect()
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::FLOWS_GET, &path).await?;
+    let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&LIST, &q)?;
     let triggers = trigger_filter(&q)?;
     let page = state.store.list_flows(&app.id, &p, &triggers).await?;
@@ -132,13 +112,12 @@ async fn list(
     )))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::FLOWS_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     let mut def = rjobs_flow::parse_flow(&body).map_err(flow_error)?;
     let now = state.clock.now();
     rjobs_flow::timer::assign_keys(&mut def, || state.ids.next(now).to_string());
@@ -159,13 +138,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view(&rec))))
 }
 
-async fn load_flow(
-    state: &AppState,
-    who: &Principal,
-    act: &Action,
-    path: &PathParams,
-) -> ApiResult<FlowRecord> {
-    let app = load_app(state, who, act, path).await?;
+async fn load_flow(state: &AppState, path: &PathParams) -> ApiResult<FlowRecord> {
+    let app = load_app(state, path).await?;
     let id = path.id("flowId")?;
     state
         .store
@@ -174,23 +148,19 @@ async fn load_flow(
         .ok_or_else(|| ApiError::not_found("Flow"))
 }
 
-async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(view(
-        &load_flow(&state, &who, &action::FLOW_GET, &path).await?,
-    )))
+    Ok(Json(view(&load_flow(&state, &path).await?)))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    let cur = load_flow(&state, &who, &action::FLOW_PATCH, &path).await?;
+    let cur = load_flow(&state, &path).await?;
     let def = rjobs_flow::parse_flow(&cur.body).map_err(|e| ApiError::internal(&e))?;
     let mut next_def = rjobs_flow::patch_flow(&def, &body).map_err(flow_error)?;
     let now = state.clock.now();
@@ -206,26 +176,24 @@ async fn update(
     Ok(Json(view(&next)))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let f = load_flow(&state, &who, &action::FLOW_DELETE, &path).await?;
+    let f = load_flow(&state, &path).await?;
     if !state.store.delete_flow(&f.application_id, &f.id).await? {
         return Err(ApiError::not_found("Flow"));
     }
     Ok(Json(json!({"success": true})))
 }
 
-async fn logs(
+pub(crate) async fn logs(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let f = load_flow(&state, &who, &action::FLOW_LOGS, &path).await?;
+    let f = load_flow(&state, &path).await?;
     let limit = parse_uint(&q, "limit", 1, 1, 1000)?;
     let since = rjobs_core::list::parse_millis(&q, "since")?;
     let runs = state.store.list_flow_runs(&f.id, since, limit).await?;

@@ -3,8 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::model::{ApiToken, TokenStatus};
 use rjobs_core::secret::{hash_token, new_token, APP_PREFIX};
@@ -16,7 +15,7 @@ use super::applications::{conflict_to_retry, load_app};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
-use crate::scopes::{action, covers, grantable};
+use crate::scopes::{covers, grantable};
 use crate::state::AppState;
 use crate::views;
 
@@ -26,21 +25,9 @@ const LIST: ListSpec = ListSpec {
     default_per_page: 1000,
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/applications/{applicationId}/tokens",
-            get(list).post(create),
-        )
-        .route(
-            "/applications/{applicationId}/tokens/{apiTokenId}",
-            get(read).patch(update).delete(remove),
-        )
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TokenPost {
+pub(crate) struct TokenPost {
     name: String,
     #[serde(default)]
     description: String,
@@ -49,9 +36,9 @@ struct TokenPost {
     status: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TokenPatch {
+pub(crate) struct TokenPatch {
     name: Option<String>,
     description: Option<String>,
     status: Option<String>,
@@ -85,13 +72,12 @@ fn check_text(name: &str, description: &str) -> ApiResult<()> {
     Ok(())
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::TOKENS_GET, &path).await?;
+    let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&LIST, &q)?;
     let page = state.store.list_api_tokens(&app.id, &p).await?;
     let items = page.items.iter().map(views::api_token).collect();
@@ -103,13 +89,13 @@ async fn list(
     )))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<TokenPost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::TOKENS_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     check_text(&body.name, &body.description)?;
     let scope = body.scope.unwrap_or_else(|| vec!["all.Application".into()]);
     if scope.is_empty() {
@@ -167,13 +153,8 @@ fn check_within(who: &Principal, scope: &[String]) -> ApiResult<()> {
     }
 }
 
-async fn load_token(
-    state: &AppState,
-    who: &Principal,
-    act: &crate::scopes::Action,
-    path: &PathParams,
-) -> ApiResult<ApiToken> {
-    let app = load_app(state, who, act, path).await?;
+async fn load_token(state: &AppState, path: &PathParams) -> ApiResult<ApiToken> {
+    let app = load_app(state, path).await?;
     let id = path.id("apiTokenId")?;
     state
         .store
@@ -182,22 +163,21 @@ async fn load_token(
         .ok_or_else(|| ApiError::not_found("API token"))
 }
 
-async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    let t = load_token(&state, &who, &action::TOKEN_GET, &path).await?;
+    let t = load_token(&state, &path).await?;
     Ok(Json(views::api_token(&t)))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<TokenPatch>,
 ) -> ApiResult<Json<Value>> {
-    let t = load_token(&state, &who, &action::TOKEN_PATCH, &path).await?;
+    let t = load_token(&state, &path).await?;
     // Re-enabling or extending a wider token would widen what the caller can reach.
     check_within(&who, &t.scope)?;
     let mut next = t.clone();
@@ -224,13 +204,12 @@ async fn update(
     Ok(Json(views::api_token(&next)))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let t = load_token(&state, &who, &action::TOKEN_DELETE, &path).await?;
+    let t = load_token(&state, &path).await?;
     if !state
         .store
         .delete_api_token(&t.application_id, &t.id)

@@ -6,8 +6,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rjobs_core::list::{parse_uint, ListParams, ListSpec};
 use rjobs_core::webhooks::EventType;
 use rjobs_store::webhooks::{AttemptRecord, WebhookRecord};
@@ -15,10 +14,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::applications::{conflict_to_retry, load_app};
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
-use crate::scopes::action;
 use crate::state::AppState;
 
 const LIST: ListSpec = ListSpec {
@@ -30,34 +27,18 @@ const LIST: ListSpec = ListSpec {
 /// Most attempts `GET …/deliveries` returns.
 const MAX_DELIVERIES: u32 = 100;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/applications/{applicationId}/webhooks",
-            get(list).post(create),
-        )
-        .route(
-            "/applications/{applicationId}/webhooks/{webhookId}",
-            get(read).patch(update).delete(remove),
-        )
-        .route(
-            "/applications/{applicationId}/webhooks/{webhookId}/deliveries",
-            get(deliveries),
-        )
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WebhookPost {
+pub(crate) struct WebhookPost {
     name: String,
     url: String,
     events: Vec<String>,
     enabled: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct WebhookPatch {
+pub(crate) struct WebhookPatch {
     name: Option<String>,
     url: Option<String>,
     events: Option<Vec<String>>,
@@ -127,13 +108,12 @@ fn parse_events(names: &[String]) -> ApiResult<Vec<EventType>> {
     Ok(out)
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::WEBHOOKS_GET, &path).await?;
+    let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&LIST, &q)?;
     let page = state.store.list_webhooks(&app.id, &p).await?;
     let items = page.items.iter().map(view).collect();
@@ -145,13 +125,12 @@ async fn list(
     )))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<WebhookPost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::WEBHOOKS_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     check_name(&body.name)?;
     check_url(&body.url)?;
     let events = parse_events(&body.events)?;
@@ -174,13 +153,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-async fn load(
-    state: &AppState,
-    who: &Principal,
-    act: &crate::scopes::Action,
-    path: &PathParams,
-) -> ApiResult<WebhookRecord> {
-    let app = load_app(state, who, act, path).await?;
+async fn load(state: &AppState, path: &PathParams) -> ApiResult<WebhookRecord> {
+    let app = load_app(state, path).await?;
     let id = path.id("webhookId")?;
     state
         .store
@@ -189,22 +163,20 @@ async fn load(
         .ok_or_else(|| ApiError::not_found("Webhook"))
 }
 
-async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    let w = load(&state, &who, &action::WEBHOOK_GET, &path).await?;
+    let w = load(&state, &path).await?;
     Ok(Json(view(&w)))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<WebhookPatch>,
 ) -> ApiResult<Json<Value>> {
-    let w = load(&state, &who, &action::WEBHOOK_PATCH, &path).await?;
+    let w = load(&state, &path).await?;
     let mut next = w.clone();
     if let Some(n) = body.name {
         check_name(&n)?;
@@ -230,26 +202,24 @@ async fn update(
     Ok(Json(view(&next)))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let w = load(&state, &who, &action::WEBHOOK_DELETE, &path).await?;
+    let w = load(&state, &path).await?;
     if !state.store.delete_webhook(&w.application_id, &w.id).await? {
         return Err(ApiError::not_found("Webhook"));
     }
     Ok(Json(json!({"success": true})))
 }
 
-async fn deliveries(
+pub(crate) async fn deliveries(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let w = load(&state, &who, &action::WEBHOOK_GET, &path).await?;
+    let w = load(&state, &path).await?;
     let limit = parse_uint(&q, "limit", MAX_DELIVERIES, 1, MAX_DELIVERIES)?;
     let items: Vec<Value> = state
         .store

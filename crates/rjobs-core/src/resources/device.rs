@@ -24,7 +24,7 @@ pub const DEVICE_CLASSES: &[&str] = &[
 
 /// A device attribute. `description` and `attributeTags` are kept; the original's blob settings
 /// are accepted and dropped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Attribute {
     /// `^[0-9a-zA-Z_-]{1,255}$`, unique per device.
@@ -118,7 +118,7 @@ pub struct Device {
 }
 
 /// `POST /applications/{applicationId}/devices` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DevicePost {
     name: String,
@@ -171,7 +171,7 @@ impl DevicePost {
 }
 
 /// `PATCH .../devices/{deviceId}` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DevicePatch {
     name: Option<String>,

@@ -42,7 +42,7 @@ pub struct ExperienceGroup {
 }
 
 /// `POST .../experience/groups` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GroupPost {
     name: String,
@@ -90,7 +90,7 @@ impl GroupPost {
 }
 
 /// `PATCH .../experience/groups/{experienceGroupId}` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GroupPatch {
     name: Option<String>,
@@ -207,7 +207,7 @@ fn check_password(p: &str) -> Result<(), FieldError> {
 }
 
 /// `POST .../experience/users` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserPost {
     email: String,
@@ -266,7 +266,7 @@ impl UserPost {
 }
 
 /// `PATCH .../experience/users/{experienceUserId}` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserPatch {
     email: Option<String>,

@@ -27,7 +27,7 @@ pub use table::{Column, ColumnType, Constraint, DataRow, DataTable, TablePatch, 
 pub const MAX_BULK: usize = 10_000;
 
 /// A device tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tag {
     /// `^[0-9a-zA-Z_-]{1,255}$`.

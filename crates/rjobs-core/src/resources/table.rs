@@ -10,7 +10,7 @@ use crate::list::FieldError;
 use crate::{Id, Timestamp};
 
 /// A column's type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnType {
     /// Text.
@@ -22,7 +22,7 @@ pub enum ColumnType {
 }
 
 /// A column's constraint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Constraint {
     /// May be null.
@@ -34,7 +34,7 @@ pub enum Constraint {
 }
 
 /// One column.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Column {
     /// `^[0-9a-zA-Z_-]{1,255}$`.
@@ -116,7 +116,7 @@ fn check_columns(cols: &[Column]) -> Result<(), FieldError> {
 }
 
 /// `POST .../data-tables` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TablePost {
     name: String,
@@ -146,7 +146,7 @@ impl TablePost {
 
 /// `PATCH .../data-tables/{dataTableId}` body (the original changes columns through separate
 /// column endpoints; only name and description here).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TablePatch {
     name: Option<String>,

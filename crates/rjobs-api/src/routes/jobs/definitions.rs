@@ -12,11 +12,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::query::check_job;
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
 use crate::routes::applications::{conflict_to_retry, load_app};
-use crate::scopes::{action, Action};
 use crate::state::AppState;
 use crate::views;
 use rjobs_engine::views as view;
@@ -35,7 +33,7 @@ const LIST: ListSpec = ListSpec {
 };
 
 /// The settable fields (create and patch). `resourceType` is taken only on create.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct JobBody {
     name: Option<String>,
@@ -95,13 +93,12 @@ impl JobBody {
     }
 }
 
-pub(super) async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::JOBS_GET, &path).await?;
+    let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&LIST, &q)?;
     let page = state.store.list_jobs(&app.id, &p).await?;
     let items = page.items.iter().map(view::job).collect();
@@ -113,13 +110,12 @@ pub(super) async fn list(
     )))
 }
 
-pub(super) async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<JobBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::JOBS_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     let name = body
         .name
         .clone()
@@ -143,13 +139,8 @@ pub(super) async fn create(
 }
 
 /// Authorizes `action`, then loads the application's job from the path (404s name which).
-pub(crate) async fn load_job(
-    state: &AppState,
-    who: &Principal,
-    action: &Action,
-    path: &PathParams,
-) -> ApiResult<ResourceJob> {
-    let app = load_app(state, who, action, path).await?;
+pub(crate) async fn load_job(state: &AppState, path: &PathParams) -> ApiResult<ResourceJob> {
+    let app = load_app(state, path).await?;
     let id = path.id("resourceJobId")?;
     state
         .store
@@ -158,22 +149,20 @@ pub(crate) async fn load_job(
         .ok_or_else(|| ApiError::not_found("Resource job"))
 }
 
-pub(super) async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_GET, &path).await?;
+    let job = load_job(&state, &path).await?;
     Ok(Json(view::job(&job)))
 }
 
-pub(super) async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<JobBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let job = load_job(&state, &who, &action::JOB_PATCH, &path).await?;
+    let job = load_job(&state, &path).await?;
     if body.resource_type.is_some() {
         return Err(ApiError::validation(
             "resourceType: cannot be changed after creation",
@@ -193,15 +182,14 @@ pub(super) async fn update(
     Ok((StatusCode::CREATED, Json(view::job(&next))))
 }
 
-pub(super) async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
     let include_workflows = rjobs_core::list::parse_flag(&q, "includeWorkflows")?;
-    let job = load_job(&state, &who, &action::JOB_DELETE, &path).await?;
+    let job = load_job(&state, &path).await?;
     // Executions, iterations and reports go with the job (cascade): in-flight iterations are
     // abandoned and later acks find nothing.
     if !state.store.delete_job(&job.application_id, &job.id).await? {

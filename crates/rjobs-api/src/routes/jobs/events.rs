@@ -25,10 +25,8 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::definitions::load_job;
 use super::executions::load_execution;
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Params, PathParams};
-use crate::scopes::action;
 use crate::state::AppState;
 
 /// How often the execution row is read.
@@ -42,14 +40,13 @@ const PAGE: usize = 200;
 /// Consecutive failed reads after which the stream gives up.
 const MAX_READ_ERRORS: u32 = 20;
 
-pub(super) async fn events(
+pub(crate) async fn events(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
+    let job = load_job(&state, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
     let iterations = match q.get("iterations").map(|s| s.trim()) {
         None | Some("") | Some("false") | Some("0") => false,

@@ -16,12 +16,11 @@ use super::executions::source;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, PathParams};
-use crate::scopes::action;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct ExecBody {
+pub(crate) struct ExecBody {
     template_context: Option<String>,
     query_json: Option<String>,
     data_table_id: Option<String>,
@@ -84,14 +83,14 @@ fn rerun_of(v: &Value) -> ApiResult<RerunRequest> {
     })
 }
 
-pub(super) async fn execute(
+pub(crate) async fn execute(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
     Params(q): Params,
     JsonBody(body): JsonBody<ExecBody>,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_EXECUTE, &path).await?;
+    let job = load_job(&state, &path).await?;
     let dry_run = rjobs_core::list::parse_flag(&q, "dryRun")?;
     let rerun = body.rerun_of.as_ref().map(rerun_of).transpose()?;
     if rerun.is_some() {

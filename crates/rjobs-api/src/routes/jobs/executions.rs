@@ -20,12 +20,11 @@ use super::definitions::load_job;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
-use crate::scopes::action;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct AckBody {
+pub(crate) struct AckBody {
     success: bool,
     message: Option<String>,
     accumulator: Option<Value>,
@@ -69,12 +68,7 @@ async fn control(
     q: std::collections::HashMap<String, String>,
     c: Control,
 ) -> ApiResult<Json<Value>> {
-    let act = match c {
-        Control::Cancel => &action::JOB_CANCEL,
-        Control::Pause => &action::JOB_PAUSE,
-        Control::Resume => &action::JOB_RESUME,
-    };
-    let job = load_job(&state, &who, act, &path).await?;
+    let job = load_job(&state, &path).await?;
     let exec = execution_id(&q)?;
     let (app, e) = (&job.application_id, &state.engine);
     match c {
@@ -85,7 +79,7 @@ async fn control(
     Ok(Json(json!({"success": true})))
 }
 
-pub(super) async fn cancel(
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
@@ -95,7 +89,7 @@ pub(super) async fn cancel(
     control(state, who, path, q, Control::Cancel).await
 }
 
-pub(super) async fn pause(
+pub(crate) async fn pause(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
@@ -105,7 +99,7 @@ pub(super) async fn pause(
     control(state, who, path, q, Control::Pause).await
 }
 
-pub(super) async fn resume(
+pub(crate) async fn resume(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
@@ -130,13 +124,12 @@ fn log_item(state: &AppState, e: &Execution) -> Value {
     views::execution_log(e, &summary, url.as_deref())
 }
 
-pub(super) async fn logs(
+pub(crate) async fn logs(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
+    let job = load_job(&state, &path).await?;
     let limit = parse_uint(&q, "limit", 1, 1, 100)?;
     let since = rjobs_core::list::parse_millis(&q, "since")?;
     let execs = state
@@ -163,23 +156,18 @@ pub(super) async fn load_execution(
         .ok_or_else(|| ApiError::not_found("Execution"))
 }
 
-pub(super) async fn one(
-    State(state): State<AppState>,
-    who: Principal,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
+pub(crate) async fn one(State(state): State<AppState>, path: PathParams) -> ApiResult<Json<Value>> {
+    let job = load_job(&state, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
     Ok(Json(log_item(&state, &e)))
 }
 
-pub(super) async fn iterations(
+pub(crate) async fn iterations(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_LOGS, &path).await?;
+    let job = load_job(&state, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
     let status = match q.get("status").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => None,
@@ -217,13 +205,12 @@ pub(super) async fn iterations(
     Ok(Json(v))
 }
 
-pub(super) async fn acknowledge(
+pub(crate) async fn acknowledge(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<AckBody>,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_ACKNOWLEDGE, &path).await?;
+    let job = load_job(&state, &path).await?;
     let exec = path.id("executionId")?;
     let iteration_id = path.0.get("iterationId").cloned().unwrap_or_default();
     state
@@ -245,9 +232,8 @@ pub(super) async fn acknowledge(
 }
 
 /// The CSV report: with a valid signed link (`expires`, `signature`) no token is needed.
-pub(super) async fn report(
+pub(crate) async fn report(
     State(state): State<AppState>,
-    who: Result<Principal, ApiError>,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Response> {
@@ -277,7 +263,7 @@ pub(super) async fn report(
             .await?
             .ok_or_else(|| ApiError::not_found("Execution"))?
     } else {
-        let job = load_job(&state, &who?, &action::JOB_LOGS, &path).await?;
+        let job = load_job(&state, &path).await?;
         load_execution(&state, &job, &path).await?
     };
     let store = state.store.clone();

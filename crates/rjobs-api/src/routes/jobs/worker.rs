@@ -11,10 +11,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::definitions::load_job;
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParams};
-use crate::scopes::action;
 use crate::state::AppState;
 
 /// Most iterations one claim or one batch acknowledgement carries.
@@ -22,22 +20,22 @@ const MAX_ITEMS: usize = 1000;
 /// Longest long-poll of a claim.
 const MAX_WAIT_MS: u64 = 30_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct ClaimBody {
+pub(crate) struct ClaimBody {
     limit: Option<u32>,
     wait_ms: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct BatchBody {
+pub(crate) struct BatchBody {
     items: Vec<BatchItem>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct BatchItem {
+pub(crate) struct BatchItem {
     iteration_id: String,
     attempt: Option<u32>,
     success: bool,
@@ -45,13 +43,12 @@ pub(super) struct BatchItem {
     accumulator: Option<Value>,
 }
 
-pub(super) async fn claim(
+pub(crate) async fn claim(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<ClaimBody>,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_ACKNOWLEDGE, &path).await?;
+    let job = load_job(&state, &path).await?;
     let exec = path.id("executionId")?;
     let limit = body.limit.unwrap_or(100);
     if !(1..=MAX_ITEMS as u32).contains(&limit) {
@@ -78,13 +75,12 @@ pub(super) async fn claim(
     Ok(Json(json!({ "items": items })))
 }
 
-pub(super) async fn acknowledge_batch(
+pub(crate) async fn acknowledge_batch(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<BatchBody>,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &who, &action::JOB_ACKNOWLEDGE, &path).await?;
+    let job = load_job(&state, &path).await?;
     let exec = path.id("executionId")?;
     if body.items.is_empty() || body.items.len() > MAX_ITEMS {
         return Err(ApiError::validation(format!(

@@ -2,18 +2,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::resources::{DataTable, TablePatch, TablePost};
 use serde_json::Value;
 
 use super::success;
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
 use crate::routes::applications::load_app;
-use crate::scopes::{action, Action};
 use crate::state::AppState;
 use crate::views;
 
@@ -23,26 +20,9 @@ const LIST: ListSpec = ListSpec {
     default_per_page: 100,
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/applications/{applicationId}/data-tables",
-            get(list).post(create),
-        )
-        .route(
-            "/applications/{applicationId}/data-tables/{dataTableId}",
-            get(read).patch(update).delete(remove),
-        )
-}
-
 /// Authorizes `a`, loads the application and the table in the path (404 naming which).
-pub(crate) async fn load_table(
-    state: &AppState,
-    who: &Principal,
-    a: &Action,
-    path: &PathParams,
-) -> ApiResult<DataTable> {
-    let app = load_app(state, who, a, path).await?;
+pub(crate) async fn load_table(state: &AppState, path: &PathParams) -> ApiResult<DataTable> {
+    let app = load_app(state, path).await?;
     let id = path.id("dataTableId")?;
     state
         .store
@@ -51,13 +31,12 @@ pub(crate) async fn load_table(
         .ok_or_else(|| ApiError::not_found("Data table"))
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::DATA_TABLES_GET, &path).await?;
+    let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&LIST, &q)?;
     let page = state.store.list_data_tables(&app.id, &p).await?;
     let items = page.items.iter().map(DataTable::to_json).collect();
@@ -69,35 +48,32 @@ async fn list(
     )))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<TablePost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::DATA_TABLES_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     let now = state.clock.now();
     let t = body.into_table(state.ids.next(now), app.id, now)?;
     state.store.insert_data_table(&t).await?;
     Ok((StatusCode::CREATED, Json(t.to_json())))
 }
 
-async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &who, &action::DATA_TABLE_GET, &path).await?;
+    let t = load_table(&state, &path).await?;
     Ok(Json(t.to_json()))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<TablePatch>,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &who, &action::DATA_TABLE_PATCH, &path).await?;
+    let t = load_table(&state, &path).await?;
     let next = body.apply(&t, state.clock.now())?;
     if !state.store.update_data_table(&next).await? {
         return Err(ApiError::not_found("Data table"));
@@ -105,13 +81,12 @@ async fn update(
     Ok(Json(next.to_json()))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &who, &action::DATA_TABLE_DELETE, &path).await?;
+    let t = load_table(&state, &path).await?;
     if !state
         .store
         .delete_data_table(&t.application_id, &t.id)

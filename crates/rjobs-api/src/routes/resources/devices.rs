@@ -3,8 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::resources::{Device, DevicePatch, DevicePost};
 use rjobs_core::Timestamp;
@@ -13,11 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{bulk_created, check_bulk_len, list_query, success, validate_all, with_query};
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonArray, JsonBody, NoBody, Params, PathParams};
 use crate::routes::applications::load_app;
-use crate::scopes::action;
 use crate::state::AppState;
 use crate::views;
 
@@ -34,30 +31,12 @@ const LIST: ListSpec = ListSpec {
     default_per_page: 100,
 };
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/applications/{applicationId}/devices",
-            get(list).post(create),
-        )
-        .route("/applications/{applicationId}/devices/bulk", post(bulk))
-        .route(
-            "/applications/{applicationId}/devices/{deviceId}",
-            get(read).patch(update).delete(remove),
-        )
-        .route(
-            "/applications/{applicationId}/devices/{deviceId}/setConnectionStatus",
-            post(set_connection_status),
-        )
-}
-
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::DEVICES_GET, &path).await?;
+    let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&LIST, &q)?;
     let query = list_query(ResourceType::Device, &q)?;
     let (parsed, echo) = query.map_or((None, None), |(a, b)| (Some(a), Some(b)));
@@ -70,26 +49,24 @@ async fn list(
     Ok(Json(with_query(env, echo)))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<DevicePost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::DEVICES_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     let now = state.clock.now();
     let d = body.into_device(state.ids.next(now), app.id, now)?;
     state.store.insert_devices(std::slice::from_ref(&d)).await?;
     Ok((StatusCode::CREATED, Json(d.to_json())))
 }
 
-async fn bulk(
+pub(crate) async fn bulk(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonArray(items): JsonArray<DevicePost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::DEVICES_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     check_bulk_len(items.len())?;
     let now = state.clock.now();
     let devices = validate_all(items, |b| {
@@ -102,13 +79,8 @@ async fn bulk(
     ))
 }
 
-async fn load(
-    state: &AppState,
-    who: &Principal,
-    a: &crate::scopes::Action,
-    path: &PathParams,
-) -> ApiResult<Device> {
-    let app = load_app(state, who, a, path).await?;
+async fn load(state: &AppState, path: &PathParams) -> ApiResult<Device> {
+    let app = load_app(state, path).await?;
     let id = path.id("deviceId")?;
     state
         .store
@@ -117,22 +89,20 @@ async fn load(
         .ok_or_else(|| ApiError::not_found("Device"))
 }
 
-async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    let d = load(&state, &who, &action::DEVICE_GET, &path).await?;
+    let d = load(&state, &path).await?;
     Ok(Json(d.to_json()))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<DevicePatch>,
 ) -> ApiResult<Json<Value>> {
-    let d = load(&state, &who, &action::DEVICE_PATCH, &path).await?;
+    let d = load(&state, &path).await?;
     let next = body.apply(&d, state.clock.now())?;
     if !state.store.update_device(&next).await? {
         return Err(ApiError::not_found("Device"));
@@ -140,13 +110,12 @@ async fn update(
     Ok(Json(next.to_json()))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let d = load(&state, &who, &action::DEVICE_DELETE, &path).await?;
+    let d = load(&state, &path).await?;
     if !state.store.delete_device(&d.application_id, &d.id).await? {
         return Err(ApiError::not_found("Device"));
     }
@@ -155,9 +124,9 @@ async fn remove(
 
 /// `deviceConnectionStatus.json`: the status plus optional instants; the rest is accepted and
 /// ignored (rjobs keeps no connection log).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ConnectionStatus {
+pub(crate) struct ConnectionStatus {
     status: String,
     connected_at: Option<Value>,
     disconnected_at: Option<Value>,
@@ -189,9 +158,8 @@ fn instant(field: &str, v: &Value) -> ApiResult<Timestamp> {
     }
 }
 
-async fn set_connection_status(
+pub(crate) async fn set_connection_status(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<ConnectionStatus>,
 ) -> ApiResult<Json<Value>> {
@@ -201,7 +169,7 @@ async fn set_connection_status(
         &body.messages_from_client,
         &body.messages_to_client,
     );
-    let d = load(&state, &who, &action::DEVICE_SET_CONNECTION_STATUS, &path).await?;
+    let d = load(&state, &path).await?;
     let now = state.clock.now();
     let (connected, at) = match body.status.as_str() {
         "connected" => {

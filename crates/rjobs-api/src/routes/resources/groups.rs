@@ -6,8 +6,7 @@ use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::resources::{ExperienceGroup, GroupPatch, GroupPost};
 use rjobs_core::Id;
@@ -15,11 +14,9 @@ use rjobs_query::ResourceType;
 use serde_json::Value;
 
 use super::{bulk_created, check_bulk_len, list_query, success, validate_all, with_query};
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonArray, JsonBody, NoBody, Params, PathParams};
 use crate::routes::applications::load_app;
-use crate::scopes::{action, Action};
 use crate::state::AppState;
 use crate::views;
 
@@ -28,17 +25,6 @@ const LIST: ListSpec = ListSpec {
     filter_fields: &["name"],
     default_per_page: 100,
 };
-
-pub(super) fn routes() -> Router<AppState> {
-    let base = "/applications/{applicationId}/experience/groups";
-    Router::new()
-        .route(base, get(list).post(create))
-        .route(&format!("{base}/bulk"), post(bulk))
-        .route(
-            &format!("{base}/{{experienceGroupId}}"),
-            get(read).patch(update).delete(remove),
-        )
-}
 
 /// The ids one kind of reference of a group points at.
 type RefsOf = fn(&ExperienceGroup) -> Vec<Id>;
@@ -94,13 +80,12 @@ async fn check_group_refs(
     Ok(())
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::GROUPS_GET, &path).await?;
+    let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&LIST, &q)?;
     let (parsed, echo) = list_query(ResourceType::ExperienceGroup, &q)?
         .map_or((None, None), |(a, b)| (Some(a), Some(b)));
@@ -113,13 +98,12 @@ async fn list(
     Ok(Json(with_query(env, echo)))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<GroupPost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::GROUPS_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     let now = state.clock.now();
     let g = body.into_group(state.ids.next(now), app.id.clone(), now)?;
     check_group_refs(&state, &app.id, std::slice::from_ref(&g), false).await?;
@@ -127,13 +111,12 @@ async fn create(
     Ok((StatusCode::CREATED, Json(g.to_json())))
 }
 
-async fn bulk(
+pub(crate) async fn bulk(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonArray(items): JsonArray<GroupPost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::GROUPS_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     check_bulk_len(items.len())?;
     let now = state.clock.now();
     let groups = validate_all(items, |b| {
@@ -147,13 +130,8 @@ async fn bulk(
     ))
 }
 
-async fn load(
-    state: &AppState,
-    who: &Principal,
-    a: &Action,
-    path: &PathParams,
-) -> ApiResult<ExperienceGroup> {
-    let app = load_app(state, who, a, path).await?;
+async fn load(state: &AppState, path: &PathParams) -> ApiResult<ExperienceGroup> {
+    let app = load_app(state, path).await?;
     let id = path.id("experienceGroupId")?;
     state
         .store
@@ -162,25 +140,19 @@ async fn load(
         .ok_or_else(|| ApiError::not_found("Experience group"))
 }
 
-async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        load(&state, &who, &action::GROUP_GET, &path)
-            .await?
-            .to_json(),
-    ))
+    Ok(Json(load(&state, &path).await?.to_json()))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<GroupPatch>,
 ) -> ApiResult<Json<Value>> {
-    let g = load(&state, &who, &action::GROUP_PATCH, &path).await?;
+    let g = load(&state, &path).await?;
     let next = body.apply(&g, state.clock.now())?;
     let app = &g.application_id;
     if next.parent_id != g.parent_id {
@@ -207,13 +179,12 @@ async fn update(
     Ok(Json(next.to_json()))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let g = load(&state, &who, &action::GROUP_DELETE, &path).await?;
+    let g = load(&state, &path).await?;
     if !state.store.delete_group(&g.application_id, &g.id).await? {
         return Err(ApiError::not_found("Experience group"));
     }

@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use axum::Router;
 use rjobs_core::list::FieldError;
 use rjobs_core::resources::{at_index, MAX_BULK};
 use rjobs_core::Id;
@@ -16,23 +15,13 @@ use rjobs_query::{Query, QueryError, ResourceType, TableSchema};
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 
-mod data_tables;
-mod devices;
-mod groups;
+pub(crate) mod data_tables;
+pub(crate) mod devices;
+pub(crate) mod groups;
 mod password;
-mod rows;
-mod users;
-
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(devices::routes())
-        .merge(data_tables::routes())
-        .merge(rows::routes())
-        .merge(groups::routes())
-        .merge(users::routes())
-}
+pub(crate) mod rows;
+pub(crate) mod users;
 
 /// A query-language error as a 400 naming the offending part (`query.$or[2].tags: ...`).
 pub(crate) fn query_error(e: QueryError) -> ApiError {

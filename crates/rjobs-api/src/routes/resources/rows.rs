@@ -10,8 +10,7 @@ use std::collections::HashMap;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use rjobs_core::list::{parse_uint, FieldError};
 use rjobs_core::resources::{at_index, DataRow, DataTable};
 use rjobs_query::{ResourceType, TableSchema};
@@ -20,30 +19,27 @@ use serde_json::{json, Value};
 
 use super::data_tables::load_table;
 use super::{bulk_created, check_bulk_len, parse_query, success};
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::{parse_json, JsonArray, JsonBody, NoBody, Params, PathParams};
-use crate::scopes::action;
 use crate::state::AppState;
 
 /// Default and largest `limit`.
 const DEFAULT_LIMIT: u32 = 1000;
 const MAX_LIMIT: u32 = 10_000;
 
-pub(super) fn routes() -> Router<AppState> {
-    let base = "/applications/{applicationId}/data-tables/{dataTableId}/rows";
-    Router::new()
-        .route(base, get(list).post(create))
-        .route(&format!("{base}/query"), post(query))
-        .route(&format!("{base}/bulk"), post(bulk))
-        .route(
-            &format!("{base}/{{rowId}}"),
-            get(read).patch(update).delete(remove),
-        )
-}
-
 /// The body of `POST .../rows`: one row object or an array of them.
-struct RowBody(Value);
+pub(crate) struct RowBody(Value);
+
+/// The shape [`RowBody`] accepts, for the OpenAPI document.
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only its schema is used
+pub(crate) enum RowsBody {
+    /// One row: column name → value.
+    One(serde_json::Map<String, Value>),
+    /// Up to 10,000 rows, all or nothing.
+    Many(Vec<serde_json::Map<String, Value>>),
+}
 
 impl FromRequest<AppState> for RowBody {
     type Rejection = ApiError;
@@ -154,24 +150,22 @@ async fn page(
     Ok(Json(env))
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &who, &action::ROWS_GET, &path).await?;
+    let t = load_table(&state, &path).await?;
     page(&state, &t, &q, None).await
 }
 
-async fn query(
+pub(crate) async fn query(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
     JsonBody(mut v): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &who, &action::ROWS_QUERY, &path).await?;
+    let t = load_table(&state, &path).await?;
     if let Value::Object(m) = &v {
         if m.len() == 1 && t.column("query").is_none() {
             if let Some(inner @ Value::Object(_)) = m.get("query") {
@@ -208,13 +202,12 @@ fn new_rows(
         .collect()
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     RowBody(v): RowBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let t = load_table(&state, &who, &action::ROWS_POST, &path).await?;
+    let t = load_table(&state, &path).await?;
     match v {
         Value::Array(items) => {
             check_bulk_len(items.len())?;
@@ -234,13 +227,12 @@ async fn create(
     }
 }
 
-async fn bulk(
+pub(crate) async fn bulk(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonArray(items): JsonArray<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let t = load_table(&state, &who, &action::ROWS_POST, &path).await?;
+    let t = load_table(&state, &path).await?;
     check_bulk_len(items.len())?;
     let rows = new_rows(&state, &t, &items, true)?;
     state.store.insert_rows(&t, &rows).await?;
@@ -259,22 +251,20 @@ async fn load_row(state: &AppState, t: &DataTable, path: &PathParams) -> ApiResu
         .ok_or_else(|| ApiError::not_found("Data table row"))
 }
 
-async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &who, &action::ROW_GET, &path).await?;
+    let t = load_table(&state, &path).await?;
     Ok(Json(load_row(&state, &t, &path).await?.to_json()))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(v): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &who, &action::ROW_PATCH, &path).await?;
+    let t = load_table(&state, &path).await?;
     let row = load_row(&state, &t, &path).await?;
     let mut next = row.clone();
     next.data = t.patch_row(&row.data, &v)?;
@@ -285,13 +275,12 @@ async fn update(
     Ok(Json(next.to_json()))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &who, &action::ROW_DELETE, &path).await?;
+    let t = load_table(&state, &path).await?;
     let id = path.id("rowId")?;
     if !state
         .store

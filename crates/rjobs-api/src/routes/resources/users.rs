@@ -6,8 +6,7 @@ use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::resources::{ExperienceUser, UserPatch, UserPost};
 use rjobs_core::Id;
@@ -17,11 +16,9 @@ use serde_json::Value;
 use super::{
     bulk_created, check_bulk_len, list_query, password, success, validate_all, with_query,
 };
-use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonArray, JsonBody, NoBody, Params, PathParams};
 use crate::routes::applications::load_app;
-use crate::scopes::{action, Action};
 use crate::state::AppState;
 use crate::views;
 
@@ -38,17 +35,6 @@ const LIST: ListSpec = ListSpec {
     filter_fields: &["email", "firstName", "lastName"],
     default_per_page: 100,
 };
-
-pub(super) fn routes() -> Router<AppState> {
-    let base = "/applications/{applicationId}/experience/users";
-    Router::new()
-        .route(base, get(list).post(create))
-        .route(&format!("{base}/bulk"), post(bulk))
-        .route(
-            &format!("{base}/{{experienceUserId}}"),
-            get(read).patch(update).delete(remove),
-        )
-}
 
 /// 400 naming the first group id of `users` that does not exist in the application.
 async fn check_groups(
@@ -91,13 +77,12 @@ async fn check_groups(
     Ok(())
 }
 
-async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &who, &action::USERS_GET, &path).await?;
+    let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&LIST, &q)?;
     let (parsed, echo) = list_query(ResourceType::ExperienceUser, &q)?
         .map_or((None, None), |(a, b)| (Some(a), Some(b)));
@@ -107,13 +92,12 @@ async fn list(
     Ok(Json(with_query(env, echo)))
 }
 
-async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<UserPost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::USERS_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     let now = state.clock.now();
     let (mut u, pw) = body.into_user(state.ids.next(now), app.id.clone(), now)?;
     check_groups(&state, &app.id, std::slice::from_ref(&u), false).await?;
@@ -122,13 +106,12 @@ async fn create(
     Ok((StatusCode::CREATED, Json(u.to_json())))
 }
 
-async fn bulk(
+pub(crate) async fn bulk(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonArray(items): JsonArray<UserPost>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let app = load_app(&state, &who, &action::USERS_POST, &path).await?;
+    let app = load_app(&state, &path).await?;
     check_bulk_len(items.len())?;
     let now = state.clock.now();
     let pairs = validate_all(items, |b| {
@@ -146,13 +129,8 @@ async fn bulk(
     ))
 }
 
-async fn load(
-    state: &AppState,
-    who: &Principal,
-    a: &Action,
-    path: &PathParams,
-) -> ApiResult<ExperienceUser> {
-    let app = load_app(state, who, a, path).await?;
+async fn load(state: &AppState, path: &PathParams) -> ApiResult<ExperienceUser> {
+    let app = load_app(state, path).await?;
     let id = path.id("experienceUserId")?;
     state
         .store
@@ -161,25 +139,19 @@ async fn load(
         .ok_or_else(|| ApiError::not_found("Experience user"))
 }
 
-async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        load(&state, &who, &action::USER_GET, &path)
-            .await?
-            .to_json(),
-    ))
+    Ok(Json(load(&state, &path).await?.to_json()))
 }
 
-async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<UserPatch>,
 ) -> ApiResult<Json<Value>> {
-    let u = load(&state, &who, &action::USER_PATCH, &path).await?;
+    let u = load(&state, &path).await?;
     let (mut next, pw) = body.apply(&u, state.clock.now())?;
     check_groups(
         &state,
@@ -197,13 +169,12 @@ async fn update(
     Ok(Json(next.to_json()))
 }
 
-async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
-    who: Principal,
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let u = load(&state, &who, &action::USER_DELETE, &path).await?;
+    let u = load(&state, &path).await?;
     if !state.store.delete_user(&u.application_id, &u.id).await? {
         return Err(ApiError::not_found("Experience user"));
     }
