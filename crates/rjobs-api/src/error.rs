@@ -112,13 +112,27 @@ impl From<FieldError> for ApiError {
     }
 }
 
+/// Every store error has its status here, matched exhaustively: a compare-and-set that lost a
+/// race is a 409 the client may retry, never a 500 by a forgotten mapping in a handler.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::Conflict => ApiError::new(
+                ErrorKind::Conflict,
+                "The record was changed concurrently; retry the request",
+            ),
             StoreError::Duplicate(what) => {
                 ApiError::validation(format!("{what} is already in use"))
             }
-            other => ApiError::internal(&other),
+            StoreError::EmptyTarget => {
+                ApiError::validation("rerunOf: the re-run's target set is empty")
+            }
+            e @ (StoreError::Fenced
+            | StoreError::InvalidUrl(_)
+            | StoreError::Database(_)
+            | StoreError::Migrate(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Aborted) => ApiError::internal(&e),
         }
     }
 }
@@ -128,10 +142,9 @@ impl From<rjobs_engine::EngineError> for ApiError {
         use rjobs_engine::EngineError as E;
         match e {
             E::Validation(m) => ApiError::validation(m),
-            E::NotFound(what) => ApiError::not_found(what),
+            E::NotFound(what) => ApiError::not_found(what.as_str()),
             E::Conflict(m) => ApiError::new(ErrorKind::Conflict, m),
             E::Store(s) => s.into(),
-            other => ApiError::internal(&other),
         }
     }
 }
@@ -145,3 +158,62 @@ impl IntoResponse for ApiError {
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rjobs_engine::{EngineError, Missing};
+
+    #[test]
+    fn store_and_engine_errors_have_their_statuses() {
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (StoreError::Conflict.into(), 409, "Conflict"),
+            (
+                StoreError::Duplicate("email".into()).into(),
+                400,
+                "Validation",
+            ),
+            (StoreError::EmptyTarget.into(), 400, "Validation"),
+            (StoreError::Fenced.into(), 500, "InternalError"),
+            (StoreError::Aborted.into(), 500, "InternalError"),
+            (StoreError::Corrupt("x".into()).into(), 500, "InternalError"),
+            (
+                StoreError::InvalidUrl("x".into()).into(),
+                500,
+                "InternalError",
+            ),
+            (
+                EngineError::Validation("f: bad".into()).into(),
+                400,
+                "Validation",
+            ),
+            (
+                EngineError::NotFound(Missing::Execution).into(),
+                404,
+                "NotFound",
+            ),
+            (
+                EngineError::Conflict("stale".into()).into(),
+                409,
+                "Conflict",
+            ),
+            (
+                EngineError::Store(StoreError::Conflict).into(),
+                409,
+                "Conflict",
+            ),
+        ];
+        for (e, status, kind) in cases {
+            assert_eq!(
+                (e.kind.status().as_u16(), e.kind.as_str()),
+                (status, kind),
+                "{}",
+                e.message
+            );
+        }
+        let e: ApiError = EngineError::NotFound(Missing::Iteration).into();
+        assert_eq!(e.message, "Iteration was not found");
+        let e: ApiError = StoreError::Corrupt("secret detail".into()).into();
+        assert!(!e.message.contains("secret detail"), "{}", e.message);
+    }
+}

@@ -41,7 +41,8 @@ pub fn document(server: &str) -> Value {
             .path
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            // Every path parameter is an id: 24 hexadecimal characters (`rjobs_core::Id`).
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}}))
             .collect();
         params.extend(op.query.iter().map(
             |q| json!({"name": q, "in": "query", "required": false, "schema": {"type": "string"}}),

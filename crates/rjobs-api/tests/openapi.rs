@@ -189,6 +189,13 @@ async fn document_lists_exactly_the_table() {
         post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/DevicePost"
     );
+    let param = &post["parameters"][0];
+    assert_eq!(
+        (&param["name"], &param["in"]),
+        (&Value::from("applicationId"), &Value::from("path"))
+    );
+    let id_pattern = param["schema"]["pattern"].as_str().unwrap();
+    assert_eq!(id_pattern, "^[0-9a-fA-F]{24}$");
     // Every `$ref` resolves.
     let text = doc.to_string();
     for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {

@@ -180,7 +180,7 @@ impl Engine {
                 self.store
                     .get_execution(&job.application_id, &job.id, &r.execution_id)
                     .await?
-                    .ok_or(EngineError::NotFound("Execution"))?,
+                    .ok_or(EngineError::NotFound(crate::Missing::Execution))?,
             ),
             None => None,
         };
@@ -297,7 +297,7 @@ impl Engine {
                 .store
                 .get_execution(app, job, exec)
                 .await?
-                .ok_or(EngineError::NotFound("Execution"))?;
+                .ok_or(EngineError::NotFound(crate::Missing::Execution))?;
             let next = execution_transition(e.status, &ev).map_err(refusal)?;
             if next == e.status {
                 return Ok(());

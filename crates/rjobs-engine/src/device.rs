@@ -149,7 +149,7 @@ impl DeviceAcks {
             let exec = match IterationId::parse(&req.iteration_id) {
                 Ok(iid) => iid.execution_id().clone(),
                 Err(_) => {
-                    outs[slot] = Some(Err(EngineError::NotFound("Iteration").into()));
+                    outs[slot] = Some(Err(EngineError::NotFound(crate::Missing::Iteration).into()));
                     continue;
                 }
             };
@@ -166,7 +166,7 @@ impl DeviceAcks {
             }
         }
         outs.into_iter()
-            .map(|o| o.unwrap_or(Err(EngineError::NotFound("Iteration").into())))
+            .map(|o| o.unwrap_or(Err(EngineError::NotFound(crate::Missing::Iteration).into())))
             .collect()
     }
 }

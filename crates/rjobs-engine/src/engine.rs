@@ -145,7 +145,7 @@ impl Engine {
             let iid = match IterationId::parse(&req.iteration_id) {
                 Ok(iid) if exec.is_none_or(|e| iid.execution_id() == e) => iid,
                 _ => {
-                    outs.push(Some(Err(EngineError::NotFound("Iteration"))));
+                    outs.push(Some(Err(EngineError::NotFound(crate::Missing::Iteration))));
                     continue;
                 }
             };
@@ -200,10 +200,10 @@ impl Engine {
                 Ok(())
             }
             WriteOutcome::Ack(Err(AckRejected::ExecutionNotFound)) => {
-                Err(EngineError::NotFound("Execution"))
+                Err(EngineError::NotFound(crate::Missing::Execution))
             }
             WriteOutcome::Ack(Err(AckRejected::IterationNotFound)) => {
-                Err(EngineError::NotFound("Iteration"))
+                Err(EngineError::NotFound(crate::Missing::Iteration))
             }
             WriteOutcome::Ack(Err(AckRejected::Refused(r))) => Err(EngineError::Conflict(format!(
                 "iteration {iid} is not awaiting an acknowledgement: {r}"

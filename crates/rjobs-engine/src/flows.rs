@@ -204,7 +204,7 @@ fn engine_error(e: crate::EngineError) -> HostError {
     match e {
         crate::EngineError::Validation(m) => HostError::invalid("request", m),
         crate::EngineError::NotFound(what) => HostError::NotFound {
-            what,
+            what: what.as_str(),
             id: String::new(),
         },
         crate::EngineError::Conflict(m) => HostError::Conflict(m),
@@ -298,7 +298,7 @@ impl FlowHost for EngineHost {
             .ack_many(&self.app, None, Some(&exec), vec![req])
             .await
             .pop()
-            .unwrap_or(Err(crate::EngineError::NotFound("Iteration")))
+            .unwrap_or(Err(crate::EngineError::NotFound(crate::Missing::Iteration)))
             .map_err(engine_error)
     }
 

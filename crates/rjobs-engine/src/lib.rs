@@ -54,7 +54,7 @@ pub use cluster::ClusterConfig;
 pub use control::{DryRun, ExecuteRequest, RerunRequest};
 pub use device::{Component, DeviceAckError, DeviceAcks, Publisher};
 pub use engine::{AckRequest, Engine, TickReport};
-pub use error::EngineError;
+pub use error::{EngineError, Missing};
 pub use flows::FlowSink;
 pub use metrics::Metrics;
 pub use report::ReportSigner;

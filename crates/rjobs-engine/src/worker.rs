@@ -39,7 +39,7 @@ impl Engine {
             .load_execution(exec)
             .await?
             .filter(|e| e.application_id == *app && e.resource_job_id == *job)
-            .ok_or(EngineError::NotFound("Execution"))?;
+            .ok_or(EngineError::NotFound(crate::Missing::Execution))?;
         // A claim that has committed is never abandoned half-way (its attempts would be
         // marked handed out and never reach the worker): the wait is checked between claims.
         let until = tokio::time::Instant::now() + wait;

@@ -47,9 +47,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// Errors of the store.
+/// Errors of the store. Not `non_exhaustive`: the API matches every variant to a status, so a
+/// new one must be given its status there.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StoreError {
     /// A compare-and-set found the row changed (or gone) since it was read.
     #[error("conflict: the record changed concurrently")]

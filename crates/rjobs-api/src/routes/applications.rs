@@ -117,11 +117,7 @@ pub(crate) async fn update(
     }
     next.last_updated = state.clock.now();
     next.version = app.version + 1;
-    state
-        .store
-        .update_application(&next, app.version)
-        .await
-        .map_err(conflict_to_retry)?;
+    state.store.update_application(&next, app.version).await?;
     Ok(Json(views::application(&next)))
 }
 
@@ -135,15 +131,4 @@ pub(crate) async fn remove(
         return Err(ApiError::not_found("Application"));
     }
     Ok(Json(json!({"success": true})))
-}
-
-/// A concurrent writer won the compare-and-set: tell the client to retry.
-pub(crate) fn conflict_to_retry(e: rjobs_store::StoreError) -> ApiError {
-    match e {
-        rjobs_store::StoreError::Conflict => ApiError::new(
-            crate::error::ErrorKind::Conflict,
-            "The record was changed concurrently; retry the request",
-        ),
-        other => other.into(),
-    }
 }

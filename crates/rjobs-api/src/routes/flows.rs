@@ -11,11 +11,15 @@ use rjobs_core::list::{parse_uint, ListParams, ListSpec};
 use rjobs_store::FlowRecord;
 use serde_json::{json, Value};
 
-use super::applications::{conflict_to_retry, load_app};
+use super::applications::load_app;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::extract::{JsonBody, Params, PathParams};
+use crate::routes::crud::{self, Owned};
 use crate::state::AppState;
 use crate::views;
+use rjobs_core::Id;
+use rjobs_query::Query;
+use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "id", "creationDate", "lastUpdated"],
@@ -138,29 +142,12 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view(&rec))))
 }
 
-async fn load_flow(state: &AppState, path: &PathParams) -> ApiResult<FlowRecord> {
-    let app = load_app(state, path).await?;
-    let id = path.id("flowId")?;
-    state
-        .store
-        .get_flow(&app.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Flow"))
-}
-
-pub(crate) async fn read(
-    State(state): State<AppState>,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(view(&load_flow(&state, &path).await?)))
-}
-
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    let cur = load_flow(&state, &path).await?;
+    let cur = crud::load::<FlowRecord>(&state, &path).await?;
     let def = rjobs_flow::parse_flow(&cur.body).map_err(|e| ApiError::internal(&e))?;
     let mut next_def = rjobs_flow::patch_flow(&def, &body).map_err(flow_error)?;
     let now = state.clock.now();
@@ -168,24 +155,8 @@ pub(crate) async fn update(
     let mut next = record_of(&next_def, cur.clone());
     next.last_updated = now;
     next.version = cur.version + 1;
-    state
-        .store
-        .update_flow(&next, cur.version)
-        .await
-        .map_err(conflict_to_retry)?;
+    state.store.update_flow(&next, cur.version).await?;
     Ok(Json(view(&next)))
-}
-
-pub(crate) async fn remove(
-    State(state): State<AppState>,
-    path: PathParams,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    let f = load_flow(&state, &path).await?;
-    if !state.store.delete_flow(&f.application_id, &f.id).await? {
-        return Err(ApiError::not_found("Flow"));
-    }
-    Ok(Json(json!({"success": true})))
 }
 
 pub(crate) async fn logs(
@@ -193,7 +164,7 @@ pub(crate) async fn logs(
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let f = load_flow(&state, &path).await?;
+    let f = crud::load::<FlowRecord>(&state, &path).await?;
     let limit = parse_uint(&q, "limit", 1, 1, 1000)?;
     let since = rjobs_core::list::parse_millis(&q, "since")?;
     let runs = state.store.list_flow_runs(&f.id, since, limit).await?;
@@ -215,4 +186,28 @@ pub(crate) async fn logs(
         })
         .collect();
     Ok(Json(Value::Array(items)))
+}
+
+#[async_trait::async_trait]
+impl Owned for FlowRecord {
+    const NAME: &'static str = "Flow";
+    const ID: &'static str = "flowId";
+    const LIST: ListSpec = LIST;
+    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
+        s.get_flow(app, id).await
+    }
+    async fn page(
+        s: &dyn Store,
+        app: &Id,
+        p: &ListParams,
+        _: Option<&Query>,
+    ) -> Result<Page<Self>, StoreError> {
+        s.list_flows(app, p, &[]).await
+    }
+    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
+        s.delete_flow(app, id).await
+    }
+    fn view(&self) -> Value {
+        view(self)
+    }
 }

@@ -10,6 +10,7 @@ use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 
 mod applications;
+pub(crate) mod crud;
 mod flows;
 mod jobs;
 mod resources;

@@ -20,12 +20,17 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value};
 
-use super::{applications, flows, jobs, resources, tokens, webhooks};
+use super::{applications, crud, flows, jobs, resources, tokens, webhooks};
 use crate::auth::Principal;
 use crate::error::ApiResult;
 use crate::extract::PathParams;
 use crate::scopes::{action, Action};
 use crate::state::AppState;
+use rjobs_core::jobs::ResourceJob;
+use rjobs_core::model::ApiToken;
+use rjobs_core::resources::{DataTable, Device, ExperienceGroup, ExperienceUser};
+use rjobs_store::webhooks::WebhookRecord;
+use rjobs_store::FlowRecord;
 
 /// An HTTP method the API serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,51 +207,51 @@ table! {
     Patch "/applications/{applicationId}" Scope(action::APPLICATION_PATCH) => applications::update, "Update an application", 200, &[], body = applications::AppPatch;
     Delete "/applications/{applicationId}" Scope(action::APPLICATION_DELETE) => applications::remove, "Delete an application and everything it owns", 200, &[];
 
-    Get "/applications/{applicationId}/tokens" Scope(action::TOKENS_GET) => tokens::list, "List API tokens", 200, LIST;
+    Get "/applications/{applicationId}/tokens" Scope(action::TOKENS_GET) => crud::list::<ApiToken>, "List API tokens", 200, LIST;
     Post "/applications/{applicationId}/tokens" Scope(action::TOKENS_POST) => tokens::create, "Create an API token (the token is shown once)", 201, &[], body = tokens::TokenPost;
-    Get "/applications/{applicationId}/tokens/{apiTokenId}" Scope(action::TOKEN_GET) => tokens::read, "Get an API token", 200, &[];
+    Get "/applications/{applicationId}/tokens/{apiTokenId}" Scope(action::TOKEN_GET) => crud::read::<ApiToken>, "Get an API token", 200, &[];
     Patch "/applications/{applicationId}/tokens/{apiTokenId}" Scope(action::TOKEN_PATCH) => tokens::update, "Update an API token", 200, &[], body = tokens::TokenPatch;
-    Delete "/applications/{applicationId}/tokens/{apiTokenId}" Scope(action::TOKEN_DELETE) => tokens::remove, "Delete an API token", 200, &[];
+    Delete "/applications/{applicationId}/tokens/{apiTokenId}" Scope(action::TOKEN_DELETE) => crud::remove::<ApiToken>, "Delete an API token", 200, &[];
 
-    Get "/applications/{applicationId}/devices" Scope(action::DEVICES_GET) => resources::devices::list, "List devices (advanced query)", 200, LIST_QUERY;
+    Get "/applications/{applicationId}/devices" Scope(action::DEVICES_GET) => crud::list::<Device>, "List devices (advanced query)", 200, LIST_QUERY;
     Post "/applications/{applicationId}/devices" Scope(action::DEVICES_POST) => resources::devices::create, "Create a device", 201, &[], body = rjobs_core::resources::DevicePost;
     Post "/applications/{applicationId}/devices/bulk" Scope(action::DEVICES_POST) => resources::devices::bulk, "Create up to 10,000 devices, all or nothing (extension)", 201, &[], body = Vec<rjobs_core::resources::DevicePost>;
-    Get "/applications/{applicationId}/devices/{deviceId}" Scope(action::DEVICE_GET) => resources::devices::read, "Get a device", 200, &[];
+    Get "/applications/{applicationId}/devices/{deviceId}" Scope(action::DEVICE_GET) => crud::read::<Device>, "Get a device", 200, &[];
     Patch "/applications/{applicationId}/devices/{deviceId}" Scope(action::DEVICE_PATCH) => resources::devices::update, "Update a device", 200, &[], body = rjobs_core::resources::DevicePatch;
-    Delete "/applications/{applicationId}/devices/{deviceId}" Scope(action::DEVICE_DELETE) => resources::devices::remove, "Delete a device", 200, &[];
+    Delete "/applications/{applicationId}/devices/{deviceId}" Scope(action::DEVICE_DELETE) => crud::remove::<Device>, "Delete a device", 200, &[];
     Post "/applications/{applicationId}/devices/{deviceId}/setConnectionStatus" Scope(action::DEVICE_SET_CONNECTION_STATUS) => resources::devices::set_connection_status, "Set a device connection status", 200, &[], body = resources::devices::ConnectionStatus;
 
-    Get "/applications/{applicationId}/data-tables" Scope(action::DATA_TABLES_GET) => resources::data_tables::list, "List data tables", 200, LIST;
+    Get "/applications/{applicationId}/data-tables" Scope(action::DATA_TABLES_GET) => crud::list::<DataTable>, "List data tables", 200, LIST;
     Post "/applications/{applicationId}/data-tables" Scope(action::DATA_TABLES_POST) => resources::data_tables::create, "Create a data table", 201, &[], body = rjobs_core::resources::TablePost;
-    Get "/applications/{applicationId}/data-tables/{dataTableId}" Scope(action::DATA_TABLE_GET) => resources::data_tables::read, "Get a data table", 200, &[];
+    Get "/applications/{applicationId}/data-tables/{dataTableId}" Scope(action::DATA_TABLE_GET) => crud::read::<DataTable>, "Get a data table", 200, &[];
     Patch "/applications/{applicationId}/data-tables/{dataTableId}" Scope(action::DATA_TABLE_PATCH) => resources::data_tables::update, "Update a data table", 200, &[], body = rjobs_core::resources::TablePatch;
-    Delete "/applications/{applicationId}/data-tables/{dataTableId}" Scope(action::DATA_TABLE_DELETE) => resources::data_tables::remove, "Delete a data table and its rows", 200, &[];
+    Delete "/applications/{applicationId}/data-tables/{dataTableId}" Scope(action::DATA_TABLE_DELETE) => crud::remove::<DataTable>, "Delete a data table and its rows", 200, &[];
 
     Get "/applications/{applicationId}/data-tables/{dataTableId}/rows" Scope(action::ROWS_GET) => resources::rows::list, "List rows", 200, ROWS;
     Post "/applications/{applicationId}/data-tables/{dataTableId}/rows" Scope(action::ROWS_POST) => resources::rows::create, "Create a row (or an array of rows)", 201, &[], body = resources::rows::RowsBody;
-    Post "/applications/{applicationId}/data-tables/{dataTableId}/rows/bulk" Scope(action::ROWS_POST) => resources::rows::bulk, "Create up to 10,000 rows, all or nothing (extension)", 201, &[], body = Vec<AnyObject>;
+    Post "/applications/{applicationId}/data-tables/{dataTableId}/rows/bulk" Scope(action::ROWS_POST) => resources::rows::bulk, "Create up to 10,000 rows, all or nothing (extension)", 201, &[], body = Vec<resources::rows::RowFields>;
     Post "/applications/{applicationId}/data-tables/{dataTableId}/rows/query" Scope(action::ROWS_QUERY) => resources::rows::query, "Query rows (advanced query body)", 200, ROWS, body = AnyObject;
     Get "/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}" Scope(action::ROW_GET) => resources::rows::read, "Get a row", 200, &[];
-    Patch "/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}" Scope(action::ROW_PATCH) => resources::rows::update, "Update a row", 200, &[], body = AnyObject;
+    Patch "/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}" Scope(action::ROW_PATCH) => resources::rows::update, "Update a row", 200, &[], body = resources::rows::RowFields;
     Delete "/applications/{applicationId}/data-tables/{dataTableId}/rows/{rowId}" Scope(action::ROW_DELETE) => resources::rows::remove, "Delete a row", 200, &[];
 
-    Get "/applications/{applicationId}/experience/groups" Scope(action::GROUPS_GET) => resources::groups::list, "List experience groups (advanced query)", 200, LIST_QUERY;
+    Get "/applications/{applicationId}/experience/groups" Scope(action::GROUPS_GET) => crud::list::<ExperienceGroup>, "List experience groups (advanced query)", 200, LIST_QUERY;
     Post "/applications/{applicationId}/experience/groups" Scope(action::GROUPS_POST) => resources::groups::create, "Create an experience group", 201, &[], body = rjobs_core::resources::GroupPost;
     Post "/applications/{applicationId}/experience/groups/bulk" Scope(action::GROUPS_POST) => resources::groups::bulk, "Create up to 10,000 groups, all or nothing (extension)", 201, &[], body = Vec<rjobs_core::resources::GroupPost>;
-    Get "/applications/{applicationId}/experience/groups/{experienceGroupId}" Scope(action::GROUP_GET) => resources::groups::read, "Get an experience group", 200, &[];
+    Get "/applications/{applicationId}/experience/groups/{experienceGroupId}" Scope(action::GROUP_GET) => crud::read::<ExperienceGroup>, "Get an experience group", 200, &[];
     Patch "/applications/{applicationId}/experience/groups/{experienceGroupId}" Scope(action::GROUP_PATCH) => resources::groups::update, "Update an experience group", 200, &[], body = rjobs_core::resources::GroupPatch;
-    Delete "/applications/{applicationId}/experience/groups/{experienceGroupId}" Scope(action::GROUP_DELETE) => resources::groups::remove, "Delete an experience group", 200, &[];
+    Delete "/applications/{applicationId}/experience/groups/{experienceGroupId}" Scope(action::GROUP_DELETE) => crud::remove::<ExperienceGroup>, "Delete an experience group", 200, &[];
 
-    Get "/applications/{applicationId}/experience/users" Scope(action::USERS_GET) => resources::users::list, "List experience users (advanced query)", 200, LIST_QUERY;
+    Get "/applications/{applicationId}/experience/users" Scope(action::USERS_GET) => crud::list::<ExperienceUser>, "List experience users (advanced query)", 200, LIST_QUERY;
     Post "/applications/{applicationId}/experience/users" Scope(action::USERS_POST) => resources::users::create, "Create an experience user", 201, &[], body = rjobs_core::resources::UserPost;
     Post "/applications/{applicationId}/experience/users/bulk" Scope(action::USERS_POST) => resources::users::bulk, "Create up to 10,000 users, all or nothing (extension)", 201, &[], body = Vec<rjobs_core::resources::UserPost>;
-    Get "/applications/{applicationId}/experience/users/{experienceUserId}" Scope(action::USER_GET) => resources::users::read, "Get an experience user", 200, &[];
+    Get "/applications/{applicationId}/experience/users/{experienceUserId}" Scope(action::USER_GET) => crud::read::<ExperienceUser>, "Get an experience user", 200, &[];
     Patch "/applications/{applicationId}/experience/users/{experienceUserId}" Scope(action::USER_PATCH) => resources::users::update, "Update an experience user", 200, &[], body = rjobs_core::resources::UserPatch;
-    Delete "/applications/{applicationId}/experience/users/{experienceUserId}" Scope(action::USER_DELETE) => resources::users::remove, "Delete an experience user", 200, &[];
+    Delete "/applications/{applicationId}/experience/users/{experienceUserId}" Scope(action::USER_DELETE) => crud::remove::<ExperienceUser>, "Delete an experience user", 200, &[];
 
-    Get "/applications/{applicationId}/resource-jobs" Scope(action::JOBS_GET) => jobs::definitions::list, "List resource jobs", 200, LIST;
+    Get "/applications/{applicationId}/resource-jobs" Scope(action::JOBS_GET) => crud::list::<ResourceJob>, "List resource jobs", 200, LIST;
     Post "/applications/{applicationId}/resource-jobs" Scope(action::JOBS_POST) => jobs::definitions::create, "Create a resource job", 201, &[], body = jobs::definitions::JobBody;
-    Get "/applications/{applicationId}/resource-jobs/{resourceJobId}" Scope(action::JOB_GET) => jobs::definitions::read, "Get a resource job", 200, &[];
+    Get "/applications/{applicationId}/resource-jobs/{resourceJobId}" Scope(action::JOB_GET) => crud::read::<ResourceJob>, "Get a resource job", 200, &[];
     Patch "/applications/{applicationId}/resource-jobs/{resourceJobId}" Scope(action::JOB_PATCH) => jobs::definitions::update, "Update a resource job (answers 201, as the original)", 201, &[], body = jobs::definitions::JobBody;
     Delete "/applications/{applicationId}/resource-jobs/{resourceJobId}" Scope(action::JOB_DELETE) => jobs::definitions::remove, "Delete a resource job, its executions and optionally its workflows", 200, &["includeWorkflows"];
     Post "/applications/{applicationId}/resource-jobs/{resourceJobId}/execute" Scope(action::JOB_EXECUTE) => jobs::execute::execute, "Execute a resource job (dryRun=true: preview the target set, write nothing; rerunOf: re-drive an execution's failures)", 200, &["dryRun"], body = jobs::execute::ExecBody;
@@ -264,16 +269,16 @@ table! {
 
     Get "/applications/{applicationId}/flows" Scope(action::FLOWS_GET) => flows::list, "List workflows", 200, &["sortField", "sortDirection", "page", "perPage", "filterField", "filter", "triggerFilter"];
     Post "/applications/{applicationId}/flows" Scope(action::FLOWS_POST) => flows::create, "Create a workflow", 201, &[], body = AnyObject;
-    Get "/applications/{applicationId}/flows/{flowId}" Scope(action::FLOW_GET) => flows::read, "Get a workflow", 200, &[];
+    Get "/applications/{applicationId}/flows/{flowId}" Scope(action::FLOW_GET) => crud::read::<FlowRecord>, "Get a workflow", 200, &[];
     Patch "/applications/{applicationId}/flows/{flowId}" Scope(action::FLOW_PATCH) => flows::update, "Update a workflow", 200, &[], body = AnyObject;
-    Delete "/applications/{applicationId}/flows/{flowId}" Scope(action::FLOW_DELETE) => flows::remove, "Delete a workflow", 200, &[];
+    Delete "/applications/{applicationId}/flows/{flowId}" Scope(action::FLOW_DELETE) => crud::remove::<FlowRecord>, "Delete a workflow", 200, &[];
     Get "/applications/{applicationId}/flows/{flowId}/logs" Scope(action::FLOW_LOGS) => flows::logs, "Recent runs of a workflow", 200, LOGS;
 
-    Get "/applications/{applicationId}/webhooks" Scope(action::WEBHOOKS_GET) => webhooks::list, "List webhooks (extension)", 200, LIST;
+    Get "/applications/{applicationId}/webhooks" Scope(action::WEBHOOKS_GET) => crud::list::<WebhookRecord>, "List webhooks (extension)", 200, LIST;
     Post "/applications/{applicationId}/webhooks" Scope(action::WEBHOOKS_POST) => webhooks::create, "Create a signed webhook (the secret is shown once; extension)", 201, &[], body = webhooks::WebhookPost;
-    Get "/applications/{applicationId}/webhooks/{webhookId}" Scope(action::WEBHOOK_GET) => webhooks::read, "Get a webhook (extension)", 200, &[];
+    Get "/applications/{applicationId}/webhooks/{webhookId}" Scope(action::WEBHOOK_GET) => crud::read::<WebhookRecord>, "Get a webhook (extension)", 200, &[];
     Patch "/applications/{applicationId}/webhooks/{webhookId}" Scope(action::WEBHOOK_PATCH) => webhooks::update, "Update a webhook (extension)", 200, &[], body = webhooks::WebhookPatch;
-    Delete "/applications/{applicationId}/webhooks/{webhookId}" Scope(action::WEBHOOK_DELETE) => webhooks::remove, "Delete a webhook and its pending deliveries (extension)", 200, &[];
+    Delete "/applications/{applicationId}/webhooks/{webhookId}" Scope(action::WEBHOOK_DELETE) => crud::remove::<WebhookRecord>, "Delete a webhook and its pending deliveries (extension)", 200, &[];
     Get "/applications/{applicationId}/webhooks/{webhookId}/deliveries" Scope(action::WEBHOOK_GET) => webhooks::deliveries, "Recent delivery attempts, newest first (extension)", 200, &["limit"];
 }
 

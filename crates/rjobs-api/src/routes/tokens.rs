@@ -11,13 +11,17 @@ use rjobs_core::Timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::applications::{conflict_to_retry, load_app};
+use super::applications::load_app;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::extract::{JsonBody, PathParams};
+use crate::routes::crud::{self, Owned};
 use crate::scopes::{covers, grantable};
 use crate::state::AppState;
 use crate::views;
+use rjobs_core::Id;
+use rjobs_query::Query;
+use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "status", "id", "creationDate"],
@@ -70,23 +74,6 @@ fn check_text(name: &str, description: &str) -> ApiResult<()> {
         ));
     }
     Ok(())
-}
-
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    path: PathParams,
-    Params(q): Params,
-) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &path).await?;
-    let p = ListParams::parse(&LIST, &q)?;
-    let page = state.store.list_api_tokens(&app.id, &p).await?;
-    let items = page.items.iter().map(views::api_token).collect();
-    Ok(Json(views::envelope(
-        items,
-        page.total_count,
-        &p,
-        Some(&app.id),
-    )))
 }
 
 pub(crate) async fn create(
@@ -153,31 +140,13 @@ fn check_within(who: &Principal, scope: &[String]) -> ApiResult<()> {
     }
 }
 
-async fn load_token(state: &AppState, path: &PathParams) -> ApiResult<ApiToken> {
-    let app = load_app(state, path).await?;
-    let id = path.id("apiTokenId")?;
-    state
-        .store
-        .get_api_token(&app.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("API token"))
-}
-
-pub(crate) async fn read(
-    State(state): State<AppState>,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    let t = load_token(&state, &path).await?;
-    Ok(Json(views::api_token(&t)))
-}
-
 pub(crate) async fn update(
     State(state): State<AppState>,
     who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<TokenPatch>,
 ) -> ApiResult<Json<Value>> {
-    let t = load_token(&state, &path).await?;
+    let t = crud::load::<ApiToken>(&state, &path).await?;
     // Re-enabling or extending a wider token would widen what the caller can reach.
     check_within(&who, &t.scope)?;
     let mut next = t.clone();
@@ -196,26 +165,30 @@ pub(crate) async fn update(
     }
     next.last_updated = state.clock.now();
     next.version = t.version + 1;
-    state
-        .store
-        .update_api_token(&next, t.version)
-        .await
-        .map_err(conflict_to_retry)?;
+    state.store.update_api_token(&next, t.version).await?;
     Ok(Json(views::api_token(&next)))
 }
 
-pub(crate) async fn remove(
-    State(state): State<AppState>,
-    path: PathParams,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    let t = load_token(&state, &path).await?;
-    if !state
-        .store
-        .delete_api_token(&t.application_id, &t.id)
-        .await?
-    {
-        return Err(ApiError::not_found("API token"));
+#[async_trait::async_trait]
+impl Owned for ApiToken {
+    const NAME: &'static str = "API token";
+    const ID: &'static str = "apiTokenId";
+    const LIST: ListSpec = LIST;
+    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
+        s.get_api_token(app, id).await
     }
-    Ok(Json(json!({"success": true})))
+    async fn page(
+        s: &dyn Store,
+        app: &Id,
+        p: &ListParams,
+        _: Option<&Query>,
+    ) -> Result<Page<Self>, StoreError> {
+        s.list_api_tokens(app, p).await
+    }
+    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
+        s.delete_api_token(app, id).await
+    }
+    fn view(&self) -> Value {
+        views::api_token(self)
+    }
 }

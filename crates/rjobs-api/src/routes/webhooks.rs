@@ -13,10 +13,14 @@ use rjobs_store::webhooks::{AttemptRecord, WebhookRecord};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::applications::{conflict_to_retry, load_app};
+use super::applications::load_app;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::extract::{JsonBody, Params, PathParams};
+use crate::routes::crud::{self, Owned};
 use crate::state::AppState;
+use rjobs_core::Id;
+use rjobs_query::Query;
+use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "id", "url", "creationDate"],
@@ -108,23 +112,6 @@ fn parse_events(names: &[String]) -> ApiResult<Vec<EventType>> {
     Ok(out)
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    path: PathParams,
-    Params(q): Params,
-) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &path).await?;
-    let p = ListParams::parse(&LIST, &q)?;
-    let page = state.store.list_webhooks(&app.id, &p).await?;
-    let items = page.items.iter().map(view).collect();
-    Ok(Json(crate::views::envelope(
-        items,
-        page.total_count,
-        &p,
-        Some(&app.id),
-    )))
-}
-
 pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
@@ -153,30 +140,12 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
-async fn load(state: &AppState, path: &PathParams) -> ApiResult<WebhookRecord> {
-    let app = load_app(state, path).await?;
-    let id = path.id("webhookId")?;
-    state
-        .store
-        .get_webhook(&app.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Webhook"))
-}
-
-pub(crate) async fn read(
-    State(state): State<AppState>,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    let w = load(&state, &path).await?;
-    Ok(Json(view(&w)))
-}
-
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<WebhookPatch>,
 ) -> ApiResult<Json<Value>> {
-    let w = load(&state, &path).await?;
+    let w = crud::load::<WebhookRecord>(&state, &path).await?;
     let mut next = w.clone();
     if let Some(n) = body.name {
         check_name(&n)?;
@@ -194,24 +163,8 @@ pub(crate) async fn update(
     }
     next.last_updated = state.clock.now();
     next.version = w.version + 1;
-    state
-        .store
-        .update_webhook(&next, w.version)
-        .await
-        .map_err(conflict_to_retry)?;
+    state.store.update_webhook(&next, w.version).await?;
     Ok(Json(view(&next)))
-}
-
-pub(crate) async fn remove(
-    State(state): State<AppState>,
-    path: PathParams,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    let w = load(&state, &path).await?;
-    if !state.store.delete_webhook(&w.application_id, &w.id).await? {
-        return Err(ApiError::not_found("Webhook"));
-    }
-    Ok(Json(json!({"success": true})))
 }
 
 pub(crate) async fn deliveries(
@@ -219,7 +172,7 @@ pub(crate) async fn deliveries(
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let w = load(&state, &path).await?;
+    let w = crud::load::<WebhookRecord>(&state, &path).await?;
     let limit = parse_uint(&q, "limit", MAX_DELIVERIES, 1, MAX_DELIVERIES)?;
     let items: Vec<Value> = state
         .store
@@ -233,4 +186,28 @@ pub(crate) async fn deliveries(
         "items": items,
         "webhookId": w.id,
     })))
+}
+
+#[async_trait::async_trait]
+impl Owned for WebhookRecord {
+    const NAME: &'static str = "Webhook";
+    const ID: &'static str = "webhookId";
+    const LIST: ListSpec = LIST;
+    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
+        s.get_webhook(app, id).await
+    }
+    async fn page(
+        s: &dyn Store,
+        app: &Id,
+        p: &ListParams,
+        _: Option<&Query>,
+    ) -> Result<Page<Self>, StoreError> {
+        s.list_webhooks(app, p).await
+    }
+    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
+        s.delete_webhook(app, id).await
+    }
+    fn view(&self) -> Value {
+        view(self)
+    }
 }

@@ -21,7 +21,7 @@ pub mod table;
 
 pub use device::{Attribute, Device, DevicePatch, DevicePost};
 pub use experience::{ExperienceGroup, ExperienceUser, GroupPatch, GroupPost, UserPatch, UserPost};
-pub use table::{Column, ColumnType, Constraint, DataRow, DataTable, TablePatch, TablePost};
+pub use table::{Cell, Column, ColumnType, Constraint, DataRow, DataTable, TablePatch, TablePost};
 
 /// Most items one bulk call may create.
 pub const MAX_BULK: usize = 10_000;

@@ -33,6 +33,19 @@ pub enum Constraint {
     Unique,
 }
 
+/// A cell as the API takes it: a string, a number, a boolean or null. Only the schema of row
+/// bodies and column defaults in `/openapi.json`; values stay [`Value`]s, checked per column.
+pub struct Cell;
+
+impl schemars::JsonSchema for Cell {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Cell".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": ["string", "number", "boolean", "null"]})
+    }
+}
+
 /// One column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -45,6 +58,7 @@ pub struct Column {
     pub constraint: Constraint,
     /// Used when a new row leaves the column out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Cell>")]
     pub default_value: Option<Value>,
 }
 

@@ -429,7 +429,7 @@ async fn rerun_takes_exactly_the_failures(mut h: H) {
     unknown.rerun_of.as_mut().unwrap().execution_id = h.ids.next(h.now());
     assert!(matches!(
         h.engine.execute(&job, unknown).await,
-        Err(EngineError::NotFound("Execution"))
+        Err(EngineError::NotFound(rjobs_engine::Missing::Execution))
     ));
     h.done().await;
 }

@@ -14,10 +14,13 @@ use serde_json::{json, Value};
 use super::query::check_job;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
-use crate::routes::applications::{conflict_to_retry, load_app};
+use crate::routes::applications::load_app;
+use crate::routes::crud::{self, Owned};
 use crate::state::AppState;
-use crate::views;
+use rjobs_core::Id;
 use rjobs_engine::views as view;
+use rjobs_query::Query;
+use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &[
@@ -93,23 +96,6 @@ impl JobBody {
     }
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    path: PathParams,
-    Params(q): Params,
-) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &path).await?;
-    let p = ListParams::parse(&LIST, &q)?;
-    let page = state.store.list_jobs(&app.id, &p).await?;
-    let items = page.items.iter().map(view::job).collect();
-    Ok(Json(views::envelope(
-        items,
-        page.total_count,
-        &p,
-        Some(&app.id),
-    )))
-}
-
 pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
@@ -138,31 +124,12 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view::job(&job))))
 }
 
-/// Authorizes `action`, then loads the application's job from the path (404s name which).
-pub(crate) async fn load_job(state: &AppState, path: &PathParams) -> ApiResult<ResourceJob> {
-    let app = load_app(state, path).await?;
-    let id = path.id("resourceJobId")?;
-    state
-        .store
-        .get_job(&app.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Resource job"))
-}
-
-pub(crate) async fn read(
-    State(state): State<AppState>,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &path).await?;
-    Ok(Json(view::job(&job)))
-}
-
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<JobBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     if body.resource_type.is_some() {
         return Err(ApiError::validation(
             "resourceType: cannot be changed after creation",
@@ -174,11 +141,7 @@ pub(crate) async fn update(
     check_job(&state, &next).await?;
     next.last_updated = state.clock.now();
     next.version = job.version + 1;
-    state
-        .store
-        .update_job(&next, job.version)
-        .await
-        .map_err(conflict_to_retry)?;
+    state.store.update_job(&next, job.version).await?;
     Ok((StatusCode::CREATED, Json(view::job(&next))))
 }
 
@@ -189,12 +152,9 @@ pub(crate) async fn remove(
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
     let include_workflows = rjobs_core::list::parse_flag(&q, "includeWorkflows")?;
-    let job = load_job(&state, &path).await?;
     // Executions, iterations and reports go with the job (cascade): in-flight iterations are
     // abandoned and later acks find nothing.
-    if !state.store.delete_job(&job.application_id, &job.id).await? {
-        return Err(ApiError::not_found("Resource job"));
-    }
+    let job = crud::delete::<ResourceJob>(&state, &path).await?;
     if include_workflows {
         let n = state
             .store
@@ -203,4 +163,28 @@ pub(crate) async fn remove(
         tracing::info!(resource_job_id = %job.id, flows = n, "deleted the job's workflows");
     }
     Ok(Json(json!({"success": true})))
+}
+
+#[async_trait::async_trait]
+impl Owned for ResourceJob {
+    const NAME: &'static str = "Resource job";
+    const ID: &'static str = "resourceJobId";
+    const LIST: ListSpec = LIST;
+    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
+        s.get_job(app, id).await
+    }
+    async fn page(
+        s: &dyn Store,
+        app: &Id,
+        p: &ListParams,
+        _: Option<&Query>,
+    ) -> Result<Page<Self>, StoreError> {
+        s.list_jobs(app, p).await
+    }
+    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
+        s.delete_job(app, id).await
+    }
+    fn view(&self) -> Value {
+        view::job(self)
+    }
 }

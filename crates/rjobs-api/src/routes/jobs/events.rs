@@ -23,11 +23,12 @@ use rjobs_engine::events::{self, Cursor, Emit, Watch};
 use rjobs_store::Store;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use super::definitions::load_job;
 use super::executions::load_execution;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Params, PathParams};
+use crate::routes::crud;
 use crate::state::AppState;
+use rjobs_core::jobs::ResourceJob;
 
 /// How often the execution row is read.
 const POLL: Duration = Duration::from_millis(250);
@@ -46,7 +47,7 @@ pub(crate) async fn events(
     Params(q): Params,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
     let iterations = match q.get("iterations").map(|s| s.trim()) {
         None | Some("") | Some("false") | Some("0") => false,

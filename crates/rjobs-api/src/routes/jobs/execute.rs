@@ -11,12 +11,13 @@ use rjobs_engine::{ExecuteRequest, RerunRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::definitions::load_job;
 use super::executions::source;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, PathParams};
+use crate::routes::crud;
 use crate::state::AppState;
+use rjobs_core::jobs::ResourceJob;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -90,7 +91,7 @@ pub(crate) async fn execute(
     Params(q): Params,
     JsonBody(body): JsonBody<ExecBody>,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     let dry_run = rjobs_core::list::parse_flag(&q, "dryRun")?;
     let rerun = body.rerun_of.as_ref().map(rerun_of).transpose()?;
     if rerun.is_some() {

@@ -16,10 +16,10 @@ use rjobs_engine::{views, AckRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::definitions::load_job;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::routes::crud;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -68,7 +68,7 @@ async fn control(
     q: std::collections::HashMap<String, String>,
     c: Control,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     let exec = execution_id(&q)?;
     let (app, e) = (&job.application_id, &state.engine);
     match c {
@@ -129,7 +129,7 @@ pub(crate) async fn logs(
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     let limit = parse_uint(&q, "limit", 1, 1, 100)?;
     let since = rjobs_core::list::parse_millis(&q, "since")?;
     let execs = state
@@ -157,7 +157,7 @@ pub(super) async fn load_execution(
 }
 
 pub(crate) async fn one(State(state): State<AppState>, path: PathParams) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
     Ok(Json(log_item(&state, &e)))
 }
@@ -167,7 +167,7 @@ pub(crate) async fn iterations(
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
     let status = match q.get("status").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => None,
@@ -210,7 +210,7 @@ pub(crate) async fn acknowledge(
     path: PathParams,
     JsonBody(body): JsonBody<AckBody>,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     let exec = path.id("executionId")?;
     let iteration_id = path.0.get("iterationId").cloned().unwrap_or_default();
     state
@@ -263,7 +263,7 @@ pub(crate) async fn report(
             .await?
             .ok_or_else(|| ApiError::not_found("Execution"))?
     } else {
-        let job = load_job(&state, &path).await?;
+        let job = crud::load::<ResourceJob>(&state, &path).await?;
         load_execution(&state, &job, &path).await?
     };
     let store = state.store.clone();

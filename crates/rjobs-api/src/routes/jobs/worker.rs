@@ -10,10 +10,11 @@ use rjobs_engine::{AckRequest, EngineError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::definitions::load_job;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParams};
+use crate::routes::crud;
 use crate::state::AppState;
+use rjobs_core::jobs::ResourceJob;
 
 /// Most iterations one claim or one batch acknowledgement carries.
 const MAX_ITEMS: usize = 1000;
@@ -48,7 +49,7 @@ pub(crate) async fn claim(
     path: PathParams,
     JsonBody(body): JsonBody<ClaimBody>,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     let exec = path.id("executionId")?;
     let limit = body.limit.unwrap_or(100);
     if !(1..=MAX_ITEMS as u32).contains(&limit) {
@@ -80,7 +81,7 @@ pub(crate) async fn acknowledge_batch(
     path: PathParams,
     JsonBody(body): JsonBody<BatchBody>,
 ) -> ApiResult<Json<Value>> {
-    let job = load_job(&state, &path).await?;
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
     let exec = path.id("executionId")?;
     if body.items.is_empty() || body.items.len() > MAX_ITEMS {
         return Err(ApiError::validation(format!(

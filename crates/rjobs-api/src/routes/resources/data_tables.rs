@@ -7,46 +7,20 @@ use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::resources::{DataTable, TablePatch, TablePost};
 use serde_json::Value;
 
-use super::success;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::extract::{JsonBody, PathParams};
 use crate::routes::applications::load_app;
+use crate::routes::crud::{self, Owned};
 use crate::state::AppState;
-use crate::views;
+use rjobs_core::Id;
+use rjobs_query::Query;
+use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "id", "creationDate", "lastUpdated"],
     filter_fields: &["name"],
     default_per_page: 100,
 };
-
-/// Authorizes `a`, loads the application and the table in the path (404 naming which).
-pub(crate) async fn load_table(state: &AppState, path: &PathParams) -> ApiResult<DataTable> {
-    let app = load_app(state, path).await?;
-    let id = path.id("dataTableId")?;
-    state
-        .store
-        .get_data_table(&app.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Data table"))
-}
-
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    path: PathParams,
-    Params(q): Params,
-) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &path).await?;
-    let p = ListParams::parse(&LIST, &q)?;
-    let page = state.store.list_data_tables(&app.id, &p).await?;
-    let items = page.items.iter().map(DataTable::to_json).collect();
-    Ok(Json(views::envelope(
-        items,
-        page.total_count,
-        &p,
-        Some(&app.id),
-    )))
-}
 
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -60,20 +34,12 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(t.to_json())))
 }
 
-pub(crate) async fn read(
-    State(state): State<AppState>,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &path).await?;
-    Ok(Json(t.to_json()))
-}
-
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<TablePatch>,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &path).await?;
+    let t = crud::load::<DataTable>(&state, &path).await?;
     let next = body.apply(&t, state.clock.now())?;
     if !state.store.update_data_table(&next).await? {
         return Err(ApiError::not_found("Data table"));
@@ -81,18 +47,26 @@ pub(crate) async fn update(
     Ok(Json(next.to_json()))
 }
 
-pub(crate) async fn remove(
-    State(state): State<AppState>,
-    path: PathParams,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &path).await?;
-    if !state
-        .store
-        .delete_data_table(&t.application_id, &t.id)
-        .await?
-    {
-        return Err(ApiError::not_found("Data table"));
+#[async_trait::async_trait]
+impl Owned for DataTable {
+    const NAME: &'static str = "Data table";
+    const ID: &'static str = "dataTableId";
+    const LIST: ListSpec = LIST;
+    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
+        s.get_data_table(app, id).await
     }
-    Ok(Json(success()))
+    async fn page(
+        s: &dyn Store,
+        app: &Id,
+        p: &ListParams,
+        _: Option<&Query>,
+    ) -> Result<Page<Self>, StoreError> {
+        s.list_data_tables(app, p).await
+    }
+    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
+        s.delete_data_table(app, id).await
+    }
+    fn view(&self) -> Value {
+        self.to_json()
+    }
 }

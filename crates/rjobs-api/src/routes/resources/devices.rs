@@ -11,12 +11,15 @@ use rjobs_query::ResourceType;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{bulk_created, check_bulk_len, list_query, success, validate_all, with_query};
+use super::{bulk_created, check_bulk_len, success, validate_all};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonArray, JsonBody, NoBody, Params, PathParams};
+use crate::extract::{JsonArray, JsonBody, PathParams};
 use crate::routes::applications::load_app;
+use crate::routes::crud::{self, Owned};
 use crate::state::AppState;
-use crate::views;
+use rjobs_core::Id;
+use rjobs_query::Query;
+use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &[
@@ -30,24 +33,6 @@ const LIST: ListSpec = ListSpec {
     filter_fields: &["name"],
     default_per_page: 100,
 };
-
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    path: PathParams,
-    Params(q): Params,
-) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &path).await?;
-    let p = ListParams::parse(&LIST, &q)?;
-    let query = list_query(ResourceType::Device, &q)?;
-    let (parsed, echo) = query.map_or((None, None), |(a, b)| (Some(a), Some(b)));
-    let page = state
-        .store
-        .list_devices(&app.id, &p, parsed.as_ref())
-        .await?;
-    let items = page.items.iter().map(Device::to_json).collect();
-    let env = views::envelope(items, page.total_count, &p, Some(&app.id));
-    Ok(Json(with_query(env, echo)))
-}
 
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -79,47 +64,17 @@ pub(crate) async fn bulk(
     ))
 }
 
-async fn load(state: &AppState, path: &PathParams) -> ApiResult<Device> {
-    let app = load_app(state, path).await?;
-    let id = path.id("deviceId")?;
-    state
-        .store
-        .get_device(&app.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Device"))
-}
-
-pub(crate) async fn read(
-    State(state): State<AppState>,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    let d = load(&state, &path).await?;
-    Ok(Json(d.to_json()))
-}
-
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<DevicePatch>,
 ) -> ApiResult<Json<Value>> {
-    let d = load(&state, &path).await?;
+    let d = crud::load::<Device>(&state, &path).await?;
     let next = body.apply(&d, state.clock.now())?;
     if !state.store.update_device(&next).await? {
         return Err(ApiError::not_found("Device"));
     }
     Ok(Json(next.to_json()))
-}
-
-pub(crate) async fn remove(
-    State(state): State<AppState>,
-    path: PathParams,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    let d = load(&state, &path).await?;
-    if !state.store.delete_device(&d.application_id, &d.id).await? {
-        return Err(ApiError::not_found("Device"));
-    }
-    Ok(Json(success()))
 }
 
 /// `deviceConnectionStatus.json`: the status plus optional instants; the rest is accepted and
@@ -169,7 +124,7 @@ pub(crate) async fn set_connection_status(
         &body.messages_from_client,
         &body.messages_to_client,
     );
-    let d = load(&state, &path).await?;
+    let d = crud::load::<Device>(&state, &path).await?;
     let now = state.clock.now();
     let (connected, at) = match body.status.as_str() {
         "connected" => {
@@ -206,4 +161,29 @@ pub(crate) async fn set_connection_status(
         return Err(ApiError::not_found("Device"));
     }
     Ok(Json(success()))
+}
+
+#[async_trait::async_trait]
+impl Owned for Device {
+    const NAME: &'static str = "Device";
+    const ID: &'static str = "deviceId";
+    const LIST: ListSpec = LIST;
+    const QUERY: Option<ResourceType> = Some(ResourceType::Device);
+    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
+        s.get_device(app, id).await
+    }
+    async fn page(
+        s: &dyn Store,
+        app: &Id,
+        p: &ListParams,
+        q: Option<&Query>,
+    ) -> Result<Page<Self>, StoreError> {
+        s.list_devices(app, p, q).await
+    }
+    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
+        s.delete_device(app, id).await
+    }
+    fn view(&self) -> Value {
+        self.to_json()
+    }
 }

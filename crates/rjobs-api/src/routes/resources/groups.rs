@@ -13,12 +13,14 @@ use rjobs_core::Id;
 use rjobs_query::ResourceType;
 use serde_json::Value;
 
-use super::{bulk_created, check_bulk_len, list_query, success, validate_all, with_query};
+use super::{bulk_created, check_bulk_len, validate_all};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonArray, JsonBody, NoBody, Params, PathParams};
+use crate::extract::{JsonArray, JsonBody, PathParams};
 use crate::routes::applications::load_app;
+use crate::routes::crud::{self, Owned};
 use crate::state::AppState;
-use crate::views;
+use rjobs_query::Query;
+use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "id", "creationDate", "lastUpdated"],
@@ -80,24 +82,6 @@ async fn check_group_refs(
     Ok(())
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    path: PathParams,
-    Params(q): Params,
-) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &path).await?;
-    let p = ListParams::parse(&LIST, &q)?;
-    let (parsed, echo) = list_query(ResourceType::ExperienceGroup, &q)?
-        .map_or((None, None), |(a, b)| (Some(a), Some(b)));
-    let page = state
-        .store
-        .list_groups(&app.id, &p, parsed.as_ref())
-        .await?;
-    let items = page.items.iter().map(ExperienceGroup::to_json).collect();
-    let env = views::envelope(items, page.total_count, &p, Some(&app.id));
-    Ok(Json(with_query(env, echo)))
-}
-
 pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
@@ -130,29 +114,12 @@ pub(crate) async fn bulk(
     ))
 }
 
-async fn load(state: &AppState, path: &PathParams) -> ApiResult<ExperienceGroup> {
-    let app = load_app(state, path).await?;
-    let id = path.id("experienceGroupId")?;
-    state
-        .store
-        .get_group(&app.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Experience group"))
-}
-
-pub(crate) async fn read(
-    State(state): State<AppState>,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(load(&state, &path).await?.to_json()))
-}
-
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<GroupPatch>,
 ) -> ApiResult<Json<Value>> {
-    let g = load(&state, &path).await?;
+    let g = crud::load::<ExperienceGroup>(&state, &path).await?;
     let next = body.apply(&g, state.clock.now())?;
     let app = &g.application_id;
     if next.parent_id != g.parent_id {
@@ -179,14 +146,27 @@ pub(crate) async fn update(
     Ok(Json(next.to_json()))
 }
 
-pub(crate) async fn remove(
-    State(state): State<AppState>,
-    path: PathParams,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    let g = load(&state, &path).await?;
-    if !state.store.delete_group(&g.application_id, &g.id).await? {
-        return Err(ApiError::not_found("Experience group"));
+#[async_trait::async_trait]
+impl Owned for ExperienceGroup {
+    const NAME: &'static str = "Experience group";
+    const ID: &'static str = "experienceGroupId";
+    const LIST: ListSpec = LIST;
+    const QUERY: Option<ResourceType> = Some(ResourceType::ExperienceGroup);
+    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
+        s.get_group(app, id).await
     }
-    Ok(Json(success()))
+    async fn page(
+        s: &dyn Store,
+        app: &Id,
+        p: &ListParams,
+        q: Option<&Query>,
+    ) -> Result<Page<Self>, StoreError> {
+        s.list_groups(app, p, q).await
+    }
+    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
+        s.delete_group(app, id).await
+    }
+    fn view(&self) -> Value {
+        self.to_json()
+    }
 }

@@ -17,10 +17,10 @@ use rjobs_query::{ResourceType, TableSchema};
 use rjobs_store::resources::RowParams;
 use serde_json::{json, Value};
 
-use super::data_tables::load_table;
 use super::{bulk_created, check_bulk_len, parse_query, success};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::{parse_json, JsonArray, JsonBody, NoBody, Params, PathParams};
+use crate::routes::crud;
 use crate::state::AppState;
 
 /// Default and largest `limit`.
@@ -36,10 +36,13 @@ pub(crate) struct RowBody(Value);
 #[allow(dead_code)] // only its schema is used
 pub(crate) enum RowsBody {
     /// One row: column name → value.
-    One(serde_json::Map<String, Value>),
+    One(RowFields),
     /// Up to 10,000 rows, all or nothing.
-    Many(Vec<serde_json::Map<String, Value>>),
+    Many(Vec<RowFields>),
 }
+
+/// A row's fields (column name → cell), for the OpenAPI document.
+pub(crate) type RowFields = std::collections::BTreeMap<String, rjobs_core::resources::Cell>;
 
 impl FromRequest<AppState> for RowBody {
     type Rejection = ApiError;
@@ -155,7 +158,7 @@ pub(crate) async fn list(
     path: PathParams,
     Params(q): Params,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &path).await?;
+    let t = crud::load::<DataTable>(&state, &path).await?;
     page(&state, &t, &q, None).await
 }
 
@@ -165,7 +168,7 @@ pub(crate) async fn query(
     Params(q): Params,
     JsonBody(mut v): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &path).await?;
+    let t = crud::load::<DataTable>(&state, &path).await?;
     if let Value::Object(m) = &v {
         if m.len() == 1 && t.column("query").is_none() {
             if let Some(inner @ Value::Object(_)) = m.get("query") {
@@ -207,7 +210,7 @@ pub(crate) async fn create(
     path: PathParams,
     RowBody(v): RowBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let t = load_table(&state, &path).await?;
+    let t = crud::load::<DataTable>(&state, &path).await?;
     match v {
         Value::Array(items) => {
             check_bulk_len(items.len())?;
@@ -232,7 +235,7 @@ pub(crate) async fn bulk(
     path: PathParams,
     JsonArray(items): JsonArray<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let t = load_table(&state, &path).await?;
+    let t = crud::load::<DataTable>(&state, &path).await?;
     check_bulk_len(items.len())?;
     let rows = new_rows(&state, &t, &items, true)?;
     state.store.insert_rows(&t, &rows).await?;
@@ -255,7 +258,7 @@ pub(crate) async fn read(
     State(state): State<AppState>,
     path: PathParams,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &path).await?;
+    let t = crud::load::<DataTable>(&state, &path).await?;
     Ok(Json(load_row(&state, &t, &path).await?.to_json()))
 }
 
@@ -264,7 +267,7 @@ pub(crate) async fn update(
     path: PathParams,
     JsonBody(v): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &path).await?;
+    let t = crud::load::<DataTable>(&state, &path).await?;
     let row = load_row(&state, &t, &path).await?;
     let mut next = row.clone();
     next.data = t.patch_row(&row.data, &v)?;
@@ -280,7 +283,7 @@ pub(crate) async fn remove(
     path: PathParams,
     _: NoBody,
 ) -> ApiResult<Json<Value>> {
-    let t = load_table(&state, &path).await?;
+    let t = crud::load::<DataTable>(&state, &path).await?;
     let id = path.id("rowId")?;
     if !state
         .store

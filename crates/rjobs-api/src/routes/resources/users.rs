@@ -13,14 +13,14 @@ use rjobs_core::Id;
 use rjobs_query::ResourceType;
 use serde_json::Value;
 
-use super::{
-    bulk_created, check_bulk_len, list_query, password, success, validate_all, with_query,
-};
+use super::{bulk_created, check_bulk_len, password, validate_all};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonArray, JsonBody, NoBody, Params, PathParams};
+use crate::extract::{JsonArray, JsonBody, PathParams};
 use crate::routes::applications::load_app;
+use crate::routes::crud::{self, Owned};
 use crate::state::AppState;
-use crate::views;
+use rjobs_query::Query;
+use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &[
@@ -77,21 +77,6 @@ async fn check_groups(
     Ok(())
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    path: PathParams,
-    Params(q): Params,
-) -> ApiResult<Json<Value>> {
-    let app = load_app(&state, &path).await?;
-    let p = ListParams::parse(&LIST, &q)?;
-    let (parsed, echo) = list_query(ResourceType::ExperienceUser, &q)?
-        .map_or((None, None), |(a, b)| (Some(a), Some(b)));
-    let page = state.store.list_users(&app.id, &p, parsed.as_ref()).await?;
-    let items = page.items.iter().map(ExperienceUser::to_json).collect();
-    let env = views::envelope(items, page.total_count, &p, Some(&app.id));
-    Ok(Json(with_query(env, echo)))
-}
-
 pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
@@ -129,29 +114,12 @@ pub(crate) async fn bulk(
     ))
 }
 
-async fn load(state: &AppState, path: &PathParams) -> ApiResult<ExperienceUser> {
-    let app = load_app(state, path).await?;
-    let id = path.id("experienceUserId")?;
-    state
-        .store
-        .get_user(&app.id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Experience user"))
-}
-
-pub(crate) async fn read(
-    State(state): State<AppState>,
-    path: PathParams,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(load(&state, &path).await?.to_json()))
-}
-
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<UserPatch>,
 ) -> ApiResult<Json<Value>> {
-    let u = load(&state, &path).await?;
+    let u = crud::load::<ExperienceUser>(&state, &path).await?;
     let (mut next, pw) = body.apply(&u, state.clock.now())?;
     check_groups(
         &state,
@@ -169,14 +137,27 @@ pub(crate) async fn update(
     Ok(Json(next.to_json()))
 }
 
-pub(crate) async fn remove(
-    State(state): State<AppState>,
-    path: PathParams,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    let u = load(&state, &path).await?;
-    if !state.store.delete_user(&u.application_id, &u.id).await? {
-        return Err(ApiError::not_found("Experience user"));
+#[async_trait::async_trait]
+impl Owned for ExperienceUser {
+    const NAME: &'static str = "Experience user";
+    const ID: &'static str = "experienceUserId";
+    const LIST: ListSpec = LIST;
+    const QUERY: Option<ResourceType> = Some(ResourceType::ExperienceUser);
+    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
+        s.get_user(app, id).await
     }
-    Ok(Json(success()))
+    async fn page(
+        s: &dyn Store,
+        app: &Id,
+        p: &ListParams,
+        q: Option<&Query>,
+    ) -> Result<Page<Self>, StoreError> {
+        s.list_users(app, p, q).await
+    }
+    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
+        s.delete_user(app, id).await
+    }
+    fn view(&self) -> Value {
+        self.to_json()
+    }
 }
