@@ -19,4 +19,4 @@ pub mod ui;
 pub mod views;
 
 pub use routes::{router, MAX_HEADERS, MAX_HEADER_BYTES, MAX_URI_BYTES};
-pub use state::{ApiSettings, AppState};
+pub use state::{ApiSettings, AppState, PasswordCost};

@@ -45,6 +45,12 @@ async fn api_with(metrics_public: bool) -> Api {
         settings: Arc::new(ApiSettings {
             fixed_admin_hash: Some(hash_token(ADMIN)),
             metrics_public,
+            // Cheap Argon2 parameters for tests (production keeps the defaults).
+            password_cost: rjobs_api::PasswordCost {
+                m_kib: 256,
+                t: 1,
+                p: 1,
+            },
             ..ApiSettings::default()
         }),
         engine: Arc::new(engine),

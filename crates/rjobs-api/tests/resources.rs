@@ -25,9 +25,6 @@ struct Api {
 }
 
 async fn api() -> Api {
-    // Cheap Argon2 parameters for tests (production keeps the defaults).
-    std::env::set_var("RJOBS_ARGON2_M_KIB", "256");
-    std::env::set_var("RJOBS_ARGON2_T", "1");
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/t.db", dir.path().display());
     let store: Arc<dyn Store> = Arc::new(rjobs_store::connect(&url).await.unwrap());
@@ -45,6 +42,12 @@ async fn api() -> Api {
         ids: Arc::new(IdGen::new()),
         settings: Arc::new(ApiSettings {
             fixed_admin_hash: Some(hash_token(ADMIN)),
+            // Cheap Argon2 parameters for tests (production keeps the defaults).
+            password_cost: rjobs_api::PasswordCost {
+                m_kib: 256,
+                t: 1,
+                p: 1,
+            },
             ..ApiSettings::default()
         }),
         engine: Arc::new(engine),

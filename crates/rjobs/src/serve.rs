@@ -177,6 +177,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<Running> {
             max_iteration_concurrency: i64::from(settings.limits.max_iteration_concurrency),
         },
         request_timeout: Duration::from_millis(settings.http.request_timeout_ms),
+        password_cost: settings.argon2,
     };
     let flows = Arc::new(FlowSink::new(
         store.clone(),

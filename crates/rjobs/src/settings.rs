@@ -122,6 +122,8 @@ pub struct Settings {
     pub mqtt: rjobs_mqtt::MqttSettings,
     /// Webhook delivery.
     pub webhooks: crate::webhook_settings::Webhooks,
+    /// The Argon2id cost of experience users' password hashes (`argon2.m_kib`, `.t`, `.p`).
+    pub argon2: rjobs_api::PasswordCost,
 }
 
 impl Default for Settings {
@@ -140,6 +142,7 @@ impl Default for Settings {
             metrics_public: true,
             mqtt: rjobs_mqtt::MqttSettings::default(),
             webhooks: Default::default(),
+            argon2: rjobs_api::PasswordCost::default(),
         }
     }
 }
@@ -215,6 +218,9 @@ impl Settings {
         s.mqtt
             .broker()
             .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
+        s.argon2
+            .params()
+            .map_err(|e| anyhow::anyhow!("invalid settings: argon2: {e}"))?;
         Ok(s)
     }
 
@@ -268,6 +274,16 @@ mod tests {
             let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
             assert!(err.to_string().contains("http.max_connections"), "{err}");
             jail.set_env("RJOBS_HTTP__MAX_CONNECTIONS", "10");
+
+            assert_eq!(s.argon2, rjobs_api::PasswordCost::default());
+            jail.set_env("RJOBS_ARGON2__M_KIB", "256");
+            jail.set_env("RJOBS_ARGON2__T", "1");
+            let s = Settings::load(None, &FlagOverrides::default()).unwrap();
+            assert_eq!((s.argon2.m_kib, s.argon2.t, s.argon2.p), (256, 1, 1));
+            jail.set_env("RJOBS_ARGON2__T", "0");
+            let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(err.to_string().contains("argon2"), "{err}");
+            jail.set_env("RJOBS_ARGON2__T", "1");
 
             jail.set_env("RJOBS_LISTN", "typo");
             let err = Settings::load(None, &FlagOverrides::default()).unwrap_err();

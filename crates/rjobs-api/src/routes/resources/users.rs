@@ -86,7 +86,7 @@ pub(crate) async fn create(
     let now = state.clock.now();
     let (mut u, pw) = body.into_user(state.ids.next(now), app.id.clone(), now)?;
     check_groups(&state, &app.id, std::slice::from_ref(&u), false).await?;
-    u.password_hash = password::hash(pw).await?;
+    u.password_hash = password::hash(state.settings.password_cost, pw).await?;
     state.store.insert_users(std::slice::from_ref(&u)).await?;
     Ok((StatusCode::CREATED, Json(u.to_json())))
 }
@@ -104,7 +104,10 @@ pub(crate) async fn bulk(
     })?;
     let (mut users, passwords): (Vec<ExperienceUser>, Vec<String>) = pairs.into_iter().unzip();
     check_groups(&state, &app.id, &users, true).await?;
-    for (u, h) in users.iter_mut().zip(password::hash_many(passwords).await?) {
+    for (u, h) in users
+        .iter_mut()
+        .zip(password::hash_many(state.settings.password_cost, passwords).await?)
+    {
         u.password_hash = h;
     }
     state.store.insert_users(&users).await?;
@@ -129,7 +132,7 @@ pub(crate) async fn update(
     )
     .await?;
     if let Some(pw) = pw {
-        next.password_hash = password::hash(pw).await?;
+        next.password_hash = password::hash(state.settings.password_cost, pw).await?;
     }
     if !state.store.update_user(&next).await? {
         return Err(ApiError::not_found("Experience user"));
