@@ -102,3 +102,53 @@ pub(crate) async fn delete<R: Owned>(state: &AppState, path: &PathParams) -> Api
     }
     Ok(r)
 }
+
+/// Implements [`Owned`] for a record from its store calls:
+///
+/// ```ignore
+/// owned!(ApiToken, "API token", "apiTokenId", LIST,
+///     get: get_api_token, page(s, app, p, _q): s.list_api_tokens(app, p),
+///     delete: delete_api_token, view: views::api_token);
+/// ```
+///
+/// `query: ResourceType::Device` (last) makes its list take the advanced `?query=`.
+macro_rules! owned {
+    ($t:ty, $name:literal, $id:literal, $list:expr,
+     get: $get:ident, page($s:ident, $app:ident, $p:ident, $q:ident): $page:expr,
+     delete: $del:ident, view: $view:path $(, query: $rt:expr)?) => {
+        #[async_trait::async_trait]
+        impl $crate::routes::crud::Owned for $t {
+            const NAME: &'static str = $name;
+            const ID: &'static str = $id;
+            const LIST: rjobs_core::list::ListSpec = $list;
+            $(const QUERY: Option<rjobs_query::ResourceType> = Some($rt);)?
+            async fn get(
+                s: &dyn rjobs_store::Store,
+                app: &rjobs_core::Id,
+                id: &rjobs_core::Id,
+            ) -> Result<Option<Self>, rjobs_store::StoreError> {
+                s.$get(app, id).await
+            }
+            #[allow(unused_variables)]
+            async fn page(
+                $s: &dyn rjobs_store::Store,
+                $app: &rjobs_core::Id,
+                $p: &rjobs_core::list::ListParams,
+                $q: Option<&rjobs_query::Query>,
+            ) -> Result<rjobs_store::Page<Self>, rjobs_store::StoreError> {
+                $page.await
+            }
+            async fn delete(
+                s: &dyn rjobs_store::Store,
+                app: &rjobs_core::Id,
+                id: &rjobs_core::Id,
+            ) -> Result<bool, rjobs_store::StoreError> {
+                s.$del(app, id).await
+            }
+            fn view(&self) -> serde_json::Value {
+                $view(self)
+            }
+        }
+    };
+}
+pub(crate) use owned;

@@ -14,12 +14,9 @@ use serde_json::{json, Value};
 use super::applications::load_app;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, PathParams};
-use crate::routes::crud::{self, Owned};
+use crate::routes::crud::{self};
 use crate::state::AppState;
 use crate::views;
-use rjobs_core::Id;
-use rjobs_query::Query;
-use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "id", "creationDate", "lastUpdated"],
@@ -188,26 +185,13 @@ pub(crate) async fn logs(
     Ok(Json(Value::Array(items)))
 }
 
-#[async_trait::async_trait]
-impl Owned for FlowRecord {
-    const NAME: &'static str = "Flow";
-    const ID: &'static str = "flowId";
-    const LIST: ListSpec = LIST;
-    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
-        s.get_flow(app, id).await
-    }
-    async fn page(
-        s: &dyn Store,
-        app: &Id,
-        p: &ListParams,
-        _: Option<&Query>,
-    ) -> Result<Page<Self>, StoreError> {
-        s.list_flows(app, p, &[]).await
-    }
-    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
-        s.delete_flow(app, id).await
-    }
-    fn view(&self) -> Value {
-        view(self)
-    }
-}
+crud::owned!(
+    FlowRecord,
+    "Flow",
+    "flowId",
+    LIST,
+    get: get_flow,
+    page(s, app, p, q): s.list_flows(app, p, &[]),
+    delete: delete_flow,
+    view: view
+);

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rjobs_core::list::{ListParams, ListSpec};
+use rjobs_core::list::ListSpec;
 use rjobs_core::model::{ApiToken, TokenStatus};
 use rjobs_core::secret::{hash_token, new_token, APP_PREFIX};
 use rjobs_core::Timestamp;
@@ -15,13 +15,10 @@ use super::applications::load_app;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParams};
-use crate::routes::crud::{self, Owned};
+use crate::routes::crud::{self};
 use crate::scopes::{covers, grantable};
 use crate::state::AppState;
 use crate::views;
-use rjobs_core::Id;
-use rjobs_query::Query;
-use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "status", "id", "creationDate"],
@@ -169,26 +166,13 @@ pub(crate) async fn update(
     Ok(Json(views::api_token(&next)))
 }
 
-#[async_trait::async_trait]
-impl Owned for ApiToken {
-    const NAME: &'static str = "API token";
-    const ID: &'static str = "apiTokenId";
-    const LIST: ListSpec = LIST;
-    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
-        s.get_api_token(app, id).await
-    }
-    async fn page(
-        s: &dyn Store,
-        app: &Id,
-        p: &ListParams,
-        _: Option<&Query>,
-    ) -> Result<Page<Self>, StoreError> {
-        s.list_api_tokens(app, p).await
-    }
-    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
-        s.delete_api_token(app, id).await
-    }
-    fn view(&self) -> Value {
-        views::api_token(self)
-    }
-}
+crud::owned!(
+    ApiToken,
+    "API token",
+    "apiTokenId",
+    LIST,
+    get: get_api_token,
+    page(s, app, p, q): s.list_api_tokens(app, p),
+    delete: delete_api_token,
+    view: views::api_token
+);

@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rjobs_core::list::{parse_uint, ListParams, ListSpec};
+use rjobs_core::list::{parse_uint, ListSpec};
 use rjobs_core::webhooks::EventType;
 use rjobs_store::webhooks::{AttemptRecord, WebhookRecord};
 use serde::Deserialize;
@@ -16,11 +16,8 @@ use serde_json::{json, Value};
 use super::applications::load_app;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, PathParams};
-use crate::routes::crud::{self, Owned};
+use crate::routes::crud::{self};
 use crate::state::AppState;
-use rjobs_core::Id;
-use rjobs_query::Query;
-use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "id", "url", "creationDate"],
@@ -188,26 +185,13 @@ pub(crate) async fn deliveries(
     })))
 }
 
-#[async_trait::async_trait]
-impl Owned for WebhookRecord {
-    const NAME: &'static str = "Webhook";
-    const ID: &'static str = "webhookId";
-    const LIST: ListSpec = LIST;
-    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
-        s.get_webhook(app, id).await
-    }
-    async fn page(
-        s: &dyn Store,
-        app: &Id,
-        p: &ListParams,
-        _: Option<&Query>,
-    ) -> Result<Page<Self>, StoreError> {
-        s.list_webhooks(app, p).await
-    }
-    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
-        s.delete_webhook(app, id).await
-    }
-    fn view(&self) -> Value {
-        view(self)
-    }
-}
+crud::owned!(
+    WebhookRecord,
+    "Webhook",
+    "webhookId",
+    LIST,
+    get: get_webhook,
+    page(s, app, p, q): s.list_webhooks(app, p),
+    delete: delete_webhook,
+    view: view
+);

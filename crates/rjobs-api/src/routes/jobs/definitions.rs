@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use rjobs_core::engine::controls::{AbortConfig, RolloutConfig};
 use rjobs_core::jobs::{ResourceJob, ResourceType};
-use rjobs_core::list::{ListParams, ListSpec};
+use rjobs_core::list::ListSpec;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,12 +15,9 @@ use super::query::check_job;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
 use crate::routes::applications::load_app;
-use crate::routes::crud::{self, Owned};
+use crate::routes::crud::{self};
 use crate::state::AppState;
-use rjobs_core::Id;
 use rjobs_engine::views as view;
-use rjobs_query::Query;
-use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &[
@@ -165,26 +162,13 @@ pub(crate) async fn remove(
     Ok(Json(json!({"success": true})))
 }
 
-#[async_trait::async_trait]
-impl Owned for ResourceJob {
-    const NAME: &'static str = "Resource job";
-    const ID: &'static str = "resourceJobId";
-    const LIST: ListSpec = LIST;
-    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
-        s.get_job(app, id).await
-    }
-    async fn page(
-        s: &dyn Store,
-        app: &Id,
-        p: &ListParams,
-        _: Option<&Query>,
-    ) -> Result<Page<Self>, StoreError> {
-        s.list_jobs(app, p).await
-    }
-    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
-        s.delete_job(app, id).await
-    }
-    fn view(&self) -> Value {
-        view::job(self)
-    }
-}
+crud::owned!(
+    ResourceJob,
+    "Resource job",
+    "resourceJobId",
+    LIST,
+    get: get_job,
+    page(s, app, p, q): s.list_jobs(app, p),
+    delete: delete_job,
+    view: view::job
+);

@@ -3,18 +3,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rjobs_core::list::{ListParams, ListSpec};
+use rjobs_core::list::ListSpec;
 use rjobs_core::resources::{DataTable, TablePatch, TablePost};
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParams};
 use crate::routes::applications::load_app;
-use crate::routes::crud::{self, Owned};
+use crate::routes::crud::{self};
 use crate::state::AppState;
-use rjobs_core::Id;
-use rjobs_query::Query;
-use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "id", "creationDate", "lastUpdated"],
@@ -47,26 +44,13 @@ pub(crate) async fn update(
     Ok(Json(next.to_json()))
 }
 
-#[async_trait::async_trait]
-impl Owned for DataTable {
-    const NAME: &'static str = "Data table";
-    const ID: &'static str = "dataTableId";
-    const LIST: ListSpec = LIST;
-    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
-        s.get_data_table(app, id).await
-    }
-    async fn page(
-        s: &dyn Store,
-        app: &Id,
-        p: &ListParams,
-        _: Option<&Query>,
-    ) -> Result<Page<Self>, StoreError> {
-        s.list_data_tables(app, p).await
-    }
-    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
-        s.delete_data_table(app, id).await
-    }
-    fn view(&self) -> Value {
-        self.to_json()
-    }
-}
+crud::owned!(
+    DataTable,
+    "Data table",
+    "dataTableId",
+    LIST,
+    get: get_data_table,
+    page(s, app, p, q): s.list_data_tables(app, p),
+    delete: delete_data_table,
+    view: DataTable::to_json
+);

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rjobs_core::list::{ListParams, ListSpec};
+use rjobs_core::list::ListSpec;
 use rjobs_core::resources::{Device, DevicePatch, DevicePost};
 use rjobs_core::Timestamp;
 use rjobs_query::ResourceType;
@@ -15,11 +15,8 @@ use super::{bulk_created, check_bulk_len, success, validate_all};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonArray, JsonBody, PathParams};
 use crate::routes::applications::load_app;
-use crate::routes::crud::{self, Owned};
+use crate::routes::crud;
 use crate::state::AppState;
-use rjobs_core::Id;
-use rjobs_query::Query;
-use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &[
@@ -163,27 +160,14 @@ pub(crate) async fn set_connection_status(
     Ok(Json(success()))
 }
 
-#[async_trait::async_trait]
-impl Owned for Device {
-    const NAME: &'static str = "Device";
-    const ID: &'static str = "deviceId";
-    const LIST: ListSpec = LIST;
-    const QUERY: Option<ResourceType> = Some(ResourceType::Device);
-    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
-        s.get_device(app, id).await
-    }
-    async fn page(
-        s: &dyn Store,
-        app: &Id,
-        p: &ListParams,
-        q: Option<&Query>,
-    ) -> Result<Page<Self>, StoreError> {
-        s.list_devices(app, p, q).await
-    }
-    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
-        s.delete_device(app, id).await
-    }
-    fn view(&self) -> Value {
-        self.to_json()
-    }
-}
+crud::owned!(
+    Device,
+    "Device",
+    "deviceId",
+    LIST,
+    get: get_device,
+    page(s, app, p, q): s.list_devices(app, p, q),
+    delete: delete_device,
+    view: Device::to_json,
+    query: ResourceType::Device
+);

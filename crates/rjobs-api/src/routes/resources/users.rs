@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use rjobs_core::list::{ListParams, ListSpec};
+use rjobs_core::list::ListSpec;
 use rjobs_core::resources::{ExperienceUser, UserPatch, UserPost};
 use rjobs_core::Id;
 use rjobs_query::ResourceType;
@@ -17,10 +17,8 @@ use super::{bulk_created, check_bulk_len, password, validate_all};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonArray, JsonBody, PathParams};
 use crate::routes::applications::load_app;
-use crate::routes::crud::{self, Owned};
+use crate::routes::crud::{self};
 use crate::state::AppState;
-use rjobs_query::Query;
-use rjobs_store::{Page, Store, StoreError};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &[
@@ -140,27 +138,14 @@ pub(crate) async fn update(
     Ok(Json(next.to_json()))
 }
 
-#[async_trait::async_trait]
-impl Owned for ExperienceUser {
-    const NAME: &'static str = "Experience user";
-    const ID: &'static str = "experienceUserId";
-    const LIST: ListSpec = LIST;
-    const QUERY: Option<ResourceType> = Some(ResourceType::ExperienceUser);
-    async fn get(s: &dyn Store, app: &Id, id: &Id) -> Result<Option<Self>, StoreError> {
-        s.get_user(app, id).await
-    }
-    async fn page(
-        s: &dyn Store,
-        app: &Id,
-        p: &ListParams,
-        q: Option<&Query>,
-    ) -> Result<Page<Self>, StoreError> {
-        s.list_users(app, p, q).await
-    }
-    async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError> {
-        s.delete_user(app, id).await
-    }
-    fn view(&self) -> Value {
-        self.to_json()
-    }
-}
+crud::owned!(
+    ExperienceUser,
+    "Experience user",
+    "experienceUserId",
+    LIST,
+    get: get_user,
+    page(s, app, p, q): s.list_users(app, p, q),
+    delete: delete_user,
+    view: ExperienceUser::to_json,
+    query: ResourceType::ExperienceUser
+);
