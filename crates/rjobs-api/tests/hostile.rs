@@ -8,13 +8,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use rjobs_api::{router, ApiSettings, AppState};
-use rjobs_core::model::{ApiToken, TokenStatus};
-use rjobs_core::secret::hash_token;
-use rjobs_core::{Clock, IdGen, ManualClock, Timestamp};
+use rjobs_api::{router, ApiSettings};
 use rjobs_store::Store;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+mod common;
 
 const ADMIN: &str = "admin-token";
 
@@ -25,39 +24,15 @@ struct Api {
 }
 
 async fn api_with(metrics_public: bool) -> Api {
-    std::env::set_var("RJOBS_ARGON2_M_KIB", "256");
-    std::env::set_var("RJOBS_ARGON2_T", "1");
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(rjobs_store::connect(&url).await.unwrap());
-    let clock: Arc<dyn Clock> =
-        Arc::new(ManualClock::at(Timestamp::from_millis(1_764_000_000_000)));
-    let engine = rjobs_engine::Engine::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(rjobs_engine::NullSink),
-        rjobs_engine::ReportSigner::new(b"test-key", "http://test", 60_000),
-    );
-    let state = AppState {
-        store: store.clone(),
-        clock,
-        ids: Arc::new(IdGen::new()),
-        settings: Arc::new(ApiSettings {
-            fixed_admin_hash: Some(hash_token(ADMIN)),
-            metrics_public,
-            // Cheap Argon2 parameters for tests (production keeps the defaults).
-            password_cost: rjobs_api::PasswordCost {
-                m_kib: 256,
-                t: 1,
-                p: 1,
-            },
-            ..ApiSettings::default()
-        }),
-        engine: Arc::new(engine),
+    let settings = ApiSettings {
+        metrics_public,
+        ..common::settings(ADMIN)
     };
+    let state = common::state(&dir, settings).await;
     Api {
+        store: state.store.clone(),
         router: router(state),
-        store,
         _dir: dir,
     }
 }
@@ -102,25 +77,8 @@ impl Api {
     }
 
     async fn token(&self, app: &str, scope: &[&str]) -> String {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let secret = format!("app-token-{n}-{}", scope.join("-"));
-        let now = Timestamp::from_millis(1_764_000_000_000);
-        let t = ApiToken {
-            id: IdGen::new().next(now),
-            application_id: rjobs_core::Id::parse(app).unwrap(),
-            name: "t".into(),
-            description: String::new(),
-            scope: scope.iter().map(|s| s.to_string()).collect(),
-            status: TokenStatus::Active,
-            expiration_date: None,
-            token_hash: hash_token(&secret),
-            creation_date: now,
-            last_updated: now,
-            version: 1,
-        };
-        self.store.insert_api_token(&t).await.unwrap();
-        secret
+        let app = rjobs_core::Id::parse(app).unwrap();
+        common::token(self.store.as_ref(), &app, scope).await
     }
 }
 

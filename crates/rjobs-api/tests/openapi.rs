@@ -6,7 +6,6 @@
 //! schema derived from its handler's type.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -14,32 +13,17 @@ use axum::Router;
 use http_body_util::BodyExt;
 use rjobs_api::routes::table::{Guard, ROUTES};
 use rjobs_api::{router, ApiSettings, AppState};
-use rjobs_core::model::{ApiToken, Application, TokenStatus};
-use rjobs_core::secret::hash_token;
-use rjobs_core::{Clock, Id, IdGen, ManualClock, Timestamp};
-use rjobs_store::Store;
+use rjobs_core::model::Application;
+use rjobs_core::{Id, Timestamp};
 use serde_json::Value;
 use tower::ServiceExt;
 
-const NOW: i64 = 1_764_000_000_000;
+use common::NOW;
+
+mod common;
 
 async fn state(dir: &tempfile::TempDir) -> AppState {
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(rjobs_store::connect(&url).await.unwrap());
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(Timestamp::from_millis(NOW)));
-    let engine = rjobs_engine::Engine::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(rjobs_engine::NullSink),
-        rjobs_engine::ReportSigner::new(b"k", "http://test", 60_000),
-    );
-    AppState {
-        store,
-        clock,
-        ids: Arc::new(IdGen::new()),
-        settings: Arc::new(ApiSettings::default()),
-        engine: Arc::new(engine),
-    }
+    common::state(dir, ApiSettings::default()).await
 }
 
 async fn call(app: &Router, method: &str, uri: &str, token: Option<&str>) -> (u16, Value) {
@@ -72,21 +56,7 @@ async fn app_with_token(s: &AppState, name: &str, scope: &[&str]) -> (Id, String
         version: 1,
     };
     s.store.insert_application(&app).await.unwrap();
-    let secret = format!("token-of-{name}");
-    let t = ApiToken {
-        id: s.ids.next(now),
-        application_id: app.id.clone(),
-        name: "t".into(),
-        description: String::new(),
-        scope: scope.iter().map(|s| s.to_string()).collect(),
-        status: TokenStatus::Active,
-        expiration_date: None,
-        token_hash: hash_token(&secret),
-        creation_date: now,
-        last_updated: now,
-        version: 1,
-    };
-    s.store.insert_api_token(&t).await.unwrap();
+    let secret = common::token(s.store.as_ref(), &app.id, scope).await;
     (app.id, secret)
 }
 

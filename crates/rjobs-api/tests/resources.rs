@@ -8,13 +8,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use rjobs_api::{router, ApiSettings, AppState};
-use rjobs_core::model::{ApiToken, TokenStatus};
-use rjobs_core::secret::hash_token;
-use rjobs_core::{Clock, IdGen, ManualClock, Timestamp};
+use rjobs_api::router;
 use rjobs_store::Store;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+mod common;
 
 const ADMIN: &str = "admin-token";
 
@@ -26,35 +25,10 @@ struct Api {
 
 async fn api() -> Api {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(rjobs_store::connect(&url).await.unwrap());
-    let clock: Arc<dyn Clock> =
-        Arc::new(ManualClock::at(Timestamp::from_millis(1_764_000_000_000)));
-    let engine = rjobs_engine::Engine::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(rjobs_engine::NullSink),
-        rjobs_engine::ReportSigner::new(b"test-key", "http://test", 60_000),
-    );
-    let state = AppState {
-        store: store.clone(),
-        clock,
-        ids: Arc::new(IdGen::new()),
-        settings: Arc::new(ApiSettings {
-            fixed_admin_hash: Some(hash_token(ADMIN)),
-            // Cheap Argon2 parameters for tests (production keeps the defaults).
-            password_cost: rjobs_api::PasswordCost {
-                m_kib: 256,
-                t: 1,
-                p: 1,
-            },
-            ..ApiSettings::default()
-        }),
-        engine: Arc::new(engine),
-    };
+    let state = common::state(&dir, common::settings(ADMIN)).await;
     Api {
+        store: state.store.clone(),
         router: router(state),
-        store,
         _dir: dir,
     }
 }
@@ -109,23 +83,8 @@ impl Api {
 
     /// An application token with `scope`, returned as the bearer string.
     async fn token(&self, app: &str, scope: &[&str]) -> String {
-        let secret = format!("app-token-{}", scope.join("-"));
-        let now = Timestamp::from_millis(1_764_000_000_000);
-        let t = ApiToken {
-            id: IdGen::new().next(now),
-            application_id: rjobs_core::Id::parse(app).unwrap(),
-            name: "t".into(),
-            description: String::new(),
-            scope: scope.iter().map(|s| s.to_string()).collect(),
-            status: TokenStatus::Active,
-            expiration_date: None,
-            token_hash: hash_token(&secret),
-            creation_date: now,
-            last_updated: now,
-            version: 1,
-        };
-        self.store.insert_api_token(&t).await.unwrap();
-        secret
+        let app = rjobs_core::Id::parse(app).unwrap();
+        common::token(self.store.as_ref(), &app, scope).await
     }
 }
 

@@ -3,43 +3,21 @@
 //! type, the strict Content-Security-Policy and a working ETag, an unknown asset is a JSON 404
 //! (never the shell), none of it needs a token, and the API the dashboard calls still does.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use rjobs_api::router;
 use rjobs_api::ui::{Kind, ASSETS, CSP, SHELL};
-use rjobs_api::{router, ApiSettings, AppState};
-use rjobs_core::secret::hash_token;
-use rjobs_core::{Clock, IdGen, ManualClock, Timestamp};
-use rjobs_store::Store;
 use serde_json::Value;
 use tower::ServiceExt;
+
+mod common;
 
 const ADMIN: &str = "ui-admin-token";
 
 async fn app(dir: &tempfile::TempDir) -> Router {
-    let url = format!("sqlite://{}/t.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(rjobs_store::connect(&url).await.unwrap());
-    let clock: Arc<dyn Clock> =
-        Arc::new(ManualClock::at(Timestamp::from_millis(1_764_000_000_000)));
-    let engine = rjobs_engine::Engine::new(
-        store.clone(),
-        clock.clone(),
-        Arc::new(rjobs_engine::NullSink),
-        rjobs_engine::ReportSigner::new(b"k", "http://test", 60_000),
-    );
-    router(AppState {
-        store,
-        clock,
-        ids: Arc::new(IdGen::new()),
-        settings: Arc::new(ApiSettings {
-            fixed_admin_hash: Some(hash_token(ADMIN)),
-            ..ApiSettings::default()
-        }),
-        engine: Arc::new(engine),
-    })
+    router(common::state(dir, common::settings(ADMIN)).await)
 }
 
 struct Answer {
