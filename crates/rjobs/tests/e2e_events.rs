@@ -164,28 +164,9 @@ async fn setup(data: &Data, n: usize, concurrency: u32) -> Setup {
 
 async fn setup_on(srv: Server, n: usize, concurrency: u32) -> Setup {
     let c = Client::new();
-    let (st, app) = c
-        .call(
-            "POST",
-            &srv.url("/applications"),
-            Some(ADMIN),
-            Some(&json!({"name": "live"})),
-        )
+    let app = c.create_app(&srv, "live").await;
+    c.bulk_devices(&srv, &app, (0..n).map(|i| format!("pump-{i:03}")))
         .await;
-    assert_eq!(st, 201);
-    let app = app["id"].as_str().unwrap().to_string();
-    let devs: Vec<Value> = (0..n)
-        .map(|i| json!({"name": format!("pump-{i:03}")}))
-        .collect();
-    let (st, _) = c
-        .call(
-            "POST",
-            &srv.url(&format!("/applications/{app}/devices/bulk")),
-            Some(ADMIN),
-            Some(&Value::Array(devs)),
-        )
-        .await;
-    assert_eq!(st, 201);
     let jobs = format!("/applications/{app}/resource-jobs");
     let (st, job) = c
         .call(

@@ -501,17 +501,8 @@ async fn corpus(db: Db) {
         ],
     );
     let c = Client::new();
-    let (st, app) = c
-        .call(
-            "POST",
-            &srv.url("/applications"),
-            Some(ADMIN),
-            Some(&json!({"name": "hostile"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{app}");
     let x = Ctx {
-        app: app["id"].as_str().unwrap().to_string(),
+        app: c.create_app(&srv, "hostile").await,
         c,
         srv,
     };

@@ -140,19 +140,10 @@ impl App {
 
     async fn new(srv: &Server) -> App {
         let c = Client::new();
-        let (st, v) = c
-            .call(
-                "POST",
-                &srv.url("/applications"),
-                Some(ADMIN),
-                Some(&json!({"name": "hooks"})),
-            )
-            .await;
-        assert_eq!(st, 201, "{v}");
         App {
+            app: c.create_app(srv, "hooks").await,
             c,
             base: srv.base.clone(),
-            app: v["id"].as_str().unwrap().to_string(),
         }
     }
 

@@ -16,28 +16,9 @@ struct Run {
 }
 
 async fn setup(c: &Client, srv: &Server, devices: usize, concurrency: u32) -> (String, Run) {
-    let (st, app) = c
-        .call(
-            "POST",
-            &srv.url("/applications"),
-            Some(ADMIN),
-            Some(&json!({"name": "w"})),
-        )
+    let app = c.create_app(srv, "w").await;
+    c.bulk_devices(srv, &app, (0..devices).map(|i| format!("d{i:03}")))
         .await;
-    assert_eq!(st, 201);
-    let app = app["id"].as_str().unwrap().to_string();
-    let devs: Vec<Value> = (0..devices)
-        .map(|i| json!({"name": format!("d{i:03}")}))
-        .collect();
-    let (st, _) = c
-        .call(
-            "POST",
-            &srv.url(&format!("/applications/{app}/devices/bulk")),
-            Some(ADMIN),
-            Some(&Value::Array(devs)),
-        )
-        .await;
-    assert_eq!(st, 201);
     let (st, job) = c
         .call(
             "POST",

@@ -230,6 +230,32 @@ impl Client {
         Self::decode(resp).await
     }
 
+    /// Creates an application as the admin; its id.
+    pub async fn create_app(&self, srv: &Server, name: &str) -> String {
+        let body = serde_json::json!({ "name": name });
+        let (st, v) = self
+            .call("POST", &srv.url("/applications"), Some(ADMIN), Some(&body))
+            .await;
+        assert_eq!(st, 201, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates one device per name in one bulk call, as the admin; the `{created, ids}` answer.
+    pub async fn bulk_devices(
+        &self,
+        srv: &Server,
+        app: &str,
+        names: impl Iterator<Item = String>,
+    ) -> Value {
+        let devs: Vec<Value> = names.map(|n| serde_json::json!({ "name": n })).collect();
+        let url = srv.url(&format!("/applications/{app}/devices/bulk"));
+        let (st, v) = self
+            .call("POST", &url, Some(ADMIN), Some(&Value::Array(devs)))
+            .await;
+        assert_eq!(st, 201, "{v}");
+        v
+    }
+
     async fn decode(resp: reqwest::Response) -> (u16, Value) {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();

@@ -23,28 +23,9 @@ pub struct Setup {
 }
 
 pub async fn setup(c: &Client, srv: &Server, n: usize, retries: bool) -> Setup {
-    let (st, app) = c
-        .call(
-            "POST",
-            &srv.url("/applications"),
-            Some(ADMIN),
-            Some(&json!({"name": "mqtt"})),
-        )
+    let app = c.create_app(srv, "mqtt").await;
+    c.bulk_devices(srv, &app, (0..n).map(|i| format!("d{i:04}")))
         .await;
-    assert_eq!(st, 201);
-    let app = app["id"].as_str().unwrap().to_string();
-    let devs: Vec<Value> = (0..n)
-        .map(|i| json!({"name": format!("d{i:04}")}))
-        .collect();
-    let (st, created) = c
-        .call(
-            "POST",
-            &srv.url(&format!("/applications/{app}/devices/bulk")),
-            Some(ADMIN),
-            Some(&Value::Array(devs)),
-        )
-        .await;
-    assert_eq!(st, 201, "{created}");
     let mut devices = HashMap::new();
     let mut page = 0;
     while devices.len() < n {
