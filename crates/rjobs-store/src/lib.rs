@@ -20,6 +20,7 @@ pub mod flows;
 pub mod jobs;
 pub mod resources;
 pub mod sql;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;
 pub mod webhooks;
