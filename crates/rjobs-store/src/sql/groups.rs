@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use async_trait::async_trait;
 use rjobs_core::list::ListParams;
 use rjobs_core::resources::ExperienceGroup;
 use rjobs_core::Id;
@@ -15,7 +16,7 @@ use rjobs_query::Query;
 use super::qbuild::{bind_all, json_col, query_page, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{with_read, with_write, SqlStore};
-use crate::{Backend, Page, StoreError};
+use crate::{Backend, GroupStore, Page, StoreError};
 
 const FIELDS: Fields = &[
     ("name", "name"),
@@ -218,10 +219,8 @@ impl SqlStore {
         Ok(gs)
     }
 
-    pub(crate) async fn group_insert_many(
-        &self,
-        groups: &[ExperienceGroup],
-    ) -> Result<(), StoreError> {
+    /// The bulk insert's transaction (nothing to do for no groups).
+    async fn write_groups(&self, groups: &[ExperienceGroup]) -> Result<(), StoreError> {
         if groups.is_empty() {
             return Ok(());
         }
@@ -235,12 +234,21 @@ impl SqlStore {
         });
         Ok(())
     }
+}
 
-    pub(crate) async fn group_get(
-        &self,
-        app: &Id,
-        g: &Id,
-    ) -> Result<Option<ExperienceGroup>, StoreError> {
+#[async_trait]
+impl GroupStore for SqlStore {
+    async fn insert_groups(&self, groups: &[ExperienceGroup]) -> Result<(), StoreError> {
+        self.write_groups(groups).await?;
+        self.after_bulk(
+            &["experience_groups", "experience_group_tags"],
+            groups.len() as u64,
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn get_group(&self, app: &Id, g: &Id) -> Result<Option<ExperienceGroup>, StoreError> {
         let row = with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM experience_groups WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
@@ -255,7 +263,7 @@ impl SqlStore {
         }
     }
 
-    pub(crate) async fn group_list(
+    async fn list_groups(
         &self,
         app: &Id,
         p: &ListParams,
@@ -269,7 +277,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn group_update(&self, g: &ExperienceGroup) -> Result<bool, StoreError> {
+    async fn update_group(&self, g: &ExperienceGroup) -> Result<bool, StoreError> {
         let members = member_statements(self.backend_kind(), std::slice::from_ref(g));
         let tags = to_json_text(&g.group_tags);
         with_write!(self, pool => {
@@ -306,7 +314,7 @@ impl SqlStore {
         Ok(true)
     }
 
-    pub(crate) async fn group_delete(&self, app: &Id, g: &Id) -> Result<bool, StoreError> {
+    async fn delete_group(&self, app: &Id, g: &Id) -> Result<bool, StoreError> {
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -330,7 +338,7 @@ impl SqlStore {
     }
 
     /// `g` and its ancestors, nearest first (stops at a dangling parent or after 10,000 steps).
-    pub(crate) async fn group_ancestors(&self, app: &Id, g: &Id) -> Result<Vec<Id>, StoreError> {
+    async fn group_ancestors(&self, app: &Id, g: &Id) -> Result<Vec<Id>, StoreError> {
         let ids: Vec<String> = with_read!(self, pool => {
             sqlx::query_scalar(
                 "WITH RECURSIVE anc(id, parent_id, depth) AS (

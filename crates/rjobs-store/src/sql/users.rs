@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use async_trait::async_trait;
 use rjobs_core::list::ListParams;
 use rjobs_core::resources::ExperienceUser;
 use rjobs_core::{Id, Timestamp};
@@ -14,7 +15,7 @@ use super::groups::{tag_rows, triples};
 use super::qbuild::{bind_all, json_col, query_page, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{map_unique, with_read, with_write, SqlStore};
-use crate::{Backend, Page, StoreError};
+use crate::{Backend, Page, StoreError, UserStore};
 
 const FIELDS: Fields = &[
     ("email", "email"),
@@ -127,11 +128,8 @@ impl SqlStore {
     }
 
     /// Inserts users all-or-nothing; [`StoreError::Duplicate`] names the clashing email
-    /// (`[i].email` for several users).
-    pub(crate) async fn user_insert_many(
-        &self,
-        users: &[ExperienceUser],
-    ) -> Result<(), StoreError> {
+    /// (`[i].email` for several users). Nothing to do for no users.
+    async fn write_users(&self, users: &[ExperienceUser]) -> Result<(), StoreError> {
         let Some(first) = users.first() else {
             return Ok(());
         };
@@ -186,12 +184,21 @@ impl SqlStore {
         });
         Ok(())
     }
+}
 
-    pub(crate) async fn user_get(
-        &self,
-        app: &Id,
-        u: &Id,
-    ) -> Result<Option<ExperienceUser>, StoreError> {
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn insert_users(&self, users: &[ExperienceUser]) -> Result<(), StoreError> {
+        self.write_users(users).await?;
+        self.after_bulk(
+            &["experience_users", "experience_user_tags"],
+            users.len() as u64,
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn get_user(&self, app: &Id, u: &Id) -> Result<Option<ExperienceUser>, StoreError> {
         let row = with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM experience_users WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
@@ -206,7 +213,7 @@ impl SqlStore {
         }
     }
 
-    pub(crate) async fn user_list(
+    async fn list_users(
         &self,
         app: &Id,
         p: &ListParams,
@@ -220,7 +227,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn user_update(&self, u: &ExperienceUser) -> Result<bool, StoreError> {
+    async fn update_user(&self, u: &ExperienceUser) -> Result<bool, StoreError> {
         let members = member_statements(self.backend_kind(), std::slice::from_ref(u));
         let tags = to_json_text(&u.user_tags);
         with_write!(self, pool => {
@@ -262,7 +269,7 @@ impl SqlStore {
         Ok(true)
     }
 
-    pub(crate) async fn user_delete(&self, app: &Id, u: &Id) -> Result<bool, StoreError> {
+    async fn delete_user(&self, app: &Id, u: &Id) -> Result<bool, StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query("DELETE FROM experience_users WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
