@@ -26,6 +26,7 @@ mod groups;
 mod iterations;
 mod leases;
 mod list;
+mod members;
 mod outbox;
 mod qbuild;
 mod resource_jobs;

@@ -1,7 +1,8 @@
 //! Experience users: email unique per application (the `UNIQUE (application_id, email)`
 //! constraint is the authority; a probe before a bulk insert only exists to name the offending
 //! item), tags as JSON plus `experience_user_tags` rows, group memberships in
-//! `experience_group_users`. The password hash is stored, never rendered.
+//! `experience_group_users` (both written and read by [`members`](super::members), as the
+//! groups' are). The password hash is stored, never rendered.
 
 use std::collections::HashSet;
 
@@ -11,7 +12,7 @@ use rjobs_core::resources::ExperienceUser;
 use rjobs_core::{Id, Timestamp};
 use rjobs_query::Query;
 
-use super::groups::{tag_rows, triples};
+use super::members::{insert_statements, replace_statements, Owner, USER_LINKS};
 use super::qbuild::{bind_all, json_col, query_page, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{map_unique, with_read, with_write, SqlStore};
@@ -82,34 +83,19 @@ fn write_statements(backend: Backend, users: &[ExperienceUser]) -> Vec<SqlBuf> {
         }
         out.push(b);
     }
-    out.extend(member_statements(backend, users));
+    let owners: Vec<Owner> = users.iter().map(links).collect();
+    out.extend(insert_statements(backend, &USER_LINKS, &owners));
     out
 }
 
-fn member_statements(backend: Backend, users: &[ExperienceUser]) -> Vec<SqlBuf> {
-    let owners: Vec<_> = users
-        .iter()
-        .map(|u| (&u.id, &u.application_id, &u.user_tags))
-        .collect();
-    let mut out = tag_rows(
-        backend,
-        "experience_user_tags (user_id, application_id, key, value)",
-        &owners,
-    );
-    let pairs: Vec<_> = users
-        .iter()
-        .flat_map(|u| {
-            u.group_ids
-                .iter()
-                .map(move |g| (g, u.id.as_str(), &u.application_id))
-        })
-        .collect();
-    out.extend(triples(
-        backend,
-        "experience_group_users (group_id, user_id, application_id)",
-        &pairs,
-    ));
-    out
+/// The links of a user, as [`members`](super::members) writes them.
+fn links(u: &ExperienceUser) -> Owner<'_> {
+    Owner {
+        id: &u.id,
+        app: &u.application_id,
+        tags: &u.user_tags,
+        members: vec![&u.group_ids],
+    }
 }
 
 impl SqlStore {
@@ -118,9 +104,7 @@ impl SqlStore {
         mut us: Vec<ExperienceUser>,
     ) -> Result<Vec<ExperienceUser>, StoreError> {
         let ids: Vec<Id> = us.iter().map(|u| u.id.clone()).collect();
-        let mut groups = self
-            .memberships("experience_group_users", "user_id", "group_id", &ids)
-            .await?;
+        let mut groups = self.memberships(&USER_LINKS, 0, &ids).await?;
         for u in &mut us {
             u.group_ids = groups.remove(&u.id).unwrap_or_default();
         }
@@ -228,7 +212,7 @@ impl UserStore for SqlStore {
     }
 
     async fn update_user(&self, u: &ExperienceUser) -> Result<bool, StoreError> {
-        let members = member_statements(self.backend_kind(), std::slice::from_ref(u));
+        let members = replace_statements(self.backend_kind(), &USER_LINKS, &links(u));
         let tags = to_json_text(&u.user_tags);
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -254,12 +238,6 @@ impl UserStore for SqlStore {
             .rows_affected();
             if n == 0 {
                 return Ok(false);
-            }
-            for t in ["experience_user_tags", "experience_group_users"] {
-                sqlx::query(&format!("DELETE FROM {t} WHERE user_id = $1"))
-                    .bind(u.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
             }
             for s in &members {
                 bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
