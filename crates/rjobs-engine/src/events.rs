@@ -8,7 +8,8 @@
 //! 250 ms is one primary-key lookup, exact, and the same on every node of a cluster: a stream
 //! served by node A sees what node B's engine committed, with no in-memory bus, no cluster
 //! fan-out and nothing to lose on a restart. Finished iterations are paged from the store's
-//! finish order ([`rjobs_store::ExecStore::finished_after`]) only when the finished count moved.
+//! finish order ([`rjobs_store::IterationStore::finished_after`]) only when the finished count
+//! moved.
 //!
 //! **Ids and resume.** Every event's id is the stream's position in the execution's finish
 //! order, `"<finish_seq>-<seq>"` ([`Cursor`]): after an `iteration` event, that iteration's

@@ -9,7 +9,7 @@ use rjobs_core::model::Application;
 use rjobs_core::{Id, IdGen, ManualClock, Timestamp};
 use rjobs_engine::{RecordingTimers, TimerScheduler};
 use rjobs_store::testing::ts;
-use rjobs_store::{FlowRecord, FlowStore, SqlStore, Store, TimerStore};
+use rjobs_store::{ApplicationStore, FlowRecord, FlowStore, SqlStore, Store, TimerStore};
 use serde_json::{json, Value};
 
 /// 2026-03-01T00:00:00Z: a multiple of every interval used here.

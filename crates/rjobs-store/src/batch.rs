@@ -2,20 +2,31 @@
 //! ([`WriteOp`]) and what each caller gets back ([`WriteOutcome`]).
 //!
 //! Every iteration transition, acknowledgement, worker claim and flow-run log line goes through
-//! [`ExecStore::submit`](crate::ExecStore::submit): one writer per store drains what is waiting
+//! [`BatchStore::submit`]: one writer per store drains what is waiting
 //! (at most [`MAX_BATCH`] operations) into one transaction of set-based statements, and answers
 //! each caller with its own outcome after the commit. A conflict, a stale attempt or a lost
 //! fence is an *outcome* of that one operation, never an error of its neighbours; if the
 //! transaction itself fails, each operation is retried alone so that only the culprit fails.
 
+use async_trait::async_trait;
 use rjobs_core::engine::{AckInput, AckRefusal, Transition};
 use rjobs_core::execution::IterationRow;
 use rjobs_core::{Id, Timestamp};
 
-use crate::{ExecWrite, FlowRun, IterationWrite};
+use crate::{ExecWrite, FlowRun, IterationWrite, StoreError};
 
 /// Most operations committed in one transaction.
 pub const MAX_BATCH: usize = 1000;
+
+/// The group commit. A trait of its own because its operations cut across the others
+/// (iterations, execution counters, acks, worker claims, flow-run log lines): what they share is
+/// the transaction, not a table.
+#[async_trait]
+pub trait BatchStore: Send + Sync {
+    /// Queues `ops`, which one writer commits with whatever else is waiting in one transaction;
+    /// each gets its own outcome, in order, once it is durable.
+    async fn submit(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, StoreError>>;
+}
 
 /// One state change.
 #[derive(Debug, Clone)]

@@ -10,29 +10,33 @@
 //! decides between success and [`StoreError::Conflict`]. No lock is held across requests.
 
 use async_trait::async_trait;
-use rjobs_core::list::ListParams;
-use rjobs_core::model::{AdminToken, ApiToken, Application};
-use rjobs_core::Id;
 
+pub mod apps;
 pub mod batch;
 pub mod cluster;
+pub mod executions;
 pub mod flows;
+pub mod iterations;
 pub mod jobs;
 pub mod resources;
 pub mod sql;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;
 pub mod webhooks;
 
+pub use apps::{ApplicationStore, TokenStore};
 pub use batch::{
-    AckApplied, AckOp, AckRejected, ApplyOp, ClaimOp, WriteOp, WriteOutcome, MAX_BATCH,
+    AckApplied, AckOp, AckRejected, ApplyOp, BatchStore, ClaimOp, WriteOp, WriteOutcome, MAX_BATCH,
 };
 pub use cluster::{ClusterLoad, Fence, Lease, LeaseStore, NodeRow, Signal, SignalStream};
+pub use executions::{ExecutionStore, RerunOf, TargetSpec};
 pub use flows::{FlowRecord, FlowRun, FlowStore};
-pub use jobs::{
-    ExecStore, ExecWrite, FinishedIteration, IterationWrite, JobStore, RerunOf, TargetSpec,
+pub use iterations::{ExecWrite, FinishedIteration, IterationStore, IterationWrite};
+pub use jobs::JobStore;
+pub use resources::{
+    DataTableStore, DeviceStore, GroupStore, ResourceStore, RowStore, TargetStore, UserStore,
 };
-pub use resources::ResourceStore;
 pub use timers::{TimerFire, TimerStore};
 pub use webhooks::WebhookStore;
 
@@ -91,12 +95,18 @@ pub struct Page<T> {
     pub total_count: u64,
 }
 
-/// The persistence the server needs. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
+/// The persistence the server needs: every record trait as a supertrait (so a holder of
+/// `Arc<dyn Store>` calls any of their methods without importing them), plus what belongs to the
+/// server as a whole. Implemented by [`SqlStore`] for SQLite and PostgreSQL.
 #[async_trait]
 pub trait Store:
-    ResourceStore
+    ApplicationStore
+    + TokenStore
+    + ResourceStore
     + JobStore
-    + ExecStore
+    + ExecutionStore
+    + IterationStore
+    + BatchStore
     + FlowStore
     + TimerStore
     + LeaseStore
@@ -110,42 +120,6 @@ pub trait Store:
     fn backend(&self) -> Backend;
     /// Checks the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
-
-    /// Inserts a new application.
-    async fn insert_application(&self, app: &Application) -> Result<(), StoreError>;
-    /// One application.
-    async fn get_application(&self, id: &Id) -> Result<Option<Application>, StoreError>;
-    /// A page of applications.
-    async fn list_applications(&self, p: &ListParams) -> Result<Page<Application>, StoreError>;
-    /// Replaces an application's fields if its version is still `expected_version`; the stored
-    /// version becomes `app.version`.
-    async fn update_application(
-        &self,
-        app: &Application,
-        expected_version: i64,
-    ) -> Result<(), StoreError>;
-    /// Deletes an application and everything it owns; false if it did not exist.
-    async fn delete_application(&self, id: &Id) -> Result<bool, StoreError>;
-
-    /// Inserts an admin token.
-    async fn insert_admin_token(&self, t: &AdminToken) -> Result<(), StoreError>;
-    /// Number of admin tokens.
-    async fn count_admin_tokens(&self) -> Result<u64, StoreError>;
-    /// The admin token with this hash.
-    async fn find_admin_token(&self, hash: &str) -> Result<Option<AdminToken>, StoreError>;
-
-    /// Inserts an application API token.
-    async fn insert_api_token(&self, t: &ApiToken) -> Result<(), StoreError>;
-    /// The API token with this hash (any application).
-    async fn find_api_token(&self, hash: &str) -> Result<Option<ApiToken>, StoreError>;
-    /// One API token of an application.
-    async fn get_api_token(&self, app: &Id, id: &Id) -> Result<Option<ApiToken>, StoreError>;
-    /// A page of an application's API tokens.
-    async fn list_api_tokens(&self, app: &Id, p: &ListParams)
-        -> Result<Page<ApiToken>, StoreError>;
-    /// Compare-and-set update of a token (name, description, status, expiration).
-    async fn update_api_token(&self, t: &ApiToken, expected_version: i64)
-        -> Result<(), StoreError>;
-    /// Deletes a token; false if it did not exist.
-    async fn delete_api_token(&self, app: &Id, id: &Id) -> Result<bool, StoreError>;
+    /// The secret `name`, created from `fresh` the first time (shared by all nodes).
+    async fn server_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError>;
 }

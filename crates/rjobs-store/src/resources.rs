@@ -8,6 +8,11 @@
 //! compiled to SQL here, because only the store knows the dialect and where the fragment's
 //! parameters start. Updates are last-writer-wins (resources carry no version column); `false`
 //! means the record no longer exists.
+//!
+//! One trait per resource, each implemented next to its statements (`sql/devices.rs`,
+//! `sql/data_tables.rs`, `sql/rows.rs`, `sql/groups.rs`, `sql/users.rs`), and [`TargetStore`] for
+//! what addresses any resource by type (`sql/targets.rs`). [`ResourceStore`] is all of them, for
+//! code that needs every resource.
 
 use async_trait::async_trait;
 use rjobs_core::list::ListParams;
@@ -31,9 +36,21 @@ pub struct RowParams {
     pub descending: bool,
 }
 
-/// Resource persistence.
+/// All resource persistence: implemented for every type that implements the per-resource
+/// traits.
+pub trait ResourceStore:
+    DeviceStore + DataTableStore + RowStore + GroupStore + UserStore + TargetStore
+{
+}
+
+impl<T> ResourceStore for T where
+    T: DeviceStore + DataTableStore + RowStore + GroupStore + UserStore + TargetStore + ?Sized
+{
+}
+
+/// Device persistence.
 #[async_trait]
-pub trait ResourceStore: Send + Sync {
+pub trait DeviceStore: Send + Sync {
     /// Inserts devices (and their tags) in one transaction.
     async fn insert_devices(&self, devices: &[Device]) -> Result<(), StoreError>;
     /// One device of an application.
@@ -58,7 +75,11 @@ pub trait ResourceStore: Send + Sync {
         at: Timestamp,
         now: Timestamp,
     ) -> Result<bool, StoreError>;
+}
 
+/// Data table persistence (the tables; their rows are [`RowStore`]).
+#[async_trait]
+pub trait DataTableStore: Send + Sync {
     /// Inserts a data table.
     async fn insert_data_table(&self, t: &DataTable) -> Result<(), StoreError>;
     /// One data table.
@@ -73,7 +94,11 @@ pub trait ResourceStore: Send + Sync {
     async fn update_data_table(&self, t: &DataTable) -> Result<bool, StoreError>;
     /// Deletes a table and its rows.
     async fn delete_data_table(&self, app: &Id, id: &Id) -> Result<bool, StoreError>;
+}
 
+/// Data table row persistence.
+#[async_trait]
+pub trait RowStore: Send + Sync {
     /// Inserts rows of `table` in one transaction, enforcing unique columns.
     async fn insert_rows(&self, table: &DataTable, rows: &[DataRow]) -> Result<(), StoreError>;
     /// One row.
@@ -89,7 +114,11 @@ pub trait ResourceStore: Send + Sync {
     async fn update_row(&self, table: &DataTable, row: &DataRow) -> Result<bool, StoreError>;
     /// Deletes a row.
     async fn delete_row(&self, app: &Id, table: &Id, id: &Id) -> Result<bool, StoreError>;
+}
 
+/// Experience group persistence.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
     /// Inserts groups (tags, memberships) in one transaction.
     async fn insert_groups(&self, groups: &[ExperienceGroup]) -> Result<(), StoreError>;
     /// One group with its members.
@@ -107,7 +136,11 @@ pub trait ResourceStore: Send + Sync {
     async fn delete_group(&self, app: &Id, id: &Id) -> Result<bool, StoreError>;
     /// The group and its ancestors, nearest first (empty if the group does not exist).
     async fn group_ancestors(&self, app: &Id, id: &Id) -> Result<Vec<Id>, StoreError>;
+}
 
+/// Experience user persistence.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     /// Inserts users (tags, memberships) in one transaction; duplicate emails are refused.
     async fn insert_users(&self, users: &[ExperienceUser]) -> Result<(), StoreError>;
     /// One user with their groups.
@@ -123,7 +156,11 @@ pub trait ResourceStore: Send + Sync {
     async fn update_user(&self, u: &ExperienceUser) -> Result<bool, StoreError>;
     /// Deletes a user.
     async fn delete_user(&self, app: &Id, id: &Id) -> Result<bool, StoreError>;
+}
 
+/// Resources of any type, addressed by [`ResourceType`]: what job targets and templates need.
+#[async_trait]
+pub trait TargetStore: Send + Sync {
     /// Which of `ids` exist as resources of type `rt` in the application (rows: any table).
     async fn existing_ids(
         &self,

@@ -14,7 +14,9 @@ use rjobs_core::model::Application;
 use rjobs_core::resources::Device;
 use rjobs_core::{Id, IdGen, Timestamp};
 
-use crate::{ExecStore, JobStore, ResourceStore, SqlStore, Store, StoreError, TargetSpec};
+use crate::{
+    ApplicationStore, DeviceStore, ExecutionStore, JobStore, SqlStore, StoreError, TargetSpec,
+};
 
 /// The server used by tests: `RJOBS_TEST_PG_URL`, default the local trust-auth server.
 pub fn pg_admin_url() -> String {

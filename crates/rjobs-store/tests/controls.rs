@@ -14,8 +14,8 @@ use rjobs_core::engine::{
 use rjobs_core::execution::{ExecSettings, Execution, Source};
 use rjobs_store::testing::{exec_fixture, ts};
 use rjobs_store::{
-    ExecStore, ExecWrite, IterationWrite, JobStore, LeaseStore, RerunOf, SqlStore, StoreError,
-    TargetSpec,
+    ExecWrite, ExecutionStore, IterationStore, IterationWrite, JobStore, LeaseStore, RerunOf,
+    SqlStore, StoreError, TargetSpec,
 };
 
 async fn job_controls_round_trip(s: Arc<SqlStore>) {

@@ -13,8 +13,8 @@ use rjobs_core::execution::IterationRow;
 use rjobs_core::Id;
 use rjobs_store::testing::{exec_fixture, ts, ExecFixture};
 use rjobs_store::{
-    AckOp, AckRejected, ApplyOp, ClaimOp, ExecStore, ExecWrite, FlowRun, IterationWrite, SqlStore,
-    StoreError, WriteOp, WriteOutcome,
+    AckOp, AckRejected, ApplyOp, BatchStore, ClaimOp, ExecWrite, ExecutionStore, FlowRun,
+    IterationStore, IterationWrite, SqlStore, StoreError, WriteOp, WriteOutcome,
 };
 
 /// An execution over `n` devices with every iteration started at `t` (deadline t + 60 s).
@@ -22,7 +22,7 @@ async fn started(s: &SqlStore, f: &ExecFixture, n: usize, t: i64) -> (Id, Vec<It
     let devices: Vec<_> = (0..n)
         .map(|i| f.device_value(&format!("d{i:03}")))
         .collect();
-    rjobs_store::ResourceStore::insert_devices(s, &devices)
+    rjobs_store::DeviceStore::insert_devices(s, &devices)
         .await
         .unwrap();
     let exec = f.execution(s, t).await;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use rjobs_core::engine::{ExecutionStatus, IterationRecord, IterationState};
 use rjobs_core::Id;
 use rjobs_store::{
-    Backend, ExecStore, ExecWrite, Fence, IterationWrite, LeaseStore, NodeRow, Signal, SqlStore,
-    Store, StoreError,
+    Backend, ExecWrite, ExecutionStore, Fence, IterationStore, IterationWrite, LeaseStore, NodeRow,
+    Signal, SqlStore, Store, StoreError,
 };
 
 use rjobs_store::testing::{exec_fixture as fixture, ts};

@@ -5,7 +5,7 @@
 
 use rjobs_core::resources::Tag;
 use rjobs_store::testing::{exec_fixture, TestDb};
-use rjobs_store::ResourceStore;
+use rjobs_store::DeviceStore;
 
 #[tokio::test]
 async fn bulk_loads_leave_the_tables_analyzed_postgres() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rjobs_core::model::Application;
 use rjobs_core::{Id, IdGen};
 use rjobs_store::testing::ts;
-use rjobs_store::{FlowRecord, FlowStore, SqlStore, Store, TimerFire, TimerStore};
+use rjobs_store::{ApplicationStore, FlowRecord, FlowStore, SqlStore, TimerFire, TimerStore};
 use serde_json::json;
 
 async fn app(s: &SqlStore, ids: &IdGen) -> Id {

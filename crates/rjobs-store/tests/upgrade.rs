@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use rjobs_core::engine::{ExecutionStatus, Summary};
 use rjobs_core::Id;
-use rjobs_store::{ExecStore, LeaseStore};
+use rjobs_store::{ExecutionStore, IterationStore, LeaseStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 const APP: &str = "6b0ecb8936086d3cd88e6900";

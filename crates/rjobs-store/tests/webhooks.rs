@@ -15,7 +15,9 @@ use rjobs_store::testing::{exec_fixture, ts, ExecFixture};
 use rjobs_store::webhooks::{
     AttemptRecord, Delivery, DeliveryClaim, WebhookRecord, WebhookSecret, WebhookStore,
 };
-use rjobs_store::{ExecStore, ExecWrite, IterationWrite, SqlStore, StoreError};
+use rjobs_store::{
+    ExecWrite, ExecutionStore, IterationStore, IterationWrite, SqlStore, StoreError,
+};
 
 fn hook(f: &ExecFixture, name: &str, events: &[EventType], enabled: bool) -> WebhookRecord {
     WebhookRecord {

@@ -11,7 +11,7 @@ use rjobs_core::secret::{hash_token, new_token, ADMIN_PREFIX};
 use rjobs_core::{Clock, IdGen, SystemClock};
 use rjobs_engine::{ClusterConfig, Engine, FlowSink, ReportSigner, TimerScheduler};
 use rjobs_flow::RunLimits;
-use rjobs_store::{Backend, ExecStore, SqlStore, Store};
+use rjobs_store::{Backend, SqlStore, Store, TokenStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 

@@ -11,7 +11,7 @@ use rjobs_core::execution::Source;
 use rjobs_core::jobs::{ResourceJob, ResourceType};
 use rjobs_core::{Id, Timestamp};
 use rjobs_engine::{EngineError, ExecuteRequest, RerunRequest, TriggerKind};
-use rjobs_store::{ExecStore, JobStore, ResourceStore};
+use rjobs_store::{DeviceStore, ExecutionStore, IterationStore, JobStore};
 
 use crate::harness::{self, H, T0};
 

@@ -15,7 +15,9 @@ use rjobs_engine::{
     TriggerEvent,
 };
 use rjobs_store::testing::TestDb;
-use rjobs_store::{ExecStore, JobStore, ResourceStore, SqlStore, Store};
+use rjobs_store::{
+    ApplicationStore, DeviceStore, ExecutionStore, IterationStore, JobStore, SqlStore,
+};
 use serde_json::Value;
 
 pub const T0: i64 = 1_800_000_000_000;

@@ -13,7 +13,7 @@ use rjobs_core::jobs::ResourceType;
 use rjobs_core::resources::table::{Column, ColumnType, Constraint, DataRow, DataTable};
 use rjobs_core::Timestamp;
 use rjobs_engine::{AckRequest, EngineError, ExecuteRequest, TriggerEvent, TriggerKind};
-use rjobs_store::{ExecStore, JobStore, ResourceStore};
+use rjobs_store::{DataTableStore, DeviceStore, ExecutionStore, JobStore, RowStore};
 use serde_json::json;
 
 fn of(evs: &[TriggerEvent], k: TriggerKind) -> Vec<&TriggerEvent> {

@@ -1,5 +1,6 @@
 //! Applications.
 
+use async_trait::async_trait;
 use rjobs_core::list::ListParams;
 use rjobs_core::model::Application;
 use rjobs_core::Id;
@@ -7,7 +8,7 @@ use rjobs_core::Id;
 use super::list::{list_page, Columns};
 use super::row::{id, ts, RowExt};
 use super::{expect_one, with_read, with_write, SqlStore};
-use crate::{Page, StoreError};
+use crate::{ApplicationStore, Page, StoreError};
 
 const COLUMNS: Columns = &[
     ("name", "name"),
@@ -27,8 +28,9 @@ fn from_row(r: &impl RowExt) -> Result<Application, StoreError> {
     })
 }
 
-impl SqlStore {
-    pub(crate) async fn app_insert(&self, a: &Application) -> Result<(), StoreError> {
+#[async_trait]
+impl ApplicationStore for SqlStore {
+    async fn insert_application(&self, a: &Application) -> Result<(), StoreError> {
         with_write!(self, pool => {
             sqlx::query(
                 "INSERT INTO applications (id, name, description, creation_date, last_updated, version)
@@ -46,7 +48,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn app_get(&self, app: &Id) -> Result<Option<Application>, StoreError> {
+    async fn get_application(&self, app: &Id) -> Result<Option<Application>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM applications WHERE id = $1")
                 .bind(app.as_str())
@@ -56,15 +58,11 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn app_list(&self, p: &ListParams) -> Result<Page<Application>, StoreError> {
+    async fn list_applications(&self, p: &ListParams) -> Result<Page<Application>, StoreError> {
         list_page!(self, "applications", None, COLUMNS, p, from_row)
     }
 
-    pub(crate) async fn app_update(
-        &self,
-        a: &Application,
-        expected: i64,
-    ) -> Result<(), StoreError> {
+    async fn update_application(&self, a: &Application, expected: i64) -> Result<(), StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query(
                 "UPDATE applications SET name = $1, description = $2, last_updated = $3, version = $4
@@ -83,7 +81,7 @@ impl SqlStore {
         expect_one(n)
     }
 
-    pub(crate) async fn app_delete(&self, app: &Id) -> Result<bool, StoreError> {
+    async fn delete_application(&self, app: &Id) -> Result<bool, StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query("DELETE FROM applications WHERE id = $1")
                 .bind(app.as_str())

@@ -231,7 +231,7 @@ pub(crate) const UPDATE_COLS: usize = 12;
 /// The set-based compare-and-set of `rows` iteration writes on SQLite; returns the rows that
 /// won (PostgreSQL's, with `UNNEST`, is in `set_ops.rs`).
 /// The finish order an iteration gets in the write that gives it a final outcome: its
-/// execution's finished count before the round, plus one (see `finish_order.rs`).
+/// execution's finished count before the round, plus one (see "Finish order" in `iterations.rs`).
 pub(crate) const FINISH_SEQ: &str = "SELECT n_succeeded + n_failed + n_timed_out + 1
      FROM executions WHERE executions.id = iterations.execution_id";
 

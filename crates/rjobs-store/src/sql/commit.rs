@@ -16,6 +16,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use async_trait::async_trait;
 use rjobs_core::engine::ExecutionStatus;
 use rjobs_core::Id;
 use tokio::sync::oneshot;
@@ -29,7 +30,7 @@ use super::outbox::Outbox;
 use super::row::{id, RowExt};
 use super::set_ops::SetOps;
 use super::{with_write, SqlStore};
-use crate::batch::{AckRejected, WriteOp, WriteOutcome, MAX_BATCH};
+use crate::batch::{AckRejected, BatchStore, WriteOp, WriteOutcome, MAX_BATCH};
 use crate::{Backend, StoreError};
 
 type Reply = oneshot::Sender<Result<WriteOutcome, StoreError>>;
@@ -76,12 +77,10 @@ pub(crate) fn ack_target(r: &impl RowExt) -> Result<AckTarget, StoreError> {
     })
 }
 
-impl SqlStore {
+#[async_trait]
+impl BatchStore for SqlStore {
     /// Queues `ops` for the group commit and waits for their outcomes (in order).
-    pub(crate) async fn submit_ops(
-        &self,
-        ops: Vec<WriteOp>,
-    ) -> Vec<Result<WriteOutcome, StoreError>> {
+    async fn submit(&self, ops: Vec<WriteOp>) -> Vec<Result<WriteOutcome, StoreError>> {
         let mut waits = Vec::with_capacity(ops.len());
         {
             let mut q = lock(&self.gc.queue);
@@ -101,7 +100,9 @@ impl SqlStore {
         }
         outs
     }
+}
 
+impl SqlStore {
     /// The writer: commits batches until the queue is empty.
     async fn drain(self) {
         loop {

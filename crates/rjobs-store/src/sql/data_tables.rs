@@ -1,6 +1,7 @@
 //! Data tables (their rows live in [`super::rows`]). Columns are stored as the JSON array the REST
 //! shape returns.
 
+use async_trait::async_trait;
 use rjobs_core::list::ListParams;
 use rjobs_core::resources::DataTable;
 use rjobs_core::Id;
@@ -8,7 +9,7 @@ use rjobs_core::Id;
 use super::qbuild::{bind_all, json_col, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{with_read, with_write, SqlStore};
-use crate::{Page, StoreError};
+use crate::{DataTableStore, Page, StoreError};
 
 const FIELDS: Fields = &[
     ("name", "name"),
@@ -29,8 +30,9 @@ fn from_row(r: &impl RowExt) -> Result<DataTable, StoreError> {
     })
 }
 
-impl SqlStore {
-    pub(crate) async fn table_insert(&self, t: &DataTable) -> Result<(), StoreError> {
+#[async_trait]
+impl DataTableStore for SqlStore {
+    async fn insert_data_table(&self, t: &DataTable) -> Result<(), StoreError> {
         let cols = to_json_text(&t.columns);
         with_write!(self, pool => {
             sqlx::query(
@@ -51,11 +53,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn table_get(
-        &self,
-        app: &Id,
-        t: &Id,
-    ) -> Result<Option<DataTable>, StoreError> {
+    async fn get_data_table(&self, app: &Id, t: &Id) -> Result<Option<DataTable>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM data_tables WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
@@ -66,7 +64,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn table_list(
+    async fn list_data_tables(
         &self,
         app: &Id,
         p: &ListParams,
@@ -92,7 +90,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn table_update(&self, t: &DataTable) -> Result<bool, StoreError> {
+    async fn update_data_table(&self, t: &DataTable) -> Result<bool, StoreError> {
         let cols = to_json_text(&t.columns);
         let n = with_write!(self, pool => {
             sqlx::query(
@@ -113,7 +111,7 @@ impl SqlStore {
         Ok(n > 0)
     }
 
-    pub(crate) async fn table_delete(&self, app: &Id, t: &Id) -> Result<bool, StoreError> {
+    async fn delete_data_table(&self, app: &Id, t: &Id) -> Result<bool, StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query("DELETE FROM data_tables WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())

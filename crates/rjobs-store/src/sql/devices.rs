@@ -6,6 +6,7 @@
 //! `INSERT`s of fixed-size chunks — the statement text repeats, so the prepared statement is
 //! reused — all inside one transaction.
 
+use async_trait::async_trait;
 use rjobs_core::list::ListParams;
 use rjobs_core::resources::{Device, Tag};
 use rjobs_core::Id;
@@ -14,7 +15,7 @@ use rjobs_query::Query;
 use super::qbuild::{json_col, query_page, to_json_text, Fields};
 use super::row::{id, ts, RowExt};
 use super::{with_read, with_write, SqlStore};
-use crate::{Backend, Page, StoreError};
+use crate::{Backend, DeviceStore, Page, StoreError};
 
 pub(crate) const FIELDS: Fields = &[
     ("name", "name"),
@@ -164,7 +165,8 @@ fn encode(devices: &[Device]) -> Vec<Encoded<'_>> {
 }
 
 impl SqlStore {
-    pub(crate) async fn device_insert_many(&self, devices: &[Device]) -> Result<(), StoreError> {
+    /// The bulk insert's transaction (nothing to do for no devices).
+    async fn write_devices(&self, devices: &[Device]) -> Result<(), StoreError> {
         if devices.is_empty() {
             return Ok(());
         }
@@ -178,12 +180,19 @@ impl SqlStore {
         });
         Ok(())
     }
+}
 
-    pub(crate) async fn device_get(
-        &self,
-        app: &Id,
-        dev: &Id,
-    ) -> Result<Option<Device>, StoreError> {
+#[async_trait]
+impl DeviceStore for SqlStore {
+    async fn insert_devices(&self, devices: &[Device]) -> Result<(), StoreError> {
+        self.write_devices(devices).await?;
+        self.after_bulk(&["devices"], devices.len() as u64).await;
+        let tags: usize = devices.iter().map(|d| d.tags.len()).sum();
+        self.after_bulk(&["device_tags"], tags as u64).await;
+        Ok(())
+    }
+
+    async fn get_device(&self, app: &Id, dev: &Id) -> Result<Option<Device>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM devices WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
@@ -194,7 +203,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn device_list(
+    async fn list_devices(
         &self,
         app: &Id,
         p: &ListParams,
@@ -205,7 +214,7 @@ impl SqlStore {
     }
 
     /// Replaces a device's fields and tags; false if it no longer exists.
-    pub(crate) async fn device_update(&self, d: &Device) -> Result<bool, StoreError> {
+    async fn update_device(&self, d: &Device) -> Result<bool, StoreError> {
         let backend = self.backend_kind();
         let tags_json = to_json_text(&d.tags);
         let attrs_json = to_json_text(&d.attributes);
@@ -254,7 +263,7 @@ impl SqlStore {
         Ok(true)
     }
 
-    pub(crate) async fn device_delete(&self, app: &Id, dev: &Id) -> Result<bool, StoreError> {
+    async fn delete_device(&self, app: &Id, dev: &Id) -> Result<bool, StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query("DELETE FROM devices WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
@@ -267,7 +276,7 @@ impl SqlStore {
     }
 
     /// Records a connection or disconnection at `at`; false if the device does not exist.
-    pub(crate) async fn device_set_connection(
+    async fn set_device_connection(
         &self,
         app: &Id,
         dev: &Id,

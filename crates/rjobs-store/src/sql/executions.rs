@@ -1,6 +1,7 @@
 //! Executions: creation with the target set materialised by one `INSERT ... SELECT` over the
 //! compiled query (the set never passes through memory), reads, and the status compare-and-set.
 
+use async_trait::async_trait;
 use rjobs_core::engine::{ExecutionStatus, Summary};
 use rjobs_core::execution::{ExecSettings, Execution, Source};
 use rjobs_core::jobs::ResourceType;
@@ -13,7 +14,7 @@ use super::outbox::Outbox;
 use super::qbuild::{bind_all, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{expect_one, with_read, with_write, SqlStore};
-use crate::{Fence, StoreError, TargetSpec};
+use crate::{ExecutionStore, Fence, StoreError, TargetSpec};
 
 fn table_of(rt: rjobs_query::ResourceType) -> (&'static str, &'static str) {
     match rt {
@@ -109,8 +110,9 @@ pub(crate) fn exec_from_row(r: &impl RowExt) -> Result<Execution, StoreError> {
     })
 }
 
-impl SqlStore {
-    pub(crate) async fn exec_create(
+#[async_trait]
+impl ExecutionStore for SqlStore {
+    async fn create_execution(
         &self,
         e: &Execution,
         target: &TargetSpec<'_>,
@@ -211,7 +213,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn exec_get(
+    async fn get_execution(
         &self,
         app: &Id,
         job: &Id,
@@ -230,7 +232,15 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn exec_load(&self, exec: &Id) -> Result<Option<Execution>, StoreError> {
+    async fn executions_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        with_read!(self, pool => {
+            Ok(sqlx::query_as("SELECT status, COUNT(*) FROM executions GROUP BY status")
+                .fetch_all(pool)
+                .await?)
+        })
+    }
+
+    async fn load_execution(&self, exec: &Id) -> Result<Option<Execution>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM executions WHERE id = $1")
                 .bind(exec.as_str())
@@ -240,7 +250,15 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn exec_list(
+    async fn summary(&self, exec: &Id) -> Result<Summary, StoreError> {
+        Ok(self
+            .load_execution(exec)
+            .await?
+            .map(|e| e.summary)
+            .unwrap_or_default())
+    }
+
+    async fn list_executions(
         &self,
         app: &Id,
         job: &Id,
@@ -263,7 +281,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn exec_update(
+    async fn update_execution(
         &self,
         e: &Execution,
         expected: ExecutionStatus,
@@ -328,20 +346,5 @@ impl SqlStore {
             tx.commit().await?;
         });
         Ok(())
-    }
-
-    pub(crate) async fn secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
-        with_write!(self, pool => {
-            sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-                .bind(name)
-                .bind(fresh)
-                .execute(pool)
-                .await?;
-            let v: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
-                .bind(name)
-                .fetch_one(pool)
-                .await?;
-            Ok(v)
-        })
     }
 }

@@ -7,7 +7,7 @@ use rjobs_core::{Id, Timestamp};
 use super::list::{list_sql, Columns};
 use super::row::{id, ts, RowExt};
 use super::{expect_one, with_read, with_write, SqlStore};
-use crate::{FlowRecord, FlowRun, FlowStore, Page, StoreError};
+use crate::{BatchStore, FlowRecord, FlowRun, FlowStore, Page, StoreError};
 
 const COLUMNS: Columns = &[
     ("name", "name"),
@@ -265,7 +265,7 @@ impl FlowStore for SqlStore {
     async fn insert_flow_run(&self, r: &FlowRun) -> Result<(), StoreError> {
         // Through the group commit: a busy flow logs hundreds of runs per transaction.
         match self
-            .submit_ops(vec![crate::WriteOp::FlowRun(r.clone())])
+            .submit(vec![crate::WriteOp::FlowRun(r.clone())])
             .await
             .pop()
         {

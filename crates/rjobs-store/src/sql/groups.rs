@@ -1,21 +1,22 @@
 //! Experience groups: a tree through `parent_id`, `{key: value}` tags (JSON for the REST shape,
 //! `experience_group_tags` rows for indexed tag queries) and memberships of users and devices
-//! (`experience_group_users`, `experience_group_devices`, shared with users).
+//! (`experience_group_users`, `experience_group_devices`), written and read by
+//! [`members`](super::members) as the users' are.
 //!
 //! Deleting a group re-parents its children to the deleted group's parent, so the tree stays
 //! connected and `ancestorId` queries keep meaning what they meant.
 
-use std::collections::{BTreeMap, HashMap};
-
+use async_trait::async_trait;
 use rjobs_core::list::ListParams;
 use rjobs_core::resources::ExperienceGroup;
 use rjobs_core::Id;
 use rjobs_query::Query;
 
+use super::members::{insert_statements, replace_statements, Owner, GROUP_LINKS};
 use super::qbuild::{bind_all, json_col, query_page, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{with_read, with_write, SqlStore};
-use crate::{Backend, Page, StoreError};
+use crate::{Backend, GroupStore, Page, StoreError};
 
 const FIELDS: Fields = &[
     ("name", "name"),
@@ -46,58 +47,6 @@ pub(crate) fn from_row(r: &impl RowExt) -> Result<ExperienceGroup, StoreError> {
     })
 }
 
-/// Multi-row inserts of `(a, b, app)` triples into `table (cols)`.
-pub(crate) fn triples(
-    backend: Backend,
-    table_cols: &str,
-    rows: &[(&Id, &str, &Id)],
-) -> Vec<SqlBuf> {
-    rows.chunks(CHUNK)
-        .map(|chunk| {
-            let mut b = SqlBuf::new(backend);
-            b.push(&format!("INSERT INTO {table_cols} VALUES "));
-            for (i, (x, y, app)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    b.push(",");
-                }
-                b.push("(").text(x.as_str()).push(",").text(y).push(",");
-                b.text(app.as_str()).push(")");
-            }
-            b
-        })
-        .collect()
-}
-
-/// Tag rows `(owner, app, key, value)`.
-pub(crate) fn tag_rows(
-    backend: Backend,
-    table_cols: &str,
-    owners: &[(&Id, &Id, &BTreeMap<String, String>)],
-) -> Vec<SqlBuf> {
-    let flat: Vec<(&Id, &Id, &String, &String)> = owners
-        .iter()
-        .flat_map(|(o, a, m)| m.iter().map(move |(k, v)| (*o, *a, k, v)))
-        .collect();
-    flat.chunks(CHUNK)
-        .map(|chunk| {
-            let mut b = SqlBuf::new(backend);
-            b.push(&format!("INSERT INTO {table_cols} VALUES "));
-            for (i, (o, a, k, v)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    b.push(",");
-                }
-                b.push("(")
-                    .text(o.as_str())
-                    .push(",")
-                    .text(a.as_str())
-                    .push(",");
-                b.text(k).push(",").text(v).push(")");
-            }
-            b
-        })
-        .collect()
-}
-
 fn write_statements(backend: Backend, groups: &[ExperienceGroup]) -> Vec<SqlBuf> {
     let mut out = Vec::new();
     for chunk in groups.chunks(CHUNK) {
@@ -126,91 +75,29 @@ fn write_statements(backend: Backend, groups: &[ExperienceGroup]) -> Vec<SqlBuf>
         }
         out.push(b);
     }
-    out.extend(member_statements(backend, groups));
+    let owners: Vec<Owner> = groups.iter().map(links).collect();
+    out.extend(insert_statements(backend, &GROUP_LINKS, &owners));
     out
 }
 
-/// Tag and membership rows of `groups` (after their old ones were deleted).
-fn member_statements(backend: Backend, groups: &[ExperienceGroup]) -> Vec<SqlBuf> {
-    let owners: Vec<_> = groups
-        .iter()
-        .map(|g| (&g.id, &g.application_id, &g.group_tags))
-        .collect();
-    let mut out = tag_rows(
-        backend,
-        "experience_group_tags (group_id, application_id, key, value)",
-        &owners,
-    );
-    let users: Vec<_> = groups
-        .iter()
-        .flat_map(|g| {
-            g.user_ids
-                .iter()
-                .map(move |u| (&g.id, u.as_str(), &g.application_id))
-        })
-        .collect();
-    out.extend(triples(
-        backend,
-        "experience_group_users (group_id, user_id, application_id)",
-        &users,
-    ));
-    let devices: Vec<_> = groups
-        .iter()
-        .flat_map(|g| {
-            g.device_ids
-                .iter()
-                .map(move |d| (&g.id, d.as_str(), &g.application_id))
-        })
-        .collect();
-    out.extend(triples(
-        backend,
-        "experience_group_devices (group_id, device_id, application_id)",
-        &devices,
-    ));
-    out
+/// The links of a group, as [`members`](super::members) writes them.
+fn links(g: &ExperienceGroup) -> Owner<'_> {
+    Owner {
+        id: &g.id,
+        app: &g.application_id,
+        tags: &g.group_tags,
+        members: vec![&g.user_ids, &g.device_ids],
+    }
 }
 
 impl SqlStore {
-    /// `owner -> members` from a membership table, for the given owners.
-    pub(crate) async fn memberships(
-        &self,
-        table: &str,
-        owner: &str,
-        member: &str,
-        owners: &[Id],
-    ) -> Result<HashMap<Id, Vec<Id>>, StoreError> {
-        let mut out: HashMap<Id, Vec<Id>> = HashMap::new();
-        for chunk in owners.chunks(CHUNK) {
-            let mut b = SqlBuf::new(self.backend_kind());
-            b.push(&format!(
-                "SELECT {owner} AS o, {member} AS m FROM {table} WHERE {owner} IN "
-            ));
-            b.id_list(chunk)
-                .push(&format!(" ORDER BY {owner}, {member}"));
-            let pairs: Vec<(String, String)> = with_read!(self, pool => {
-                bind_all!(sqlx::query_as(&b.sql), &b.params).fetch_all(pool).await?
-            });
-            for (o, m) in pairs {
-                let bad = |s: &str| StoreError::Corrupt(format!("{table}: bad id {s:?}"));
-                let o = Id::parse(&o).map_err(|_| bad(&o))?;
-                let m = Id::parse(&m).map_err(|_| bad(&m))?;
-                out.entry(o).or_default().push(m);
-            }
-        }
-        Ok(out)
-    }
-
     pub(crate) async fn group_fill(
         &self,
         mut gs: Vec<ExperienceGroup>,
     ) -> Result<Vec<ExperienceGroup>, StoreError> {
         let ids: Vec<Id> = gs.iter().map(|g| g.id.clone()).collect();
-        let mut users = self
-            .memberships("experience_group_users", "group_id", "user_id", &ids)
-            .await?;
-        let mut devices = self
-            .memberships("experience_group_devices", "group_id", "device_id", &ids)
-            .await?;
+        let mut users = self.memberships(&GROUP_LINKS, 0, &ids).await?;
+        let mut devices = self.memberships(&GROUP_LINKS, 1, &ids).await?;
         for g in &mut gs {
             g.user_ids = users.remove(&g.id).unwrap_or_default();
             g.device_ids = devices.remove(&g.id).unwrap_or_default();
@@ -218,10 +105,8 @@ impl SqlStore {
         Ok(gs)
     }
 
-    pub(crate) async fn group_insert_many(
-        &self,
-        groups: &[ExperienceGroup],
-    ) -> Result<(), StoreError> {
+    /// The bulk insert's transaction (nothing to do for no groups).
+    async fn write_groups(&self, groups: &[ExperienceGroup]) -> Result<(), StoreError> {
         if groups.is_empty() {
             return Ok(());
         }
@@ -235,12 +120,21 @@ impl SqlStore {
         });
         Ok(())
     }
+}
 
-    pub(crate) async fn group_get(
-        &self,
-        app: &Id,
-        g: &Id,
-    ) -> Result<Option<ExperienceGroup>, StoreError> {
+#[async_trait]
+impl GroupStore for SqlStore {
+    async fn insert_groups(&self, groups: &[ExperienceGroup]) -> Result<(), StoreError> {
+        self.write_groups(groups).await?;
+        self.after_bulk(
+            &["experience_groups", "experience_group_tags"],
+            groups.len() as u64,
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn get_group(&self, app: &Id, g: &Id) -> Result<Option<ExperienceGroup>, StoreError> {
         let row = with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM experience_groups WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
@@ -255,7 +149,7 @@ impl SqlStore {
         }
     }
 
-    pub(crate) async fn group_list(
+    async fn list_groups(
         &self,
         app: &Id,
         p: &ListParams,
@@ -269,8 +163,8 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn group_update(&self, g: &ExperienceGroup) -> Result<bool, StoreError> {
-        let members = member_statements(self.backend_kind(), std::slice::from_ref(g));
+    async fn update_group(&self, g: &ExperienceGroup) -> Result<bool, StoreError> {
+        let members = replace_statements(self.backend_kind(), &GROUP_LINKS, &links(g));
         let tags = to_json_text(&g.group_tags);
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -292,12 +186,6 @@ impl SqlStore {
             if n == 0 {
                 return Ok(false);
             }
-            for t in ["experience_group_tags", "experience_group_users", "experience_group_devices"] {
-                sqlx::query(&format!("DELETE FROM {t} WHERE group_id = $1"))
-                    .bind(g.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
             for s in &members {
                 bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
             }
@@ -306,7 +194,7 @@ impl SqlStore {
         Ok(true)
     }
 
-    pub(crate) async fn group_delete(&self, app: &Id, g: &Id) -> Result<bool, StoreError> {
+    async fn delete_group(&self, app: &Id, g: &Id) -> Result<bool, StoreError> {
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -330,7 +218,7 @@ impl SqlStore {
     }
 
     /// `g` and its ancestors, nearest first (stops at a dangling parent or after 10,000 steps).
-    pub(crate) async fn group_ancestors(&self, app: &Id, g: &Id) -> Result<Vec<Id>, StoreError> {
+    async fn group_ancestors(&self, app: &Id, g: &Id) -> Result<Vec<Id>, StoreError> {
         let ids: Vec<String> = with_read!(self, pool => {
             sqlx::query_scalar(
                 "WITH RECURSIVE anc(id, parent_id, depth) AS (

@@ -1,14 +1,31 @@
 //! Iterations: the reads dispatch needs (each served by an index on `(execution_id, state,
 //! seq)` or a partial index on the timers) and the summary by `GROUP BY state`, which the tests
 //! compare with the execution's counters. The writes go through the group commit (`commit.rs`).
+//!
+//! ## Finish order
+//!
+//! The finish order of iterations (migration `0020_finish_order.sql`): the group commit's
+//! compare-and-set write that gives an iteration its final outcome also sets its `finish_seq`
+//! to the execution's finished count before that round, plus one (`batch_plan::FINISH_SEQ`; no
+//! second write of the row), and the event stream pages the finished iterations by
+//! `(finish_seq, seq)` ([`IterationStore::finished_after`]). Every finished row's `finish_seq` is
+//! at most the execution's finished count, and rows finished later get a larger one.
+//!
+//! Why a stamp and not `completed_at`: the completion time is read from the clock before the
+//! write is queued, so a batch committed later can carry an earlier time, and a reader paging by
+//! time would skip it. The finished count only grows, and it grows in commit order (batches that
+//! change one execution serialise: SQLite has one writer, and on PostgreSQL each batch locks the
+//! executions it changes before it reads their counters), so a row stamped after a reader's
+//! cursor always sorts after the cursor.
 
+use async_trait::async_trait;
 use rjobs_core::engine::{IterationRecord, IterationState, Summary};
 use rjobs_core::execution::IterationRow;
 use rjobs_core::{Id, Timestamp};
 
 use super::row::{id, RowExt};
 use super::{with_read, SqlStore};
-use crate::{Page, StoreError};
+use crate::{FinishedIteration, IterationStore, Page, StoreError};
 
 fn opt_ts(r: &impl RowExt, col: &str) -> Result<Option<Timestamp>, StoreError> {
     Ok(r.opt_int(col)?.map(Timestamp::from_millis))
@@ -37,8 +54,9 @@ pub(crate) fn iteration_from_row(r: &impl RowExt) -> Result<IterationRow, StoreE
     })
 }
 
-impl SqlStore {
-    pub(crate) async fn it_summary(&self, exec: &Id) -> Result<Summary, StoreError> {
+#[async_trait]
+impl IterationStore for SqlStore {
+    async fn summary_from_records(&self, exec: &Id) -> Result<Summary, StoreError> {
         with_read!(self, pool => {
             let rows: Vec<(String, i64)> = sqlx::query_as(
                 "SELECT state, COUNT(*) FROM iterations WHERE execution_id = $1 GROUP BY state",
@@ -56,7 +74,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_due(
+    async fn due_iterations(
         &self,
         exec: &Id,
         now: Timestamp,
@@ -84,7 +102,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_pending(
+    async fn pending_iterations(
         &self,
         exec: &Id,
         limit: u32,
@@ -102,11 +120,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_next_timer(
-        &self,
-        exec: &Id,
-        retries: bool,
-    ) -> Result<Option<Timestamp>, StoreError> {
+    async fn next_timer(&self, exec: &Id, retries: bool) -> Result<Option<Timestamp>, StoreError> {
         with_read!(self, pool => {
             let (deadline, retry): (Option<i64>, Option<i64>) = sqlx::query_as(
                 "SELECT
@@ -123,7 +137,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_get(
+    async fn get_iteration(
         &self,
         exec: &Id,
         resource: &Id,
@@ -140,7 +154,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_list(
+    async fn list_iterations(
         &self,
         exec: &Id,
         state: Option<IterationState>,
@@ -177,7 +191,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn it_after(
+    async fn iterations_after(
         &self,
         exec: &Id,
         after: i64,
@@ -193,6 +207,35 @@ impl SqlStore {
             .fetch_all(pool)
             .await?;
             rows.iter().map(iteration_from_row).collect()
+        })
+    }
+
+    async fn finished_after(
+        &self,
+        exec: &Id,
+        after: (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<FinishedIteration>, StoreError> {
+        with_read!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT * FROM iterations WHERE execution_id = $1 AND finish_seq IS NOT NULL
+                     AND (finish_seq > $2 OR (finish_seq = $2 AND seq > $3))
+                 ORDER BY finish_seq, seq LIMIT $4",
+            )
+            .bind(exec.as_str())
+            .bind(after.0)
+            .bind(after.1)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(FinishedIteration {
+                        finish_seq: r.int("finish_seq")?,
+                        row: iteration_from_row(r)?,
+                    })
+                })
+                .collect()
         })
     }
 }

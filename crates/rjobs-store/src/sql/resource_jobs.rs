@@ -1,5 +1,6 @@
 //! Resource job definitions.
 
+use async_trait::async_trait;
 use rjobs_core::engine::controls::{AbortConfig, RolloutConfig};
 use rjobs_core::jobs::{ResourceJob, ResourceType};
 use rjobs_core::list::ListParams;
@@ -8,7 +9,7 @@ use rjobs_core::{Id, Timestamp};
 use super::list::{list_page, Columns};
 use super::row::{id, ts, RowExt};
 use super::{expect_one, with_read, with_write, SqlStore};
-use crate::{Page, StoreError};
+use crate::{JobStore, Page, StoreError};
 
 const COLUMNS: Columns = &[
     ("name", "name"),
@@ -82,8 +83,9 @@ pub(crate) fn job_from_row(r: &impl RowExt) -> Result<ResourceJob, StoreError> {
     })
 }
 
-impl SqlStore {
-    pub(crate) async fn job_insert(&self, j: &ResourceJob) -> Result<(), StoreError> {
+#[async_trait]
+impl JobStore for SqlStore {
+    async fn insert_job(&self, j: &ResourceJob) -> Result<(), StoreError> {
         let (abort, rollout) = controls_text(j.abort_config.as_ref(), j.rollout_config.as_ref());
         with_write!(self, pool => {
             sqlx::query(
@@ -122,11 +124,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn job_get(
-        &self,
-        app: &Id,
-        jid: &Id,
-    ) -> Result<Option<ResourceJob>, StoreError> {
+    async fn get_job(&self, app: &Id, jid: &Id) -> Result<Option<ResourceJob>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM resource_jobs WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
@@ -137,19 +135,11 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn job_list(
-        &self,
-        app: &Id,
-        p: &ListParams,
-    ) -> Result<Page<ResourceJob>, StoreError> {
+    async fn list_jobs(&self, app: &Id, p: &ListParams) -> Result<Page<ResourceJob>, StoreError> {
         list_page!(self, "resource_jobs", Some(app), COLUMNS, p, job_from_row)
     }
 
-    pub(crate) async fn job_update(
-        &self,
-        j: &ResourceJob,
-        expected: i64,
-    ) -> Result<(), StoreError> {
+    async fn update_job(&self, j: &ResourceJob, expected: i64) -> Result<(), StoreError> {
         let (abort, rollout) = controls_text(j.abort_config.as_ref(), j.rollout_config.as_ref());
         let n = with_write!(self, pool => {
             sqlx::query(
@@ -188,7 +178,7 @@ impl SqlStore {
         expect_one(n)
     }
 
-    pub(crate) async fn job_delete(&self, app: &Id, jid: &Id) -> Result<bool, StoreError> {
+    async fn delete_job(&self, app: &Id, jid: &Id) -> Result<bool, StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query("DELETE FROM resource_jobs WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())

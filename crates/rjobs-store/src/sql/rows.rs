@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 
+use async_trait::async_trait;
 use rjobs_core::resources::{Constraint, DataRow, DataTable};
 use rjobs_core::Id;
 use rjobs_query::Query;
@@ -17,7 +18,7 @@ use super::qbuild::{bind_all, json_col, to_json_text, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{with_read, with_write, SqlStore};
 use crate::resources::RowParams;
-use crate::{Backend, Page, StoreError};
+use crate::{Backend, Page, RowStore, StoreError};
 
 /// Rows per multi-row `INSERT` (6 parameters each).
 const ROW_CHUNK: usize = 1000;
@@ -123,11 +124,7 @@ fn insert_statements(backend: Backend, rows: &[DataRow]) -> Vec<SqlBuf> {
 impl SqlStore {
     /// Inserts rows all-or-nothing; [`StoreError::Duplicate`] names a clashing unique column
     /// (`[i].col` when `rows.len() > 1`).
-    pub(crate) async fn row_insert_many(
-        &self,
-        table: &DataTable,
-        rows: &[DataRow],
-    ) -> Result<(), StoreError> {
+    async fn write_rows(&self, table: &DataTable, rows: &[DataRow]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -151,13 +148,18 @@ impl SqlStore {
         });
         Ok(())
     }
+}
 
-    pub(crate) async fn row_get(
-        &self,
-        app: &Id,
-        table: &Id,
-        row: &Id,
-    ) -> Result<Option<DataRow>, StoreError> {
+#[async_trait]
+impl RowStore for SqlStore {
+    async fn insert_rows(&self, table: &DataTable, rows: &[DataRow]) -> Result<(), StoreError> {
+        self.write_rows(table, rows).await?;
+        self.after_bulk(&["data_table_rows"], rows.len() as u64)
+            .await;
+        Ok(())
+    }
+
+    async fn get_row(&self, app: &Id, table: &Id, row: &Id) -> Result<Option<DataRow>, StoreError> {
         with_read!(self, pool => {
             let r = sqlx::query(
                 "SELECT * FROM data_table_rows
@@ -172,7 +174,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn row_query(
+    async fn query_rows(
         &self,
         table: &DataTable,
         p: &RowParams,
@@ -220,11 +222,7 @@ impl SqlStore {
     }
 
     /// Replaces a row's values; false if gone; [`StoreError::Duplicate`] on a unique clash.
-    pub(crate) async fn row_update(
-        &self,
-        table: &DataTable,
-        r: &DataRow,
-    ) -> Result<bool, StoreError> {
+    async fn update_row(&self, table: &DataTable, r: &DataRow) -> Result<bool, StoreError> {
         let probes = unique_probes(self.backend_kind(), table, std::slice::from_ref(r), false)?;
         let data = to_json_text(&r.data);
         with_write!(self, pool => {
@@ -254,12 +252,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn row_delete(
-        &self,
-        app: &Id,
-        table: &Id,
-        row: &Id,
-    ) -> Result<bool, StoreError> {
+    async fn delete_row(&self, app: &Id, table: &Id, row: &Id) -> Result<bool, StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query(
                 "DELETE FROM data_table_rows

@@ -3,13 +3,14 @@
 //! constant-cost pages and resume after a restart), its size, existence checks for referenced
 //! ids, and a resource rendered as its REST GET.
 
+use async_trait::async_trait;
 use rjobs_core::Id;
 use rjobs_query::{Query, ResourceType};
 use serde_json::Value;
 
 use super::qbuild::{bind_all, SqlBuf};
 use super::{with_read, SqlStore};
-use crate::StoreError;
+use crate::{DeviceStore, GroupStore, StoreError, TargetStore, UserStore};
 
 /// Table and display column of a resource type.
 fn table_of(rt: ResourceType) -> (&'static str, &'static str) {
@@ -45,8 +46,11 @@ impl SqlStore {
         }
         b.query(query, t, app);
     }
+}
 
-    pub(crate) async fn target_page(
+#[async_trait]
+impl TargetStore for SqlStore {
+    async fn page_resource_ids(
         &self,
         app: &Id,
         rt: ResourceType,
@@ -71,7 +75,7 @@ impl SqlStore {
             .collect()
     }
 
-    pub(crate) async fn target_count(
+    async fn count_resources(
         &self,
         app: &Id,
         rt: ResourceType,
@@ -87,7 +91,7 @@ impl SqlStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    pub(crate) async fn existing(
+    async fn existing_ids(
         &self,
         app: &Id,
         rt: ResourceType,
@@ -111,16 +115,16 @@ impl SqlStore {
         Ok(out)
     }
 
-    pub(crate) async fn resource_json(
+    async fn get_resource_json(
         &self,
         app: &Id,
         rt: ResourceType,
         id: &Id,
     ) -> Result<Option<Value>, StoreError> {
         Ok(match rt {
-            ResourceType::Device => self.device_get(app, id).await?.map(|d| d.to_json()),
-            ResourceType::ExperienceGroup => self.group_get(app, id).await?.map(|g| g.to_json()),
-            ResourceType::ExperienceUser => self.user_get(app, id).await?.map(|u| u.to_json()),
+            ResourceType::Device => self.get_device(app, id).await?.map(|d| d.to_json()),
+            ResourceType::ExperienceGroup => self.get_group(app, id).await?.map(|g| g.to_json()),
+            ResourceType::ExperienceUser => self.get_user(app, id).await?.map(|u| u.to_json()),
             ResourceType::DataTableRow => {
                 let row = with_read!(self, pool => {
                     let r = sqlx::query(
@@ -139,7 +143,7 @@ impl SqlStore {
 
     /// Resources shaped as their REST GET, in the order of `ids` (`None`: gone), read with one
     /// statement per 500 ids (the engine's start batches).
-    pub(crate) async fn resources_json(
+    async fn get_resources_json(
         &self,
         app: &Id,
         rt: ResourceType,

@@ -1,5 +1,6 @@
 //! Admin tokens and application API tokens (stored as hashes only).
 
+use async_trait::async_trait;
 use rjobs_core::list::ListParams;
 use rjobs_core::model::{AdminToken, ApiToken, TokenStatus};
 use rjobs_core::{Id, Timestamp};
@@ -7,7 +8,7 @@ use rjobs_core::{Id, Timestamp};
 use super::list::{list_page, Columns};
 use super::row::{id, ts, RowExt};
 use super::{expect_one, map_unique, with_read, with_write, SqlStore};
-use crate::{Page, StoreError};
+use crate::{Page, StoreError, TokenStore};
 
 const COLUMNS: Columns = &[
     ("name", "name"),
@@ -45,8 +46,9 @@ fn admin_from_row(r: &impl RowExt) -> Result<AdminToken, StoreError> {
     })
 }
 
-impl SqlStore {
-    pub(crate) async fn admin_insert(&self, t: &AdminToken) -> Result<(), StoreError> {
+#[async_trait]
+impl TokenStore for SqlStore {
+    async fn insert_admin_token(&self, t: &AdminToken) -> Result<(), StoreError> {
         with_write!(self, pool => {
             sqlx::query("INSERT INTO admin_tokens (id, token_hash, creation_date) VALUES ($1, $2, $3)")
                 .bind(t.id.as_str())
@@ -59,7 +61,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn admin_count(&self) -> Result<u64, StoreError> {
+    async fn count_admin_tokens(&self) -> Result<u64, StoreError> {
         with_read!(self, pool => {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admin_tokens")
                 .fetch_one(pool)
@@ -68,7 +70,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn admin_find(&self, hash: &str) -> Result<Option<AdminToken>, StoreError> {
+    async fn find_admin_token(&self, hash: &str) -> Result<Option<AdminToken>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM admin_tokens WHERE token_hash = $1")
                 .bind(hash)
@@ -78,7 +80,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn token_insert(&self, t: &ApiToken) -> Result<(), StoreError> {
+    async fn insert_api_token(&self, t: &ApiToken) -> Result<(), StoreError> {
         let scope = serde_json::to_string(&t.scope)
             .map_err(|e| StoreError::Corrupt(format!("scope: {e}")))?;
         with_write!(self, pool => {
@@ -105,7 +107,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn token_find(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
+    async fn find_api_token(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1")
                 .bind(hash)
@@ -115,11 +117,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn token_get(
-        &self,
-        app: &Id,
-        tid: &Id,
-    ) -> Result<Option<ApiToken>, StoreError> {
+    async fn get_api_token(&self, app: &Id, tid: &Id) -> Result<Option<ApiToken>, StoreError> {
         with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM api_tokens WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
@@ -130,7 +128,7 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn token_list(
+    async fn list_api_tokens(
         &self,
         app: &Id,
         p: &ListParams,
@@ -138,7 +136,7 @@ impl SqlStore {
         list_page!(self, "api_tokens", Some(app), COLUMNS, p, token_from_row)
     }
 
-    pub(crate) async fn token_update(&self, t: &ApiToken, expected: i64) -> Result<(), StoreError> {
+    async fn update_api_token(&self, t: &ApiToken, expected: i64) -> Result<(), StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query(
                 "UPDATE api_tokens SET name = $1, description = $2, status = $3,
@@ -161,7 +159,7 @@ impl SqlStore {
         expect_one(n)
     }
 
-    pub(crate) async fn token_delete(&self, app: &Id, tid: &Id) -> Result<bool, StoreError> {
+    async fn delete_api_token(&self, app: &Id, tid: &Id) -> Result<bool, StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query("DELETE FROM api_tokens WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())

@@ -1,20 +1,22 @@
 //! Experience users: email unique per application (the `UNIQUE (application_id, email)`
 //! constraint is the authority; a probe before a bulk insert only exists to name the offending
 //! item), tags as JSON plus `experience_user_tags` rows, group memberships in
-//! `experience_group_users`. The password hash is stored, never rendered.
+//! `experience_group_users` (both written and read by [`members`](super::members), as the
+//! groups' are). The password hash is stored, never rendered.
 
 use std::collections::HashSet;
 
+use async_trait::async_trait;
 use rjobs_core::list::ListParams;
 use rjobs_core::resources::ExperienceUser;
 use rjobs_core::{Id, Timestamp};
 use rjobs_query::Query;
 
-use super::groups::{tag_rows, triples};
+use super::members::{insert_statements, replace_statements, Owner, USER_LINKS};
 use super::qbuild::{bind_all, json_col, query_page, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
 use super::{map_unique, with_read, with_write, SqlStore};
-use crate::{Backend, Page, StoreError};
+use crate::{Backend, Page, StoreError, UserStore};
 
 const FIELDS: Fields = &[
     ("email", "email"),
@@ -81,34 +83,19 @@ fn write_statements(backend: Backend, users: &[ExperienceUser]) -> Vec<SqlBuf> {
         }
         out.push(b);
     }
-    out.extend(member_statements(backend, users));
+    let owners: Vec<Owner> = users.iter().map(links).collect();
+    out.extend(insert_statements(backend, &USER_LINKS, &owners));
     out
 }
 
-fn member_statements(backend: Backend, users: &[ExperienceUser]) -> Vec<SqlBuf> {
-    let owners: Vec<_> = users
-        .iter()
-        .map(|u| (&u.id, &u.application_id, &u.user_tags))
-        .collect();
-    let mut out = tag_rows(
-        backend,
-        "experience_user_tags (user_id, application_id, key, value)",
-        &owners,
-    );
-    let pairs: Vec<_> = users
-        .iter()
-        .flat_map(|u| {
-            u.group_ids
-                .iter()
-                .map(move |g| (g, u.id.as_str(), &u.application_id))
-        })
-        .collect();
-    out.extend(triples(
-        backend,
-        "experience_group_users (group_id, user_id, application_id)",
-        &pairs,
-    ));
-    out
+/// The links of a user, as [`members`](super::members) writes them.
+fn links(u: &ExperienceUser) -> Owner<'_> {
+    Owner {
+        id: &u.id,
+        app: &u.application_id,
+        tags: &u.user_tags,
+        members: vec![&u.group_ids],
+    }
 }
 
 impl SqlStore {
@@ -117,9 +104,7 @@ impl SqlStore {
         mut us: Vec<ExperienceUser>,
     ) -> Result<Vec<ExperienceUser>, StoreError> {
         let ids: Vec<Id> = us.iter().map(|u| u.id.clone()).collect();
-        let mut groups = self
-            .memberships("experience_group_users", "user_id", "group_id", &ids)
-            .await?;
+        let mut groups = self.memberships(&USER_LINKS, 0, &ids).await?;
         for u in &mut us {
             u.group_ids = groups.remove(&u.id).unwrap_or_default();
         }
@@ -127,11 +112,8 @@ impl SqlStore {
     }
 
     /// Inserts users all-or-nothing; [`StoreError::Duplicate`] names the clashing email
-    /// (`[i].email` for several users).
-    pub(crate) async fn user_insert_many(
-        &self,
-        users: &[ExperienceUser],
-    ) -> Result<(), StoreError> {
+    /// (`[i].email` for several users). Nothing to do for no users.
+    async fn write_users(&self, users: &[ExperienceUser]) -> Result<(), StoreError> {
         let Some(first) = users.first() else {
             return Ok(());
         };
@@ -186,12 +168,21 @@ impl SqlStore {
         });
         Ok(())
     }
+}
 
-    pub(crate) async fn user_get(
-        &self,
-        app: &Id,
-        u: &Id,
-    ) -> Result<Option<ExperienceUser>, StoreError> {
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn insert_users(&self, users: &[ExperienceUser]) -> Result<(), StoreError> {
+        self.write_users(users).await?;
+        self.after_bulk(
+            &["experience_users", "experience_user_tags"],
+            users.len() as u64,
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn get_user(&self, app: &Id, u: &Id) -> Result<Option<ExperienceUser>, StoreError> {
         let row = with_read!(self, pool => {
             let row = sqlx::query("SELECT * FROM experience_users WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
@@ -206,7 +197,7 @@ impl SqlStore {
         }
     }
 
-    pub(crate) async fn user_list(
+    async fn list_users(
         &self,
         app: &Id,
         p: &ListParams,
@@ -220,8 +211,8 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn user_update(&self, u: &ExperienceUser) -> Result<bool, StoreError> {
-        let members = member_statements(self.backend_kind(), std::slice::from_ref(u));
+    async fn update_user(&self, u: &ExperienceUser) -> Result<bool, StoreError> {
+        let members = replace_statements(self.backend_kind(), &USER_LINKS, &links(u));
         let tags = to_json_text(&u.user_tags);
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -248,12 +239,6 @@ impl SqlStore {
             if n == 0 {
                 return Ok(false);
             }
-            for t in ["experience_user_tags", "experience_group_users"] {
-                sqlx::query(&format!("DELETE FROM {t} WHERE user_id = $1"))
-                    .bind(u.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
             for s in &members {
                 bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
             }
@@ -262,7 +247,7 @@ impl SqlStore {
         Ok(true)
     }
 
-    pub(crate) async fn user_delete(&self, app: &Id, u: &Id) -> Result<bool, StoreError> {
+    async fn delete_user(&self, app: &Id, u: &Id) -> Result<bool, StoreError> {
         let n = with_write!(self, pool => {
             sqlx::query("DELETE FROM experience_users WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
