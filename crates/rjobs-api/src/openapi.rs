@@ -23,6 +23,15 @@ fn op_id(op: &Route) -> String {
     id
 }
 
+/// Every path parameter is an id of 24 hexadecimal characters (`rjobs_core::Id`), except an
+/// iteration's: `<executionId>-<24 hex>` (`rjobs_core::engine::IterationId`).
+fn id_pattern(name: &str) -> &'static str {
+    match name {
+        "iterationId" => "^[0-9a-fA-F]{24}-[0-9a-fA-F]{24}$",
+        _ => "^[0-9a-fA-F]{24}$",
+    }
+}
+
 fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
@@ -41,8 +50,7 @@ pub fn document(server: &str) -> Value {
             .path
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            // Every path parameter is an id: 24 hexadecimal characters (`rjobs_core::Id`).
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": id_pattern(name)}}))
             .collect();
         params.extend(op.query.iter().map(
             |q| json!({"name": q, "in": "query", "required": false, "schema": {"type": "string"}}),

@@ -210,6 +210,36 @@ async fn worker_api(db: Db) {
         .await;
     assert_eq!(st, 200);
     assert_eq!(it["totalCount"], 2, "seen[0] and seen[3]");
+    // One iteration by id, as the list shows it; a malformed id is a 400 naming the field, an id
+    // of another execution or of no iteration a 404.
+    let one = |id: &str| srv.url(&format!("{}/iterations/{id}", run.exec));
+    let (st, i) = c.call("GET", &one(&seen[0]), Some(ADMIN), None).await;
+    assert_eq!(st, 200, "{i}");
+    assert_eq!(
+        (&i["id"], &i["status"]),
+        (&json!(seen[0]), &json!("succeeded"))
+    );
+    assert_eq!(i["attempts"], 1);
+    assert_eq!(
+        i,
+        it["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == i["id"])
+            .cloned()
+            .unwrap()
+    );
+    let r = c.call("GET", &one("nonsense"), Some(ADMIN), None).await;
+    assert_error(&r, 400, "Validation", "iterationId");
+    let r = c.call("GET", &one(&other), Some(ADMIN), None).await;
+    assert_error(&r, 404, "NotFound", "Iteration");
+    let foreign = format!(
+        "000000000000000000000000-{}",
+        seen[0].rsplit('-').next().unwrap()
+    );
+    let r = c.call("GET", &one(&foreign), Some(ADMIN), None).await;
+    assert_error(&r, 404, "NotFound", "Iteration");
     let (_, e) = c.call("GET", &srv.url(&run.exec), Some(ADMIN), None).await;
     assert_eq!(e["executionSummary"]["succeeded"], 2);
     assert!(

@@ -205,6 +205,24 @@ pub(crate) async fn iterations(
     Ok(Json(v))
 }
 
+/// `GET …/iterations/{iterationId}` (extension): one iteration as the iterations list shows it.
+pub(crate) async fn iteration(
+    State(state): State<AppState>,
+    path: PathParams,
+) -> ApiResult<Json<Value>> {
+    let job = crud::load::<ResourceJob>(&state, &path).await?;
+    let e = load_execution(&state, &job, &path).await?;
+    let raw = path.0.get("iterationId").map_or("", String::as_str);
+    let id = rjobs_core::engine::IterationId::parse(raw)
+        .map_err(|err| ApiError::validation(format!("iterationId: {err}, got {raw:?}")))?;
+    let row = match id.execution_id() == &e.id {
+        true => state.store.get_iteration(&e.id, id.key()).await?,
+        false => None,
+    };
+    let row = row.ok_or_else(|| ApiError::not_found("Iteration"))?;
+    Ok(Json(views::iteration(&row)))
+}
+
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     path: PathParams,
