@@ -98,7 +98,7 @@ impl Engine {
             .map_err(|e| EngineError::Validation(e.to_string()))?;
         let query_template = req.query_json.as_deref().unwrap_or(&job.query_json);
         let query_text =
-            render("queryJson", query_template, &context).map_err(EngineError::Validation)?;
+            render("queryJson", query_template, &context).map_err(EngineError::from)?;
         let query_value: Value = serde_json::from_str(&query_text).map_err(|e| {
             EngineError::Validation(format!("queryJson: rendered query is not valid JSON: {e}"))
         })?;
@@ -109,8 +109,7 @@ impl Engine {
                 .as_deref()
                 .or(job.data_table_id.as_deref())
                 .ok_or_else(|| EngineError::Validation("dataTableId: is required".into()))?;
-            let rendered =
-                render("dataTableId", table_ref, &context).map_err(EngineError::Validation)?;
+            let rendered = render("dataTableId", table_ref, &context).map_err(EngineError::from)?;
             let id = Id::parse(rendered.trim()).map_err(|_| {
                 EngineError::Validation(format!(
                     "dataTableId: rendered to {rendered:?}, which is not a 24-character hexadecimal id"

@@ -24,15 +24,41 @@ use crate::EngineError;
 /// Publishes MQTT messages for the flows' Device: Command and MQTT nodes.
 #[async_trait]
 pub trait Publisher: Send + Sync + std::fmt::Debug {
-    /// Hands one message to the broker connection; Err(message) when it cannot (not
-    /// connected, queue full, timed out).
+    /// Hands one message to the broker connection; Err when it cannot (not connected, the
+    /// client refused it, queue full and timed out).
     async fn publish(
         &self,
         topic: &str,
         payload: Vec<u8>,
         qos: u8,
         retain: bool,
-    ) -> Result<(), String>;
+    ) -> Result<(), PublishError>;
+}
+
+/// Why a [`Publisher`] could not hand a message to the broker. The flow node reports it as
+/// `Unavailable` with this text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// No broker connection; `last_error` is why the last connection attempt failed.
+    #[error("the MQTT broker at {url} is not connected (reconnecting{})", last_error_suffix(.last_error))]
+    NotConnected {
+        url: String,
+        last_error: Option<String>,
+    },
+    /// The client refused the message.
+    #[error("MQTT publish to {topic:?} failed: {message}")]
+    Failed { topic: String, message: String },
+    /// The client's queue stayed full for `timeout_ms`.
+    #[error(
+        "MQTT publish to {topic:?} timed out after {timeout_ms} ms (the client's queue is full)"
+    )]
+    TimedOut { topic: String, timeout_ms: u128 },
+}
+
+fn last_error_suffix(e: &Option<String>) -> String {
+    e.as_ref()
+        .map_or_else(String::new, |e| format!("; last error: {e}"))
 }
 
 /// A part of the server that reports its state in `/health` (it never makes the server

@@ -232,7 +232,7 @@ impl FlowHost for EngineHost {
             Some(p) => p
                 .publish(topic, payload, qos, retain)
                 .await
-                .map_err(HostError::Unavailable),
+                .map_err(|e| HostError::Unavailable(e.to_string())),
             None => Err(HostError::Unavailable(rjobs_flow::NO_BROKER.into())),
         }
     }

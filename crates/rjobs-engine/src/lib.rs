@@ -52,7 +52,7 @@ pub mod events;
 
 pub use cluster::ClusterConfig;
 pub use control::{DryRun, ExecuteRequest, RerunRequest};
-pub use device::{Component, DeviceAckError, DeviceAcks, Publisher};
+pub use device::{Component, DeviceAckError, DeviceAcks, PublishError, Publisher};
 pub use engine::{AckRequest, Engine, TickReport};
 pub use error::{EngineError, Missing};
 pub use flows::FlowSink;

@@ -28,6 +28,8 @@ use std::cell::Cell;
 use pest::iterators::Pair;
 use pest::Parser;
 
+use crate::error::NodeError;
+
 /// The largest template, in bytes of UTF-8.
 pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
 /// The deepest nesting of blocks and subexpressions (`{{#if (eq (lower a) b)}}` is 3).
@@ -44,19 +46,19 @@ pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 struct Grammar;
 
 /// Checks `template` against the structural bounds; `Err` says which bound and where.
-pub fn scan(template: &str) -> Result<(), String> {
+pub fn scan(template: &str) -> Result<(), NodeError> {
     if template.len() > MAX_TEMPLATE_BYTES {
-        return Err(format!(
+        return Err(NodeError::TemplateBounds(format!(
             "template is {} bytes; at most {MAX_TEMPLATE_BYTES} are allowed",
             template.len()
-        ));
+        )));
     }
     let pairs = match Grammar::parse(Rule::handlebars, template) {
         Ok(p) => p,
         Err(e) if e.to_string().contains("limit reached") => {
-            return Err(format!(
+            return Err(NodeError::TemplateBounds(format!(
                 "template is nested too deeply (at most {MAX_NESTING} levels)"
-            ))
+            )))
         }
         // Syntax errors are reported by handlebars itself, with its own message.
         Err(_) => return Ok(()),
@@ -109,10 +111,10 @@ pub fn scan(template: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn at(template: &str, pair: &Pair<'_, Rule>, what: &str) -> String {
+fn at(template: &str, pair: &Pair<'_, Rule>, what: &str) -> NodeError {
     let offset = pair.as_span().start();
     let line = template[..offset].matches('\n').count() + 1;
-    format!("{what} (line {line})")
+    NodeError::TemplateBounds(format!("{what} (line {line})"))
 }
 
 thread_local! {
@@ -130,14 +132,12 @@ impl Budget {
     }
 
     /// Takes `n` steps; `Err` once the budget is spent.
-    pub fn charge(n: u64) -> Result<(), String> {
+    pub fn charge(n: u64) -> Result<(), NodeError> {
         STEPS_LEFT.with(|s| {
             let left = s.get();
             if n > left {
                 s.set(0);
-                Err(format!(
-                    "template rendering exceeded {MAX_RENDER_STEPS} steps (nested blocks over large data)"
-                ))
+                Err(NodeError::BudgetSpent)
             } else {
                 s.set(left - n);
                 Ok(())
@@ -175,21 +175,29 @@ mod tests {
     fn refuses_partials_decorators_and_depth() {
         assert!(scan("{{#*inline \"p\"}}{{> p}}{{/inline}}{{> p}}")
             .unwrap_err()
+            .to_string()
             .contains("not supported"));
-        assert!(scan("{{> p}}").unwrap_err().contains("partials"));
+        assert!(scan("{{> p}}")
+            .unwrap_err()
+            .to_string()
+            .contains("partials"));
         assert!(scan("{{#> layout}}x{{/layout}}")
             .unwrap_err()
+            .to_string()
             .contains("partials"));
         let deep = format!("{{{{a {}b{}}}}}", "(f ".repeat(30), ")".repeat(30));
-        assert!(scan(&deep).unwrap_err().contains("nested"), "{deep}");
+        assert!(
+            scan(&deep).unwrap_err().to_string().contains("nested"),
+            "{deep}"
+        );
         let ok = format!("{{{{a {}b{}}}}}", "(f ".repeat(5), ")".repeat(5));
         assert_eq!(scan(&ok), Ok(()));
         let blocks = format!("{}x{}", "{{#if a}}".repeat(30), "{{/if}}".repeat(30));
-        assert!(scan(&blocks).unwrap_err().contains("nested"));
+        assert!(scan(&blocks).unwrap_err().to_string().contains("nested"));
         let blocks = format!("{}x{}", "{{#if a}}".repeat(10), "{{/if}}".repeat(10));
         assert_eq!(scan(&blocks), Ok(()));
         let chain = format!("{{{{#if a}}}}{}{{{{/if}}}}", "{{else if b}}x".repeat(40));
-        assert!(scan(&chain).unwrap_err().contains("arms"));
+        assert!(scan(&chain).unwrap_err().to_string().contains("arms"));
         // Siblings do not add up.
         let wide = "{{#if a}}x{{/if}}".repeat(100);
         assert_eq!(scan(&wide), Ok(()));

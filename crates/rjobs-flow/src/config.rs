@@ -184,7 +184,7 @@ impl Cfg<'_> {
         } else {
             self.opt_str(key)?
         };
-        template::check(&s).map_err(|m| self.err(key, m))?;
+        template::check(&s).map_err(|m| self.err(key, m.to_string()))?;
         Ok(s)
     }
 
@@ -193,7 +193,7 @@ impl Cfg<'_> {
         if s.trim().is_empty() {
             return Ok(None);
         }
-        path::validate(&s).map_err(|m| self.err(key, m))?;
+        path::validate(&s).map_err(|m| self.err(key, m.to_string()))?;
         Ok(Some(s.trim().to_string()))
     }
 
@@ -358,7 +358,8 @@ pub fn parse_node(ty: &str, config: &Value, at: &str) -> Result<NodeKind, FlowEr
                         if !r.obj.contains_key("valueTemplate") {
                             return Err(r.err("valueTemplate", "is required"));
                         }
-                        template::check(&value_template).map_err(|m| r.err("valueTemplate", m))?;
+                        template::check(&value_template)
+                            .map_err(|m| r.err("valueTemplate", m.to_string()))?;
                         MutateRule::Set {
                             value_template,
                             json: vt == "json",

@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use crate::config::Cfg;
 use crate::host::{DevicePage, FlowHost};
 use crate::outcome::{error_path, fail, fail_host, render_json, render_trim};
-use crate::{path, FlowError};
+use crate::{path, FlowError, NodeError};
 
 /// The most tag pairs a tag search may list.
 pub const MAX_TAGS: usize = 100;
@@ -188,8 +188,8 @@ fn tag_query(k: &str, v: &str) -> Value {
 }
 
 /// The advanced query a find method stands for (not for `Find::Id`).
-fn query_of(find: &Find, p: &Value) -> Result<Value, String> {
-    let tag_list = |list: &[(String, String)]| -> Result<Vec<Value>, String> {
+fn query_of(find: &Find, p: &Value) -> Result<Value, NodeError> {
+    let tag_list = |list: &[(String, String)]| -> Result<Vec<Value>, NodeError> {
         list.iter()
             .enumerate()
             .map(|(i, (k, v))| {
@@ -209,7 +209,10 @@ fn query_of(find: &Find, p: &Value) -> Result<Value, String> {
         Find::UserId(t) => {
             let id = render_trim("idTemplate", t, p)?;
             if id.contains('@') {
-                return Err("idTemplate: finding devices by an experience user's email is not supported; use the user's id".into());
+                return Err(NodeError::invalid(
+                    "idTemplate",
+                    "finding devices by an experience user's email is not supported; use the user's id",
+                ));
             }
             json!({ "experienceUserId": id })
         }
@@ -254,16 +257,21 @@ pub fn shape(c: &GetDeviceConfig, mut d: Value) -> Value {
     d
 }
 
-fn page_number(field: &str, t: &str, p: &Value, min: u32, max: u32) -> Result<u32, String> {
+fn page_number(field: &str, t: &str, p: &Value, min: u32, max: u32) -> Result<u32, NodeError> {
     let s = render_trim(field, t, p)?;
     s.parse::<u32>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| format!("{field}: must be a whole number from {min} to {max}, not {s:?}"))
+        .ok_or_else(|| {
+            NodeError::invalid(
+                field,
+                format!("must be a whole number from {min} to {max}, not {s:?}"),
+            )
+        })
 }
 
 /// Runs a Device: Get node.
-pub async fn get(c: &GetDeviceConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), String> {
+pub async fn get(c: &GetDeviceConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), NodeError> {
     if let Find::Id(t) = &c.find {
         let id = match render_trim("idTemplate", t, p) {
             Ok(id) => id,
@@ -330,7 +338,7 @@ pub async fn update(
     c: &UpdateDeviceConfig,
     p: &mut Value,
     host: &dyn FlowHost,
-) -> Result<(), String> {
+) -> Result<(), NodeError> {
     let prepared =
         render_trim("deviceIdTemplate", &c.device_id_template, p).and_then(|id| match render_json(
             "deviceTemplate",
@@ -338,7 +346,9 @@ pub async fn update(
             p,
         )? {
             v @ Value::Object(_) => Ok((id, v)),
-            _ => Err("deviceTemplate must render a JSON object".to_string()),
+            _ => Err(NodeError::rejected(
+                "deviceTemplate must render a JSON object",
+            )),
         });
     let (id, patch) = match prepared {
         Ok(x) => x,

@@ -95,7 +95,7 @@ impl HelperDef for Each {
                 return match h.inverse() {
                     Some(else_template) => {
                         Budget::charge(1 + section_size(else_template))
-                            .map_err(RenderErrorReason::Other)?;
+                            .map_err(|e| RenderErrorReason::Other(e.to_string()))?;
                         else_template.render(r, ctx, rc, out)
                     }
                     None => Ok(()),
@@ -104,7 +104,7 @@ impl HelperDef for Each {
         };
         let per_item = 1 + section_size(t);
         Budget::charge(per_item.saturating_mul(items.len() as u64))
-            .map_err(RenderErrorReason::Other)?;
+            .map_err(|e| RenderErrorReason::Other(e.to_string()))?;
         let is_object = value.value().is_object();
         rc.push_block(block_for(value));
         let base_path = value.context_path();

@@ -33,6 +33,7 @@
 
 use serde_json::Value;
 
+use crate::error::NodeError;
 use crate::js::{self, Js};
 use crate::{path, template};
 
@@ -65,7 +66,12 @@ const OPS: [&str; 21] = [
     ":", "(", ")", "=",
 ];
 
-fn lex(src: &str) -> Result<Vec<Tok>, String> {
+/// An [`NodeError::Expression`] saying what is wrong with the expression.
+fn bad(message: impl Into<String>) -> NodeError {
+    NodeError::Expression(message.into())
+}
+
+fn lex(src: &str) -> Result<Vec<Tok>, NodeError> {
     let chars: Vec<char> = src.chars().collect();
     let mut i = 0;
     let mut out = Vec::new();
@@ -79,7 +85,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             let rest: String = chars[i + open..].iter().collect();
             let end = rest
                 .find(close)
-                .ok_or_else(|| format!("unclosed template at character {}", i + 1))?;
+                .ok_or_else(|| bad(format!("unclosed template at character {}", i + 1)))?;
             out.push(Tok::Tmpl(rest[..end].trim().to_string()));
             i += open + rest[..end].chars().count() + close.len();
         } else if c.is_ascii_digit()
@@ -112,7 +118,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
                     .get(i)
                     .is_some_and(|c| c.is_alphanumeric() || *c == '_')
             {
-                return Err(format!("invalid number {text:?}"));
+                return Err(bad(format!("invalid number {text:?}")));
             }
             out.push(Tok::Num(n));
         } else if c == '"' || c == '\'' {
@@ -132,9 +138,9 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
             let op = OPS
                 .iter()
                 .find(|op| rest.starts_with(**op))
-                .ok_or_else(|| format!("unexpected character {c:?}"))?;
+                .ok_or_else(|| bad(format!("unexpected character {c:?}")))?;
             if *op == "=" {
-                return Err("assignment '=' is not allowed (use === or ==)".into());
+                return Err(bad("assignment '=' is not allowed (use === or ==)"));
             }
             out.push(Tok::Op(op));
             i += op.len();
@@ -143,7 +149,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
-fn lex_string(chars: &[char], start: usize) -> Result<(String, usize), String> {
+fn lex_string(chars: &[char], start: usize) -> Result<(String, usize), NodeError> {
     let quote = chars[start];
     let mut s = String::new();
     let mut i = start + 1;
@@ -153,7 +159,7 @@ fn lex_string(chars: &[char], start: usize) -> Result<(String, usize), String> {
             return Ok((s, i + 1));
         }
         if c == '\\' {
-            let e = *chars.get(i + 1).ok_or("unterminated string")?;
+            let e = *chars.get(i + 1).ok_or_else(|| bad("unterminated string"))?;
             i += 2;
             match e {
                 'n' => s.push('\n'),
@@ -165,8 +171,12 @@ fn lex_string(chars: &[char], start: usize) -> Result<(String, usize), String> {
                 '0' => s.push('\0'),
                 'x' | 'u' => {
                     let n = if e == 'x' { 2 } else { 4 };
-                    let hex: String = chars.get(i..i + n).ok_or("bad escape")?.iter().collect();
-                    let code = u32::from_str_radix(&hex, 16).map_err(|_| "bad escape")?;
+                    let hex: String = chars
+                        .get(i..i + n)
+                        .ok_or_else(|| bad("bad escape"))?
+                        .iter()
+                        .collect();
+                    let code = u32::from_str_radix(&hex, 16).map_err(|_| bad("bad escape"))?;
                     s.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                     i += n;
                 }
@@ -177,7 +187,7 @@ fn lex_string(chars: &[char], start: usize) -> Result<(String, usize), String> {
             i += 1;
         }
     }
-    Err("unterminated string".into())
+    Err(bad("unterminated string"))
 }
 
 struct Parser {
@@ -204,34 +214,39 @@ impl Parser {
         }
     }
 
-    fn count_op(&mut self) -> Result<(), String> {
+    fn count_op(&mut self) -> Result<(), NodeError> {
         self.ops += 1;
         if self.ops > MAX_OPERATORS {
-            return Err(format!(
+            return Err(bad(format!(
                 "expression has more than {MAX_OPERATORS} operators"
-            ));
+            )));
         }
         Ok(())
     }
 
-    fn nest<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, String>) -> Result<T, String> {
+    fn nest<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, NodeError>,
+    ) -> Result<T, NodeError> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(format!("expression nests deeper than {MAX_NESTING} levels"));
+            return Err(bad(format!(
+                "expression nests deeper than {MAX_NESTING} levels"
+            )));
         }
         let r = f(self);
         self.depth -= 1;
         r
     }
 
-    fn expr(&mut self) -> Result<Ast, String> {
+    fn expr(&mut self) -> Result<Ast, NodeError> {
         self.nest(|p| {
             let cond = p.binary(0)?;
             if p.eat("?") {
                 p.count_op()?;
                 let yes = p.expr()?;
                 if !p.eat(":") {
-                    return Err("expected ':' in conditional expression".into());
+                    return Err(bad("expected ':' in conditional expression"));
                 }
                 let no = p.expr()?;
                 return Ok(Ast::Cond(Box::new(cond), Box::new(yes), Box::new(no)));
@@ -240,7 +255,7 @@ impl Parser {
         })
     }
 
-    fn binary(&mut self, level: usize) -> Result<Ast, String> {
+    fn binary(&mut self, level: usize) -> Result<Ast, NodeError> {
         const LEVELS: [&[&str]; 6] = [
             &["||"],
             &["&&"],
@@ -266,7 +281,7 @@ impl Parser {
         })
     }
 
-    fn unary(&mut self) -> Result<Ast, String> {
+    fn unary(&mut self) -> Result<Ast, NodeError> {
         if let Some(op) = self.peek_op().filter(|o| matches!(*o, "!" | "-" | "+")) {
             self.pos += 1;
             self.count_op()?;
@@ -276,12 +291,12 @@ impl Parser {
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<Ast, String> {
+    fn primary(&mut self) -> Result<Ast, NodeError> {
         let tok = self
             .toks
             .get(self.pos)
             .cloned()
-            .ok_or("unexpected end of expression")?;
+            .ok_or_else(|| bad("unexpected end of expression"))?;
         self.pos += 1;
         Ok(match tok {
             Tok::Num(n) => Ast::Lit(Js::Num(n)),
@@ -300,19 +315,19 @@ impl Parser {
                 "NaN" => Js::Num(f64::NAN),
                 "Infinity" => Js::Num(f64::INFINITY),
                 _ => {
-                    return Err(format!(
+                    return Err(bad(format!(
                         "unknown identifier {id:?} (payload values go in {{{{...}}}})"
-                    ))
+                    )))
                 }
             }),
             Tok::Op("(") => {
                 let inner = self.expr()?;
                 if !self.eat(")") {
-                    return Err("expected ')'".into());
+                    return Err(bad("expected ')'"));
                 }
                 inner
             }
-            Tok::Op(o) => return Err(format!("unexpected {o:?}")),
+            Tok::Op(o) => return Err(bad(format!("unexpected {o:?}"))),
         })
     }
 }
@@ -329,10 +344,10 @@ fn is_plain_path(t: &str) -> bool {
 }
 
 /// Parses `src` (validation calls this when a flow is saved).
-pub fn parse(src: &str) -> Result<Ast, String> {
+pub fn parse(src: &str) -> Result<Ast, NodeError> {
     let toks = lex(src)?;
     if toks.is_empty() {
-        return Err("empty expression".into());
+        return Err(bad("empty expression"));
     }
     let mut p = Parser {
         toks,
@@ -343,10 +358,10 @@ pub fn parse(src: &str) -> Result<Ast, String> {
     let ast = p.expr()?;
     match p.toks.get(p.pos) {
         None => Ok(ast),
-        Some(t) => Err(format!(
+        Some(t) => Err(bad(format!(
             "unexpected {} after the end of the expression",
             describe(t)
-        )),
+        ))),
     }
 }
 
@@ -361,17 +376,17 @@ fn describe(t: &Tok) -> String {
 }
 
 /// Parses and evaluates `src` against `payload`.
-pub fn eval(src: &str, payload: &Value) -> Result<Js, String> {
+pub fn eval(src: &str, payload: &Value) -> Result<Js, NodeError> {
     let ast = parse(src)?;
     eval_ast(&ast, payload)
 }
 
 /// Evaluates `src` and applies JavaScript truthiness.
-pub fn truthy(src: &str, payload: &Value) -> Result<bool, String> {
+pub fn truthy(src: &str, payload: &Value) -> Result<bool, NodeError> {
     eval(src, payload).map(|v| v.truthy())
 }
 
-fn eval_ast(ast: &Ast, payload: &Value) -> Result<Js, String> {
+fn eval_ast(ast: &Ast, payload: &Value) -> Result<Js, NodeError> {
     Ok(match ast {
         Ast::Lit(v) => v.clone(),
         Ast::Tmpl(t) => {
@@ -415,7 +430,7 @@ fn eval_ast(ast: &Ast, payload: &Value) -> Result<Js, String> {
     })
 }
 
-fn binary(op: &str, a: &Js, b: &Js) -> Result<Js, String> {
+fn binary(op: &str, a: &Js, b: &Js) -> Result<Js, NodeError> {
     use std::cmp::Ordering::{Equal, Greater, Less};
     Ok(match op {
         "===" => Js::Bool(js::strict_eq(a, b)),
@@ -431,6 +446,6 @@ fn binary(op: &str, a: &Js, b: &Js) -> Result<Js, String> {
         "*" => Js::Num(a.to_number() * b.to_number()),
         "/" => Js::Num(a.to_number() / b.to_number()),
         "%" => Js::Num(js::rem(a.to_number(), b.to_number())),
-        other => return Err(format!("unsupported operator {other:?}")),
+        other => return Err(bad(format!("unsupported operator {other:?}"))),
     })
 }

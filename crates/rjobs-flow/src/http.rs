@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 
 use crate::config::{BodyType, Cfg, HttpConfig};
 use crate::outbound::OutboundPolicy;
-use crate::{path, template, FlowError, RunLimits};
+use crate::{path, template, FlowError, NodeError, RunLimits};
 
 const MAX_TIMEOUT_SECS: f64 = 30.0;
 const DEFAULT_TIMEOUT_SECS: f64 = 10.0;
@@ -34,7 +34,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 type Failure = (&'static str, String);
 
 /// Runs the node against payload `p`.
-pub async fn run(c: &HttpConfig, p: &mut Value, limits: &RunLimits) -> Result<(), String> {
+pub async fn run(c: &HttpConfig, p: &mut Value, limits: &RunLimits) -> Result<(), NodeError> {
     match request(c, p, limits).await {
         Ok(resp) => match &c.response_path {
             Some(rp) => path::set(p, rp, resp),
@@ -42,7 +42,7 @@ pub async fn run(c: &HttpConfig, p: &mut Value, limits: &RunLimits) -> Result<()
         },
         Err((ty, message)) => match &c.error_path {
             Some(ep) => path::set(p, ep, json!({"type": ty, "message": message})),
-            None => Err(message),
+            None => Err(NodeError::Http { kind: ty, message }),
         },
     }
 }
@@ -108,7 +108,8 @@ impl reqwest::dns::Resolve for PolicyResolver {
                 })
                 .collect();
             if allowed.is_empty() {
-                let why = refusal.unwrap_or_else(|| format!("{host} has no addresses"));
+                let why =
+                    refusal.map_or_else(|| format!("{host} has no addresses"), |e| e.to_string());
                 return Err(format!("{host}: {why}").into());
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
@@ -117,7 +118,7 @@ impl reqwest::dns::Resolve for PolicyResolver {
 }
 
 /// The policy's verdict on a URL whose host is an IP literal (names are judged when resolved).
-fn check_literal(policy: &OutboundPolicy, url: &reqwest::Url) -> Result<(), String> {
+fn check_literal(policy: &OutboundPolicy, url: &reqwest::Url) -> Result<(), NodeError> {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => policy.check(ip.into()),
         Some(url::Host::Ipv6(ip)) => policy.check(ip.into()),
@@ -144,12 +145,12 @@ pub fn policy_client(
 
 /// The policy's verdict on `url`'s host when it is an IP literal (names are judged when
 /// resolved, by [`policy_client`]'s resolver).
-pub fn check_url_host(policy: &OutboundPolicy, url: &reqwest::Url) -> Result<(), String> {
+pub fn check_url_host(policy: &OutboundPolicy, url: &reqwest::Url) -> Result<(), NodeError> {
     check_literal(policy, url)
 }
 
-fn refused(message: String) -> Failure {
-    ("OutboundRefused", message)
+fn refused(e: NodeError) -> Failure {
+    ("OutboundRefused", e.to_string())
 }
 
 async fn request(c: &HttpConfig, p: &Value, limits: &RunLimits) -> Result<Value, Failure> {

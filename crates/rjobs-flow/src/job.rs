@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::config::{AccumulatorMethod, AckConfig, ContextType, ExecConfig};
+use crate::error::NodeError;
 use crate::host::FlowHost;
 use crate::outcome::fail_to;
 use crate::{expr, path, template};
@@ -14,7 +15,7 @@ pub const MAX_MESSAGE_CHARS: usize = 256;
 /// The longest accumulator, in characters of JSON text (longer ones make the node fail).
 pub const MAX_ACCUMULATOR_CHARS: usize = 256;
 
-fn accumulator(c: &AckConfig, p: &Value) -> Result<Option<Value>, String> {
+fn accumulator(c: &AckConfig, p: &Value) -> Result<Option<Value>, NodeError> {
     if c.accumulator_value.trim().is_empty() {
         return Ok(None);
     }
@@ -25,9 +26,8 @@ fn accumulator(c: &AckConfig, p: &Value) -> Result<Option<Value>, String> {
         },
         AccumulatorMethod::JsonTemplate => {
             let text = template::render(&c.accumulator_value, p)?;
-            serde_json::from_str(&text).map_err(|e| {
-                format!("accumulatorValue did not render valid JSON ({e}): {text:.100}")
-            })?
+            serde_json::from_str(&text)
+                .map_err(|e| NodeError::not_json("accumulatorValue", e, &text))?
         }
         AccumulatorMethod::StringTemplate => {
             Value::String(template::render(&c.accumulator_value, p)?)
@@ -35,9 +35,9 @@ fn accumulator(c: &AckConfig, p: &Value) -> Result<Option<Value>, String> {
     };
     let len = v.to_string().chars().count();
     if len > MAX_ACCUMULATOR_CHARS {
-        return Err(format!(
+        return Err(NodeError::rejected(format!(
             "the accumulator is {len} characters of JSON; at most {MAX_ACCUMULATOR_CHARS} are allowed"
-        ));
+        )));
     }
     Ok(Some(v))
 }
@@ -46,11 +46,11 @@ pub(crate) async fn acknowledge(
     c: &AckConfig,
     p: &mut Value,
     host: &dyn FlowHost,
-) -> Result<(), String> {
+) -> Result<(), NodeError> {
     let success =
-        expr::truthy(&c.success_expression, p).map_err(|e| format!("successExpression: {e}"))?;
+        expr::truthy(&c.success_expression, p).map_err(NodeError::at_fn("successExpression"))?;
     let message =
-        template::render(&c.message_template, p).map_err(|e| format!("messageTemplate: {e}"))?;
+        template::render(&c.message_template, p).map_err(NodeError::at_fn("messageTemplate"))?;
     // Control characters are stripped (the store's text rule would refuse them, stranding the
     // iteration in progress).
     let message: String = rjobs_core::text::strip_control(&message)
@@ -65,7 +65,7 @@ pub(crate) async fn acknowledge(
     let iteration_id = match path::get(p, &c.iteration_id_path) {
         Some(Value::String(s)) if !s.is_empty() => s,
         _ => {
-            let m = format!("no iteration id at {:?}", c.iteration_id_path);
+            let m = NodeError::rejected(format!("no iteration id at {:?}", c.iteration_id_path));
             return fail_to(p, &c.result_path, "AcknowledgeError", m);
         }
     };
@@ -89,7 +89,7 @@ pub(crate) async fn acknowledge(
             }
             None => Ok(()),
         },
-        Err(e) => fail_to(p, &c.result_path, "AcknowledgeError", e.to_string()),
+        Err(e) => fail_to(p, &c.result_path, "AcknowledgeError", e.into()),
     }
 }
 
@@ -97,19 +97,22 @@ pub(crate) async fn execute(
     c: &ExecConfig,
     p: &mut Value,
     host: &dyn FlowHost,
-) -> Result<(), String> {
+) -> Result<(), NodeError> {
     let job_id = template::render(&c.job_id_template, p)
-        .map_err(|e| format!("resourceJobIdTemplate: {e}"))?;
+        .map_err(NodeError::at_fn("resourceJobIdTemplate"))?;
     let context = match c.context_type {
         ContextType::None => None,
         ContextType::JsonTemplate => Some(
             template::render(&c.context_template, p)
-                .map_err(|e| format!("contextTemplate: {e}"))?,
+                .map_err(NodeError::at_fn("contextTemplate"))?,
         ),
         ContextType::PayloadPath => match path::get(p, &c.context_template) {
             Some(v) => Some(v.to_string()),
             None => {
-                let m = format!("no value at contextTemplate path {:?}", c.context_template);
+                let m = NodeError::rejected(format!(
+                    "no value at contextTemplate path {:?}",
+                    c.context_template
+                ));
                 return fail_to(p, &c.result_path, "ResourceJobExecuteError", m);
             }
         },
@@ -120,6 +123,6 @@ pub(crate) async fn execute(
             Some(rp) => path::set(p, rp, json!({"executionId": id, "success": true})),
             None => Ok(()),
         },
-        Err(e) => fail_to(p, &c.result_path, "ResourceJobExecuteError", e.to_string()),
+        Err(e) => fail_to(p, &c.result_path, "ResourceJobExecuteError", e.into()),
     }
 }

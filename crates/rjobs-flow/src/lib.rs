@@ -15,6 +15,7 @@
 //! - [`run`]: the bounded runner; [`http`]: the HTTP node; [`mqtt`]: the MQTT output nodes;
 //!   [`logic`]: Switch, Throw Error, JSON Encode/Decode, Delay; [`script`]: the Function node's
 //!   QuickJS sandbox; [`devices`]: Device: Get/Update; [`tables`]: the data-table nodes.
+//! - [`error`]: [`NodeError`], why a run, a node or a template, path or expression failed.
 //! - [`host`]: the [`FlowHost`] trait the server implements, and its [`HostError`].
 //! - [`timer`]: timer trigger schedules and the pure "which instant fires now" decision.
 //! - [`template`]: Handlebars with the original's helpers; [`expr`]: JavaScript-subset
@@ -27,6 +28,7 @@ pub mod config;
 pub mod def;
 pub mod devices;
 mod each;
+pub mod error;
 pub mod expr;
 mod graph;
 pub mod host;
@@ -49,5 +51,6 @@ pub use def::{
     flow_json, parse_flow, patch_flow, FlowDef, FlowError, GlobalDef, NodeDef, TriggerDef,
     TRIGGER_TYPES,
 };
+pub use error::NodeError;
 pub use host::{DevicePage, FlowHost, Found, HostError, RowPage, NO_BROKER};
 pub use run::{envelope, run, RunLimits, RunLog};

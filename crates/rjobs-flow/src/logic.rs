@@ -13,7 +13,7 @@
 use serde_json::{json, Value};
 
 use crate::config::Cfg;
-use crate::{path, template, FlowError};
+use crate::{path, template, FlowError, NodeError};
 
 /// The most cases a Switch may have.
 pub const MAX_CASES: usize = 100;
@@ -90,12 +90,12 @@ pub(crate) fn parse_throw(c: &Cfg<'_>) -> Result<String, FlowError> {
 }
 
 /// The output group a Switch follows.
-pub fn switch(c: &SwitchConfig, p: &Value) -> Result<usize, String> {
+pub fn switch(c: &SwitchConfig, p: &Value) -> Result<usize, NodeError> {
     let value =
-        template::render(&c.switch_template, p).map_err(|e| format!("switchTemplate: {e}"))?;
+        template::render(&c.switch_template, p).map_err(NodeError::at_fn("switchTemplate"))?;
     for (i, case) in c.cases.iter().enumerate() {
         let v = template::render(&case.template, p)
-            .map_err(|e| format!("cases[{i}].caseTemplate: {e}"))?;
+            .map_err(|e| e.at(format!("cases[{i}].caseTemplate")))?;
         if v == value {
             return Ok(i + 1);
         }
@@ -104,32 +104,37 @@ pub fn switch(c: &SwitchConfig, p: &Value) -> Result<usize, String> {
 }
 
 /// Throw Error: always an error, with the rendered message.
-pub fn throw(message_template: &str, p: &Value) -> String {
+pub fn throw(message_template: &str, p: &Value) -> NodeError {
     match template::render(message_template, p) {
-        Ok(m) if !m.trim().is_empty() => m,
-        Ok(_) => "Throw Error node (empty message)".into(),
-        Err(e) => format!("messageTemplate: {e}"),
+        Ok(m) if !m.trim().is_empty() => NodeError::Thrown(m),
+        Ok(_) => NodeError::Thrown("Throw Error node (empty message)".into()),
+        Err(e) => e.at("messageTemplate"),
     }
 }
 
 /// JSON Encode: the value at `source` (`null` when absent) as JSON text.
-pub fn encode(c: &JsonConfig, p: &mut Value) -> Result<(), String> {
+pub fn encode(c: &JsonConfig, p: &mut Value) -> Result<(), NodeError> {
     let v = path::get(p, &c.source).unwrap_or(Value::Null);
     path::set(p, &c.destination, Value::String(v.to_string()))
 }
 
 /// JSON Decode: the string at `source` parsed.
-pub fn decode(c: &JsonConfig, p: &mut Value) -> Result<(), String> {
+pub fn decode(c: &JsonConfig, p: &mut Value) -> Result<(), NodeError> {
     let parsed = match path::get(p, &c.source) {
         Some(Value::String(s)) => serde_json::from_str::<Value>(&s)
             .map_err(|e| format!("the value at {:?} is not JSON: {e}", c.source)),
         Some(_) => Err(format!("the value at {:?} is not a string", c.source)),
         None => Err(format!("no value at {:?}", c.source)),
-    };
+    }
+    .map_err(NodeError::Rejected);
     match (parsed, &c.error_path) {
         (Ok(v), _) => path::set(p, &c.destination, v),
-        (Err(m), Some(ep)) => path::set(p, ep, json!({"type": "JsonDecodeError", "message": m})),
-        (Err(m), None) => Err(m),
+        (Err(e), Some(ep)) => path::set(
+            p,
+            ep,
+            json!({"type": "JsonDecodeError", "message": e.to_string()}),
+        ),
+        (Err(e), None) => Err(e),
     }
 }
 
@@ -146,26 +151,28 @@ pub(crate) fn parse_delay(c: &Cfg<'_>) -> Result<String, FlowError> {
     };
     let t = c.template(key, true)?;
     if !t.contains("{{") {
-        delay_secs(&t).map_err(|m| c.err(key, m))?;
+        delay_secs(&t).map_err(|m| c.err(key, m.to_string()))?;
     }
     Ok(t)
 }
 
-fn delay_secs(text: &str) -> Result<f64, String> {
+fn delay_secs(text: &str) -> Result<f64, NodeError> {
     let s: f64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+        .map_err(|_| NodeError::rejected(format!("{text:?} is not a number of seconds")))?;
     if !(0.0..=MAX_DELAY_SECS).contains(&s) {
-        return Err(format!("must be 0 to {MAX_DELAY_SECS} seconds, not {s}"));
+        return Err(NodeError::rejected(format!(
+            "must be 0 to {MAX_DELAY_SECS} seconds, not {s}"
+        )));
     }
     Ok(s)
 }
 
 /// Delay: waits without holding a thread (the runner's deadline bounds it like any node).
-pub async fn delay(template: &str, p: &Value) -> Result<(), String> {
-    let text = template::render(template, p).map_err(|e| format!("delay: {e}"))?;
-    let secs = delay_secs(&text).map_err(|e| format!("delay: {e}"))?;
+pub async fn delay(template: &str, p: &Value) -> Result<(), NodeError> {
+    let text = template::render(template, p).map_err(NodeError::at_fn("delay"))?;
+    let secs = delay_secs(&text).map_err(NodeError::at_fn("delay"))?;
     tokio::time::sleep(std::time::Duration::from_secs_f64(secs)).await;
     Ok(())
 }

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use crate::config::Cfg;
 use crate::host::FlowHost;
 use crate::outcome::{error_path, fail};
-use crate::{path, template, FlowError};
+use crate::{path, template, FlowError, NodeError};
 
 /// The most devices one Device: Command node may address in one run.
 pub const MAX_COMMAND_DEVICES: usize = 1000;
@@ -112,7 +112,7 @@ pub(crate) fn parse_mqtt_message(c: &Cfg<'_>) -> Result<MqttMessageConfig, FlowE
     let topic_template = c.template("topicTemplate", true)?;
     // A topic with no template syntax is checked now; others when rendered.
     if !topic_template.contains("{{") {
-        check_topic(&topic_template).map_err(|m| c.err("topicTemplate", m))?;
+        check_topic(&topic_template).map_err(|m| c.err("topicTemplate", m.to_string()))?;
     }
     let qos = match c.obj.get("qos") {
         None | Some(Value::Null) => 0,
@@ -130,45 +130,51 @@ pub(crate) fn parse_mqtt_message(c: &Cfg<'_>) -> Result<MqttMessageConfig, FlowE
 }
 
 /// Whether a flow may publish to `topic` (Err says why not).
-pub fn check_topic(topic: &str) -> Result<(), String> {
+pub fn check_topic(topic: &str) -> Result<(), NodeError> {
     if topic.is_empty() {
-        return Err("the topic is empty".into());
+        return Err(NodeError::rejected("the topic is empty"));
     }
     if topic.len() > 1024 {
-        return Err("the topic is longer than 1024 bytes".into());
+        return Err(NodeError::rejected("the topic is longer than 1024 bytes"));
     }
     if topic.contains(['+', '#', '\0']) {
-        return Err(format!("{topic:?} contains a wildcard or NUL character"));
+        return Err(NodeError::Rejected(format!(
+            "{topic:?} contains a wildcard or NUL character"
+        )));
     }
     if topic.starts_with('$') {
-        return Err(format!("{topic:?} is a broker system topic"));
+        return Err(NodeError::Rejected(format!(
+            "{topic:?} is a broker system topic"
+        )));
     }
     let parts: Vec<&str> = topic.split('/').collect();
     if parts.len() >= 3 && parts[0] == "losant" && parts[2] == "iteration" {
-        return Err(format!(
+        return Err(NodeError::Rejected(format!(
             "{topic:?} is a device acknowledgement topic (only devices publish there)"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Whether `id` can stand in a topic level (non-empty, no `/`, wildcard or NUL).
-fn check_device_id(id: &str) -> Result<(), String> {
+fn check_device_id(id: &str) -> Result<(), NodeError> {
     if id.is_empty() {
-        return Err("the device id is empty".into());
+        return Err(NodeError::rejected("the device id is empty"));
     }
     if id.len() > 256 || id.contains(['/', '+', '#', '\0']) {
-        return Err(format!("{id:?} is not a valid device id"));
+        return Err(NodeError::Rejected(format!(
+            "{id:?} is not a valid device id"
+        )));
     }
     Ok(())
 }
 
 /// The device ids the node addresses.
-fn device_ids(c: &DeviceCommandConfig, p: &Value) -> Result<Vec<String>, String> {
+fn device_ids(c: &DeviceCommandConfig, p: &Value) -> Result<Vec<String>, NodeError> {
     let ids = match &c.devices {
         DeviceSelect::Template(t) => {
             vec![template::render(t, p)
-                .map_err(|e| format!("deviceIdTemplate: {e}"))?
+                .map_err(NodeError::at_fn("deviceIdTemplate"))?
                 .trim()
                 .to_string()]
         }
@@ -178,17 +184,25 @@ fn device_ids(c: &DeviceCommandConfig, p: &Value) -> Result<Vec<String>, String>
                 .iter()
                 .map(|v| match v {
                     Value::String(s) => Ok(s.clone()),
-                    other => Err(format!("deviceIdsPath: {other} is not a device id")),
+                    other => Err(NodeError::invalid(
+                        "deviceIdsPath",
+                        format!("{other} is not a device id"),
+                    )),
                 })
                 .collect::<Result<_, _>>()?,
-            _ => return Err(format!("deviceIdsPath: no device id at {at:?}")),
+            _ => {
+                return Err(NodeError::invalid(
+                    "deviceIdsPath",
+                    format!("no device id at {at:?}"),
+                ))
+            }
         },
     };
     if ids.len() > MAX_COMMAND_DEVICES {
-        return Err(format!(
+        return Err(NodeError::rejected(format!(
             "{} devices addressed; at most {MAX_COMMAND_DEVICES} are allowed",
             ids.len()
-        ));
+        )));
     }
     for id in &ids {
         check_device_id(id)?;
@@ -196,23 +210,24 @@ fn device_ids(c: &DeviceCommandConfig, p: &Value) -> Result<Vec<String>, String>
     Ok(ids)
 }
 
-fn command_body(c: &DeviceCommandConfig, p: &Value, time: &str) -> Result<Vec<u8>, String> {
+fn command_body(c: &DeviceCommandConfig, p: &Value, time: &str) -> Result<Vec<u8>, NodeError> {
     let name =
-        template::render(&c.name_template, p).map_err(|e| format!("commandNameTemplate: {e}"))?;
+        template::render(&c.name_template, p).map_err(NodeError::at_fn("commandNameTemplate"))?;
     let name = name.trim();
     if name.is_empty() {
-        return Err("commandNameTemplate rendered an empty command name".into());
+        return Err(NodeError::rejected(
+            "commandNameTemplate rendered an empty command name",
+        ));
     }
     let payload = match &c.payload {
         CommandPayload::Json(t) if t.trim().is_empty() => Value::Null,
         CommandPayload::Json(t) => {
-            let text = template::render(t, p).map_err(|e| format!("payloadTemplate: {e}"))?;
-            serde_json::from_str(&text).map_err(|e| {
-                format!("payloadTemplate did not render valid JSON ({e}): {text:.100}")
-            })?
+            let text = template::render(t, p).map_err(NodeError::at_fn("payloadTemplate"))?;
+            serde_json::from_str(&text)
+                .map_err(|e| NodeError::not_json("payloadTemplate", e, &text))?
         }
         CommandPayload::String(t) => {
-            Value::String(template::render(t, p).map_err(|e| format!("payloadTemplate: {e}"))?)
+            Value::String(template::render(t, p).map_err(NodeError::at_fn("payloadTemplate"))?)
         }
         CommandPayload::Path(at) => path::get(p, at).unwrap_or(Value::Null),
     };
@@ -226,7 +241,7 @@ pub async fn run_device_command(
     c: &DeviceCommandConfig,
     p: &mut Value,
     host: &dyn FlowHost,
-) -> Result<(), String> {
+) -> Result<(), NodeError> {
     let prepared = device_ids(c, p).and_then(|ids| {
         let body = command_body(c, p, &host.now_iso())?;
         Ok((ids, body))
@@ -238,7 +253,7 @@ pub async fn run_device_command(
     for id in ids {
         let topic = format!("losant/{id}/command");
         if let Err(e) = host.publish(&topic, body.clone(), 1, false).await {
-            return fail(p, &c.error_path, "MqttError", e.to_string());
+            return fail(p, &c.error_path, "MqttError", e.into());
         }
     }
     Ok(())
@@ -249,16 +264,16 @@ pub async fn run_mqtt_message(
     c: &MqttMessageConfig,
     p: &mut Value,
     host: &dyn FlowHost,
-) -> Result<(), String> {
+) -> Result<(), NodeError> {
     let rendered = template::render(&c.topic_template, p)
-        .map_err(|e| format!("topicTemplate: {e}"))
+        .map_err(NodeError::at_fn("topicTemplate"))
         .and_then(|t| {
             let t = t.trim().to_string();
             check_topic(&t).map(|()| t)
         })
         .and_then(|t| {
             let m = template::render(&c.message_template, p)
-                .map_err(|e| format!("messageTemplate: {e}"))?;
+                .map_err(NodeError::at_fn("messageTemplate"))?;
             Ok((t, m))
         });
     let (topic, message) = match rendered {
@@ -270,6 +285,6 @@ pub async fn run_mqtt_message(
         .await
     {
         Ok(()) => Ok(()),
-        Err(e) => fail(p, &c.error_path, "MqttError", e.to_string()),
+        Err(e) => fail(p, &c.error_path, "MqttError", e.into()),
     }
 }

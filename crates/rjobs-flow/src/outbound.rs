@@ -19,6 +19,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
+use crate::error::NodeError;
+
 /// The name of the setting that opens ranges, for error messages.
 pub const SETTING: &str = "outbound.allow_nets (RJOBS_OUTBOUND__ALLOW_NETS)";
 
@@ -30,20 +32,25 @@ pub struct OutboundPolicy {
 
 impl OutboundPolicy {
     /// Parses a comma-separated list of CIDRs (a bare address is a single-address net).
-    pub fn parse(list: &str) -> Result<OutboundPolicy, String> {
+    pub fn parse(list: &str) -> Result<OutboundPolicy, NodeError> {
         let mut allow_nets = Vec::new();
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let net = item
                 .parse::<IpNet>()
                 .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("{SETTING}: {item:?} is not a CIDR such as 10.0.0.0/8"))?;
+                .map_err(|_| {
+                    NodeError::invalid(
+                        SETTING,
+                        format!("{item:?} is not a CIDR such as 10.0.0.0/8"),
+                    )
+                })?;
             allow_nets.push(net);
         }
         Ok(OutboundPolicy { allow_nets })
     }
 
     /// `Ok` when `ip` may be connected to; `Err` names the address, why, and the setting.
-    pub fn check(&self, ip: IpAddr) -> Result<(), String> {
+    pub fn check(&self, ip: IpAddr) -> Result<(), NodeError> {
         let carried = canonical(ip);
         if self
             .allow_nets
@@ -54,10 +61,7 @@ impl OutboundPolicy {
         }
         match denied_kind(carried) {
             None => Ok(()),
-            Some(kind) => Err(format!(
-                "outbound request to {ip} refused: {kind} addresses are not allowed \
-                 (allow a range with the setting {SETTING})"
-            )),
+            Some(kind) => Err(NodeError::Denied { ip, kind }),
         }
     }
 }
@@ -171,7 +175,10 @@ mod tests {
         ] {
             assert!(!denied(&p, ip), "{ip} should be allowed");
         }
-        let e = p.check("127.0.0.1".parse().unwrap()).unwrap_err();
+        let e = p
+            .check("127.0.0.1".parse().unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("loopback") && e.contains("RJOBS_OUTBOUND__ALLOW_NETS"),
             "{e}"
@@ -191,6 +198,7 @@ mod tests {
         assert!(denied(&p, "169.254.169.254"));
         assert!(OutboundPolicy::parse("10.0.0.0/33")
             .unwrap_err()
+            .to_string()
             .contains("allow_nets"));
         assert_eq!(
             OutboundPolicy::parse(" ").unwrap(),

@@ -6,6 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::config::Cfg;
+use crate::error::NodeError;
 use crate::host::HostError;
 use crate::{path, FlowError};
 
@@ -22,16 +23,16 @@ pub(crate) fn error_path(c: &Cfg<'_>) -> Result<Option<String>, FlowError> {
     }
 }
 
-/// Writes `{type, message}` at `error_path`, or fails the node when there is none.
+/// Writes `{type, message}` at `error_path`, or fails the node with `e` when there is none.
 pub(crate) fn fail(
     p: &mut Value,
     error_path: &Option<String>,
     ty: &str,
-    m: String,
-) -> Result<(), String> {
+    e: NodeError,
+) -> Result<(), NodeError> {
     match error_path {
-        Some(ep) => path::set(p, ep, json!({"type": ty, "message": m})),
-        None => Err(m),
+        Some(ep) => path::set(p, ep, json!({"type": ty, "message": e.to_string()})),
+        None => Err(e),
     }
 }
 
@@ -40,8 +41,8 @@ pub(crate) fn fail_host(
     p: &mut Value,
     error_path: &Option<String>,
     e: HostError,
-) -> Result<(), String> {
-    fail(p, error_path, e.kind(), e.to_string())
+) -> Result<(), NodeError> {
+    fail(p, error_path, e.kind(), NodeError::Host(e))
 }
 
 /// Writes `{error: {type, message}}` at `result_path`, or fails the node when there is none.
@@ -49,24 +50,27 @@ pub(crate) fn fail_to(
     p: &mut Value,
     result_path: &Option<String>,
     ty: &str,
-    message: String,
-) -> Result<(), String> {
+    e: NodeError,
+) -> Result<(), NodeError> {
     match result_path {
-        Some(rp) => path::set(p, rp, json!({"error": {"type": ty, "message": message}})),
-        None => Err(message),
+        Some(rp) => path::set(
+            p,
+            rp,
+            json!({"error": {"type": ty, "message": e.to_string()}}),
+        ),
+        None => Err(e),
     }
 }
 
 /// Renders a template that must produce JSON (`field` names it in the error).
-pub(crate) fn render_json(field: &str, t: &str, p: &Value) -> Result<Value, String> {
-    let text = crate::template::render(t, p).map_err(|e| format!("{field}: {e}"))?;
-    serde_json::from_str(&text)
-        .map_err(|e| format!("{field} did not render valid JSON ({e}): {text:.100}"))
+pub(crate) fn render_json(field: &str, t: &str, p: &Value) -> Result<Value, NodeError> {
+    let text = crate::template::render(t, p).map_err(NodeError::at_fn(field))?;
+    serde_json::from_str(&text).map_err(|e| NodeError::not_json(field, e, &text))
 }
 
 /// Renders a template and trims it (ids, names, numbers).
-pub(crate) fn render_trim(field: &str, t: &str, p: &Value) -> Result<String, String> {
+pub(crate) fn render_trim(field: &str, t: &str, p: &Value) -> Result<String, NodeError> {
     crate::template::render(t, p)
         .map(|s| s.trim().to_string())
-        .map_err(|e| format!("{field}: {e}"))
+        .map_err(NodeError::at_fn(field))
 }

@@ -8,13 +8,15 @@
 
 use serde_json::{Map, Value};
 
+use crate::error::NodeError;
+
 /// How far past the end of an array a write may pad with `null`s.
 const MAX_ARRAY_PAD: usize = 10_000;
 /// The most segments in one path (each write may nest the payload this much deeper).
 pub const MAX_SEGMENTS: usize = 32;
 
 /// Splits a path into its segments. `"."` and `""` are the root (no segments).
-pub fn segments(path: &str) -> Result<Vec<String>, String> {
+pub fn segments(path: &str) -> Result<Vec<String>, NodeError> {
     let path = path.trim();
     if path.is_empty() || path == "." {
         return Ok(Vec::new());
@@ -30,7 +32,7 @@ pub fn segments(path: &str) -> Result<Vec<String>, String> {
                 if !cur.is_empty() {
                     out.push(std::mem::take(&mut cur));
                 } else if !fresh {
-                    return Err(format!("invalid payload path {path:?}: empty segment"));
+                    return Err(empty_segment(path));
                 }
                 fresh = false;
             }
@@ -48,7 +50,10 @@ pub fn segments(path: &str) -> Result<Vec<String>, String> {
                     key.push(k);
                 }
                 if !closed {
-                    return Err(format!("invalid payload path {path:?}: unclosed '['"));
+                    return Err(NodeError::path(
+                        path,
+                        format!("invalid payload path {path:?}: unclosed '['"),
+                    ));
                 }
                 out.push(key);
                 fresh = true;
@@ -59,19 +64,26 @@ pub fn segments(path: &str) -> Result<Vec<String>, String> {
     if !cur.is_empty() {
         out.push(cur);
     } else if !fresh && path.ends_with('.') {
-        return Err(format!("invalid payload path {path:?}: empty segment"));
+        return Err(empty_segment(path));
     }
     if out.len() > MAX_SEGMENTS {
-        return Err(format!(
-            "invalid payload path: {} segments; at most {MAX_SEGMENTS} are allowed",
-            out.len()
-        ));
+        return Err(NodeError::PathTooLong {
+            path: path.to_string(),
+            segments: out.len(),
+        });
     }
     Ok(out)
 }
 
+fn empty_segment(path: &str) -> NodeError {
+    NodeError::path(
+        path,
+        format!("invalid payload path {path:?}: empty segment"),
+    )
+}
+
 /// Whether `path` is a syntactically valid payload path.
-pub fn validate(path: &str) -> Result<(), String> {
+pub fn validate(path: &str) -> Result<(), NodeError> {
     segments(path).map(|_| ())
 }
 
@@ -144,11 +156,14 @@ fn get_rest(v: Value, rest: &[String]) -> Option<Value> {
 }
 
 /// Writes `value` at `path`, creating containers as needed. Writing the root requires an object.
-pub fn set(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+pub fn set(root: &mut Value, path: &str, value: Value) -> Result<(), NodeError> {
     let segs = segments(path)?;
     if segs.is_empty() {
         if !value.is_object() {
-            return Err("only an object can replace the whole payload".into());
+            return Err(NodeError::path(
+                path,
+                "only an object can replace the whole payload",
+            ));
         }
         *root = value;
         return Ok(());
@@ -176,8 +191,9 @@ pub fn set(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
             Value::Array(a) => {
                 let idx = index_of(seg).unwrap_or(0);
                 if idx > a.len() + MAX_ARRAY_PAD {
-                    return Err(format!(
-                        "array index {idx} in {path:?} is too far past the end"
+                    return Err(NodeError::path(
+                        path,
+                        format!("array index {idx} in {path:?} is too far past the end"),
                     ));
                 }
                 if idx >= a.len() {
@@ -186,7 +202,7 @@ pub fn set(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
                 &mut a[idx]
             }
             Value::Object(m) => m.entry(seg.clone()).or_insert(Value::Null),
-            _ => return Err("internal: expected a container".into()),
+            _ => return Err(NodeError::path(path, "internal: expected a container")),
         };
         if last {
             *slot = value;
@@ -206,10 +222,10 @@ pub fn set(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
 
 /// Removes the value at `path`; a missing path is a no-op. Removing an array element shifts the
 /// rest (like `splice`), removing the root is refused.
-pub fn remove(root: &mut Value, path: &str) -> Result<Option<Value>, String> {
+pub fn remove(root: &mut Value, path: &str) -> Result<Option<Value>, NodeError> {
     let segs = segments(path)?;
     let Some((last, parents)) = segs.split_last() else {
-        return Err("the whole payload cannot be removed".into());
+        return Err(NodeError::path(path, "the whole payload cannot be removed"));
     };
     let mut cur = root;
     for seg in parents {

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::config::{MutateRule, NodeKind};
+use crate::error::NodeError;
 pub use crate::host::{FlowHost, HostError, NO_BROKER};
 use crate::{devices, expr, http, job, logic, mqtt, path, script, tables, template};
 use crate::{FlowDef, NodeDef};
@@ -89,15 +90,13 @@ impl std::io::Write for Counter {
     }
 }
 
-fn check_size(p: &Value, limit: usize) -> Result<(), String> {
+fn check_size(p: &Value, limit: usize) -> Result<(), NodeError> {
     if !depth_within(p, MAX_PAYLOAD_DEPTH) {
-        return Err(format!(
-            "payload nests deeper than {MAX_PAYLOAD_DEPTH} levels"
-        ));
+        return Err(NodeError::PayloadTooDeep);
     }
     size_of(p, limit)
         .map(|_| ())
-        .ok_or_else(|| format!("payload exceeds the maximum size of {limit} bytes"))
+        .ok_or(NodeError::PayloadTooLarge { limit })
 }
 
 /// The deepest a payload may nest (JSON parsing stops at 128 too). Serializing and dropping a
@@ -146,7 +145,7 @@ pub async fn run(
     };
     if let Err(e) = walk(flow, trigger_index, payload, host, limits, &mut log).await {
         log.status = "error".into();
-        log.error = Some(e);
+        log.error = Some(e.to_string());
     }
     log
 }
@@ -158,14 +157,14 @@ async fn walk(
     host: &dyn FlowHost,
     limits: &RunLimits,
     log: &mut RunLog,
-) -> Result<(), String> {
+) -> Result<(), NodeError> {
     let deadline = Instant::now() + Duration::from_millis(limits.max_duration_ms);
     let trigger = flow
         .triggers
         .get(trigger_index)
-        .ok_or_else(|| format!("the flow has no trigger {trigger_index}"))?;
+        .ok_or(NodeError::NoTrigger(trigger_index))?;
     if !payload.is_object() {
-        return Err("the payload must be a JSON object".into());
+        return Err(NodeError::PayloadNotObject);
     }
     check_size(&payload, limits.max_payload_bytes)?;
     let mut stack: Vec<(&NodeDef, Value)> = Vec::new();
@@ -173,7 +172,7 @@ async fn walk(
     push_children(flow, trigger.output_ids.first(), payload, &mut stack)?;
     while let Some((node, mut p)) = stack.pop() {
         if log.nodes_run >= MAX_NODE_RUNS {
-            return Err(format!("the run exceeded {MAX_NODE_RUNS} node executions"));
+            return Err(NodeError::TooManyNodeRuns);
         }
         log.nodes_run += 1;
         let label = format!("node {:?} ({})", node.id, node.node_type);
@@ -181,15 +180,15 @@ async fn walk(
         let step = run_node(node, &mut p, host, limits, debug, deadline);
         let branch = match tokio::time::timeout_at(deadline, step).await {
             Err(_) => {
-                return Err(format!(
-                    "the run exceeded its maximum duration of {} ms at {label}",
-                    limits.max_duration_ms
-                ))
+                return Err(NodeError::Timeout {
+                    ms: limits.max_duration_ms,
+                    node: label,
+                })
             }
-            Ok(Err(e)) => return Err(format!("{label}: {e}")),
+            Ok(Err(e)) => return Err(e.at(label)),
             Ok(Ok(branch)) => branch,
         };
-        check_size(&p, limits.max_payload_bytes).map_err(|e| format!("after {label}: {e}"))?;
+        check_size(&p, limits.max_payload_bytes).map_err(|e| e.at(format!("after {label}")))?;
         push_children(flow, node.output_ids.get(branch), p, &mut stack)?;
     }
     Ok(())
@@ -201,14 +200,11 @@ fn push_children<'f>(
     ids: Option<&Vec<String>>,
     payload: Value,
     stack: &mut Vec<(&'f NodeDef, Value)>,
-) -> Result<(), String> {
+) -> Result<(), NodeError> {
     let Some(ids) = ids else { return Ok(()) };
     let mut nodes = Vec::with_capacity(ids.len());
     for id in ids {
-        nodes.push(
-            flow.node(id)
-                .ok_or_else(|| format!("no node with id {id:?}"))?,
-        );
+        nodes.push(flow.node(id).ok_or_else(|| NodeError::NoNode(id.clone()))?);
     }
     let mut payload = Some(payload);
     for (i, node) in nodes.into_iter().enumerate().rev() {
@@ -230,7 +226,7 @@ async fn run_node(
     limits: &RunLimits,
     debug: (&mut Vec<Value>, &mut usize),
     deadline: Instant,
-) -> Result<usize, String> {
+) -> Result<usize, NodeError> {
     match &node.kind {
         NodeKind::Acknowledge(c) => job::acknowledge(c, p, host).await.map(|()| 0),
         NodeKind::Execute(c) => job::execute(c, p, host).await.map(|()| 0),
@@ -261,20 +257,20 @@ async fn run_node(
         NodeKind::JsonEncode(c) => logic::encode(c, p).map(|()| 0),
         NodeKind::JsonDecode(c) => logic::decode(c, p).map(|()| 0),
         NodeKind::Conditional { expression } => {
-            let yes = expr::truthy(expression, p).map_err(|e| format!("expression: {e}"))?;
+            let yes = expr::truthy(expression, p).map_err(NodeError::at_fn("expression"))?;
             Ok(usize::from(yes))
         }
         NodeKind::Mutate { rules } => {
             // Checked after every rule: a few copies of the payload into itself double it each
             // time, so waiting for the end of the node would be too late.
             for (i, rule) in rules.iter().enumerate() {
-                mutate(rule, p).map_err(|e| format!("rules[{i}]: {e}"))?;
-                check_size(p, limits.max_payload_bytes).map_err(|e| format!("rules[{i}]: {e}"))?;
+                mutate(rule, p).map_err(|e| e.at(format!("rules[{i}]")))?;
+                check_size(p, limits.max_payload_bytes).map_err(|e| e.at(format!("rules[{i}]")))?;
             }
             Ok(0)
         }
         NodeKind::Debug(c) => {
-            let message = template::render(&c.message, p).map_err(|e| format!("message: {e}"))?;
+            let message = template::render(&c.message, p).map_err(NodeError::at_fn("message"))?;
             let mut value = match &c.property {
                 Some(path) => path::get(p, path).unwrap_or(Value::Null),
                 None => p.clone(),
@@ -303,7 +299,7 @@ async fn run_node(
     }
 }
 
-fn mutate(rule: &MutateRule, p: &mut Value) -> Result<(), String> {
+fn mutate(rule: &MutateRule, p: &mut Value) -> Result<(), NodeError> {
     match rule {
         MutateRule::Set {
             value_template,

@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use crate::config::Cfg;
-use crate::{path, FlowError, RunLimits};
+use crate::{path, FlowError, NodeError, RunLimits};
 
 /// Scripts running at once in this process (each holds a thread and up to its memory limit).
 pub const MAX_PARALLEL: usize = 4;
@@ -101,18 +101,20 @@ const WRAP: &str = "(function (s) { return new Function('payload', s); })";
 
 /// Runs `script` over `input` (`None` = `undefined`) in a fresh runtime, on this thread.
 /// Blocks until the script ends or hits a limit.
-pub fn eval(script: &str, input: Option<&Value>, sb: &Sandbox) -> Result<Outcome, String> {
-    let rt = Runtime::new().map_err(|e| format!("cannot start the script engine: {e}"))?;
+pub fn eval(script: &str, input: Option<&Value>, sb: &Sandbox) -> Result<Outcome, NodeError> {
+    let rt = Runtime::new()
+        .map_err(|e| NodeError::Script(format!("cannot start the script engine: {e}")))?;
     rt.set_memory_limit(sb.memory_bytes);
     rt.set_max_stack_size(sb.stack_bytes);
     let deadline = sb.deadline;
     #[allow(clippy::disallowed_methods)]
     // a CPU-time bound, never stored or compared with the clock
     rt.set_interrupt_handler(Some(Box::new(move || Instant::now() >= deadline)));
-    let ctx = Context::full(&rt).map_err(|e| format!("cannot start the script engine: {e}"))?;
+    let ctx = Context::full(&rt)
+        .map_err(|e| NodeError::Script(format!("cannot start the script engine: {e}")))?;
     let console = Rc::new(RefCell::new(Vec::new()));
     let input_text = input.map(Value::to_string);
-    let result = ctx.with(|ctx| -> Result<Option<String>, String> {
+    let result = ctx.with(|ctx| -> Result<Option<String>, NodeError> {
         let sink = console.clone();
         let log = Function::new(ctx.clone(), move |level: String, line: String| {
             let mut v = sink.borrow_mut();
@@ -148,18 +150,19 @@ pub fn eval(script: &str, input: Option<&Value>, sb: &Sandbox) -> Result<Outcome
     let value = match result? {
         None => None,
         Some(t) if t.is_empty() => {
-            return Err("the script's result cannot be represented as JSON".into())
+            return Err(NodeError::Script(
+                "the script's result cannot be represented as JSON".into(),
+            ))
         }
-        Some(t) => Some(
-            serde_json::from_str(&t)
-                .map_err(|e| format!("the script's result is not valid JSON: {e}"))?,
-        ),
+        Some(t) => Some(serde_json::from_str(&t).map_err(|e| {
+            NodeError::Script(format!("the script's result is not valid JSON: {e}"))
+        })?),
     };
     Ok(Outcome { value, console })
 }
 
 /// A script error in words, naming the limit it hit.
-fn describe(e: CaughtError<'_>, sb: &Sandbox) -> String {
+fn describe(e: CaughtError<'_>, sb: &Sandbox) -> NodeError {
     #[allow(clippy::disallowed_methods)] // same bound as the interrupt handler
     let late = Instant::now() >= sb.deadline;
     let text = match &e {
@@ -184,7 +187,7 @@ fn describe(e: CaughtError<'_>, sb: &Sandbox) -> String {
     let oom = lower.contains("out of memory")
         || matches!(&e, CaughtError::Value(v) if v.is_null())
         || matches!(e, CaughtError::Error(rquickjs::Error::Allocation));
-    if late || lower.contains("interrupted") {
+    NodeError::Script(if late || lower.contains("interrupted") {
         format!("the script exceeded its time limit of {} ms", sb.timeout_ms)
     } else if oom {
         format!(
@@ -198,7 +201,7 @@ fn describe(e: CaughtError<'_>, sb: &Sandbox) -> String {
         )
     } else {
         format!("the script threw {text}")
-    }
+    })
 }
 
 /// Runs a Function node: off the async threads, under the run's deadline.
@@ -207,11 +210,11 @@ pub async fn run(
     p: &mut Value,
     limits: &RunLimits,
     run_deadline: tokio::time::Instant,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, NodeError> {
     let _slot = SLOTS
         .acquire()
         .await
-        .map_err(|_| "the script engine is shut down".to_string())?;
+        .map_err(|_| NodeError::Script("the script engine is shut down".into()))?;
     let own = tokio::time::Instant::now() + Duration::from_millis(limits.script_timeout_ms);
     let deadline = own.min(run_deadline);
     let timeout_ms = limits.script_timeout_ms.min(limits.max_duration_ms);
@@ -228,20 +231,20 @@ pub async fn run(
     let script = c.script.clone();
     let out = tokio::task::spawn_blocking(move || eval(&script, input.as_ref(), &sb))
         .await
-        .map_err(|e| format!("the script engine failed: {e}"))??;
+        .map_err(|e| NodeError::Script(format!("the script engine failed: {e}")))??;
     match (&c.scope_path, out.value) {
         (_, None) => {}
         (Some(sp), Some(v)) => path::set(p, sp, v)?,
         (None, Some(v @ Value::Object(_))) => *p = v,
         (None, Some(other)) => {
-            return Err(format!(
+            return Err(NodeError::Script(format!(
                 "the script must leave payload an object, not {}",
                 json!(other)
                     .to_string()
                     .chars()
                     .take(60)
                     .collect::<String>()
-            ))
+            )))
         }
     }
     Ok(out.console)

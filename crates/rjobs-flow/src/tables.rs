@@ -22,7 +22,7 @@ use serde_json::{json, Map, Value};
 use crate::config::Cfg;
 use crate::host::{FlowHost, HostError, RowPage};
 use crate::outcome::{fail, fail_to, render_json, render_trim};
-use crate::{path, FlowError};
+use crate::{path, FlowError, NodeError};
 
 /// The most `rowFields` entries.
 pub const MAX_FIELDS: usize = 256;
@@ -90,16 +90,16 @@ fn on_error(c: &Cfg<'_>, result_path: &Option<String>) -> Result<OnError, FlowEr
     })
 }
 
-fn deliver(p: &mut Value, on: &OnError, ty: &str, m: String) -> Result<(), String> {
+fn deliver(p: &mut Value, on: &OnError, ty: &str, e: NodeError) -> Result<(), NodeError> {
     match on {
-        OnError::Throw => Err(m),
-        OnError::ErrorPath(ep) => fail(p, &Some(ep.clone()), ty, m),
-        OnError::ResultPath(rp) => fail_to(p, &Some(rp.clone()), ty, m),
+        OnError::Throw => Err(e),
+        OnError::ErrorPath(ep) => fail(p, &Some(ep.clone()), ty, e),
+        OnError::ResultPath(rp) => fail_to(p, &Some(rp.clone()), ty, e),
     }
 }
 
-fn deliver_host(p: &mut Value, on: &OnError, e: HostError) -> Result<(), String> {
-    deliver(p, on, e.kind(), e.to_string())
+fn deliver_host(p: &mut Value, on: &OnError, e: HostError) -> Result<(), NodeError> {
+    deliver(p, on, e.kind(), NodeError::Host(e))
 }
 
 fn default_to(t: String, d: &str) -> String {
@@ -195,18 +195,18 @@ pub(crate) fn parse_row(c: &Cfg<'_>, update: bool) -> Result<RowConfig, FlowErro
 }
 
 /// The row values to write, and whether they are text to convert to the column types.
-fn values(d: &RowData, p: &Value) -> Result<(Value, bool), String> {
+fn values(d: &RowData, p: &Value) -> Result<(Value, bool), NodeError> {
     match d {
         RowData::Json(t) => Ok((render_json("rowJsonTemplate", t, p)?, false)),
         RowData::Path(at) => path::get(p, at)
             .map(|v| (v, false))
-            .ok_or_else(|| format!("rowPayloadPath: no value at {at:?}")),
+            .ok_or_else(|| NodeError::invalid("rowPayloadPath", format!("no value at {at:?}"))),
         RowData::Fields(fields) => {
             let mut m = Map::new();
             for (i, (k, v)) in fields.iter().enumerate() {
                 let k = render_trim(&format!("rowFields[{i}].columnTemplate"), k, p)?;
                 let v = crate::template::render(v, p)
-                    .map_err(|e| format!("rowFields[{i}].valueTemplate: {e}"))?;
+                    .map_err(|e| e.at(format!("rowFields[{i}].valueTemplate")))?;
                 m.insert(k, Value::String(v));
             }
             Ok((Value::Object(m), true))
@@ -214,17 +214,19 @@ fn values(d: &RowData, p: &Value) -> Result<(Value, bool), String> {
     }
 }
 
-fn number(field: &str, t: &str, p: &Value, max: u64) -> Result<u64, String> {
+fn number(field: &str, t: &str, p: &Value, max: u64) -> Result<u64, NodeError> {
     let s = render_trim(field, t, p)?;
-    s.parse::<u64>()
-        .ok()
-        .filter(|n| *n <= max)
-        .ok_or_else(|| format!("{field}: must be a whole number from 0 to {max}, not {s:?}"))
+    s.parse::<u64>().ok().filter(|n| *n <= max).ok_or_else(|| {
+        NodeError::invalid(
+            field,
+            format!("must be a whole number from 0 to {max}, not {s:?}"),
+        )
+    })
 }
 
 /// Runs a Table: Get Rows node.
-pub async fn query(c: &QueryConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), String> {
-    let prepared = (|| -> Result<_, String> {
+pub async fn query(c: &QueryConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), NodeError> {
+    let prepared = (|| -> Result<_, NodeError> {
         let table = render_trim("dataTableIdTemplate", &c.table_template, p)?;
         let q = render_json("queryTemplate", &c.query_template, p)?;
         let limit = number("limitTemplate", &c.limit_template, p, 10_000)? as u32;
@@ -235,8 +237,9 @@ pub async fn query(c: &QueryConfig, p: &mut Value, host: &dyn FlowHost) -> Resul
             "" | "asc" => false,
             "desc" => true,
             _ => {
-                return Err(format!(
-                    "sortDirectionTemplate: must be asc or desc, not {dir:?}"
+                return Err(NodeError::invalid(
+                    "sortDirectionTemplate",
+                    format!("must be asc or desc, not {dir:?}"),
                 ))
             }
         };
@@ -246,7 +249,9 @@ pub async fn query(c: &QueryConfig, p: &mut Value, host: &dyn FlowHost) -> Resul
             match render_json("includeFieldsTemplate", &c.include_fields_template, p)? {
                 Value::Array(a) if a.iter().all(Value::is_string) => Some(a),
                 _ => {
-                    return Err("includeFieldsTemplate must render an array of column names".into())
+                    return Err(NodeError::rejected(
+                        "includeFieldsTemplate must render an array of column names",
+                    ))
                 }
             }
         };
@@ -293,7 +298,7 @@ pub async fn query(c: &QueryConfig, p: &mut Value, host: &dyn FlowHost) -> Resul
 }
 
 /// Runs a Table: Insert Row or Table: Update Row node; the row is durable before it returns.
-pub async fn write(c: &RowConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), String> {
+pub async fn write(c: &RowConfig, p: &mut Value, host: &dyn FlowHost) -> Result<(), NodeError> {
     let prepared = render_trim("dataTableIdTemplate", &c.table_template, p)
         .and_then(|t| Ok((t, values(&c.data, p)?)));
     let (table, (row, text)) = match prepared {
@@ -325,10 +330,10 @@ async fn select(
     match sel {
         RowSelect::Id(t) => render_trim("rowIdTemplate", t, p)
             .map(Some)
-            .map_err(|m| HostError::invalid("rowIdTemplate", m)),
+            .map_err(|m| HostError::invalid("rowIdTemplate", m.to_string())),
         RowSelect::Query { template, upsert } => {
             let q = render_json("queryTemplate", template, p)
-                .map_err(|m| HostError::invalid("queryTemplate", m))?;
+                .map_err(|m| HostError::invalid("queryTemplate", m.to_string()))?;
             let page = RowPage {
                 limit: 1,
                 offset: 0,

@@ -26,7 +26,8 @@ use handlebars::{
 };
 use serde_json::Value;
 
-use crate::bounds::{self, Budget, CappedOutput, MAX_OUTPUT_BYTES};
+use crate::bounds::{self, Budget, CappedOutput};
+use crate::error::NodeError;
 use crate::js::{self, Js};
 
 fn registry() -> &'static Handlebars<'static> {
@@ -68,7 +69,7 @@ fn registry() -> &'static Handlebars<'static> {
 }
 
 /// Renders `template` against `payload`. A template without `{{` is returned as is.
-pub fn render(template: &str, payload: &Value) -> Result<String, String> {
+pub fn render(template: &str, payload: &Value) -> Result<String, NodeError> {
     if !template.contains("{{") {
         return Ok(template.to_string());
     }
@@ -77,22 +78,20 @@ pub fn render(template: &str, payload: &Value) -> Result<String, String> {
     let mut out = CappedOutput::default();
     match registry().render_template_to_write(template, payload, &mut out) {
         Ok(()) => Ok(String::from_utf8_lossy(&out.bytes).into_owned()),
-        Err(_) if out.overflowed => Err(format!(
-            "template output exceeds the maximum of {MAX_OUTPUT_BYTES} bytes"
-        )),
-        Err(e) => Err(format!("template could not be rendered: {}", reason(&e))),
+        Err(_) if out.overflowed => Err(NodeError::TemplateOutput),
+        Err(e) => Err(NodeError::TemplateRender(reason(&e))),
     }
 }
 
 /// Checks that `template` parses and is within [`crate::bounds`] (used by flow validation).
-pub fn check(template: &str) -> Result<(), String> {
+pub fn check(template: &str) -> Result<(), NodeError> {
     if !template.contains("{{") {
         return Ok(());
     }
     bounds::scan(template)?;
     handlebars::Template::compile(template)
         .map(|_| ())
-        .map_err(|e| format!("invalid template: {e}"))
+        .map_err(|e| NodeError::TemplateSyntax(e.to_string()))
 }
 
 fn reason(e: &RenderError) -> String {
@@ -162,7 +161,7 @@ impl HelperDef for ValueHelper {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
-        Budget::charge(1).map_err(RenderErrorReason::Other)?;
+        Budget::charge(1).map_err(|e| RenderErrorReason::Other(e.to_string()))?;
         let (a, b) = (arg(h, 0), arg(h, 1));
         let out = match self.0 {
             Op::JsonEncode => match a {
@@ -238,7 +237,7 @@ impl HelperDef for CondHelper {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
-        Budget::charge(1).map_err(RenderErrorReason::Other)?;
+        Budget::charge(1).map_err(|e| RenderErrorReason::Other(e.to_string()))?;
         Ok(ScopedJson::Derived(Value::Bool(self.decide(h))))
     }
 

@@ -24,6 +24,7 @@ use croner::Cron;
 use serde_json::{Map, Value};
 
 use crate::def::{FlowDef, FlowError, TriggerDef};
+use crate::error::NodeError;
 
 /// The trigger type name.
 pub const TIMER: &str = "timer";
@@ -100,8 +101,8 @@ pub fn parse_schedule(config: &Value, at: &str) -> Result<Schedule, FlowError> {
             let text = c
                 .as_str()
                 .ok_or_else(|| FlowError::new(format!("{at}.config.cron"), "must be a string"))?;
-            let cron =
-                parse_cron(text).map_err(|m| FlowError::new(format!("{at}.config.cron"), m))?;
+            let cron = parse_cron(text)
+                .map_err(|m| FlowError::new(format!("{at}.config.cron"), m.to_string()))?;
             let tz = match field("tz") {
                 None => Tz::UTC,
                 Some(Value::String(name)) => Tz::from_str(name.trim()).map_err(|_| {
@@ -181,21 +182,21 @@ pub fn timers_of(flow: &FlowDef) -> Vec<(usize, &str, Schedule)> {
         .collect()
 }
 
-fn parse_cron(text: &str) -> Result<Cron, String> {
+fn parse_cron(text: &str) -> Result<Cron, NodeError> {
     let fields = text.split_whitespace().count();
     let alias = text.trim_start().starts_with('@');
     if !alias && !(5..=6).contains(&fields) {
-        return Err(format!(
+        return Err(NodeError::rejected(format!(
             "{text:?} has {fields} fields; expected 5 (minute hour day month weekday) or 6 (seconds first)"
-        ));
+        )));
     }
     let cron = parser()
         .parse(text)
-        .map_err(|e| format!("{text:?} is not a valid cron pattern: {e}"))?;
+        .map_err(|e| NodeError::rejected(format!("{text:?} is not a valid cron pattern: {e}")))?;
     // A pattern like "0 0 30 2 *" parses but never matches: refuse it rather than never fire.
     let probe = Utc.timestamp_millis_opt(0).single().unwrap_or_default();
     cron.find_next_occurrence(&probe, false)
-        .map_err(|_| format!("{text:?} never matches a date"))?;
+        .map_err(|_| NodeError::rejected(format!("{text:?} never matches a date")))?;
     Ok(cron)
 }
 

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use rjobs_flow::bounds::{MAX_ELSE_CHAINS, MAX_NESTING, MAX_OUTPUT_BYTES};
-use rjobs_flow::{expr, template};
+use rjobs_flow::{expr, template, NodeError};
 use serde_json::{json, Value};
 
 const SMALL_STACK: usize = 256 * 1024;
@@ -23,7 +23,7 @@ fn payload() -> Value {
     json!({"data": {"a": 1, "s": "x", "list": (0..1000).collect::<Vec<_>>()}})
 }
 
-fn render(t: String) -> Result<String, String> {
+fn render(t: String) -> Result<String, NodeError> {
     small_stack(move || template::render(&t, &payload()))
 }
 
@@ -54,7 +54,7 @@ fn recursive_partials_are_refused() {
         "{{*inline \"x\"}}",
     ];
     for t in cases {
-        let e = render(t.to_string()).unwrap_err();
+        let e = render(t.to_string()).unwrap_err().to_string();
         assert!(e.contains("not supported"), "{t}: {e}");
         assert!(template::check(t).is_err(), "{t}");
     }
@@ -65,7 +65,9 @@ fn nesting_at_the_limit_renders_past_it_is_refused() {
     // Blocks and subexpressions share one nesting limit; subexpressions inside the deepest block.
     let at_limit = subexpressions(MAX_NESTING - 1);
     assert_eq!(render(at_limit).as_deref(), Ok("x"));
-    let e = render(subexpressions(MAX_NESTING + 1)).unwrap_err();
+    let e = render(subexpressions(MAX_NESTING + 1))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("nested"), "{e}");
     for helper in ["if", "with"] {
         assert_eq!(
@@ -76,25 +78,31 @@ fn nesting_at_the_limit_renders_past_it_is_refused() {
         assert!(render(blocks(helper, MAX_NESTING + 1)).is_err(), "{helper}");
     }
     // Thousands of levels: refused by the scan, no overflow.
-    assert!(render(subexpressions(5000)).unwrap_err().contains("nested"));
-    assert!(render(blocks("if", 2000)).unwrap_err().contains("nested"));
+    assert!(render(subexpressions(5000))
+        .unwrap_err()
+        .to_string()
+        .contains("nested"));
+    assert!(render(blocks("if", 2000))
+        .unwrap_err()
+        .to_string()
+        .contains("nested"));
     let arms = format!(
         "{{{{#if data.zz}}}}{}{{{{/if}}}}",
         "{{else if data.zz}}y".repeat(MAX_ELSE_CHAINS + 1)
     );
-    assert!(render(arms).unwrap_err().contains("arms"));
+    assert!(render(arms).unwrap_err().to_string().contains("arms"));
 }
 
 #[test]
 fn expansion_is_bounded() {
     // 1000^3 iterations: stopped by the step budget.
-    let e = render(blocks("each", 3)).unwrap_err();
+    let e = render(blocks("each", 3)).unwrap_err().to_string();
     assert!(e.contains("steps"), "{e}");
     // A single each over 1000 items is fine.
     assert_eq!(render(blocks("each", 1)).map(|s| s.len()), Ok(1000));
     // Output past the cap: 1000 × 1000 × 2 bytes.
     let big = "{{#each data.list}}{{#each ../data.list}}ab{{/each}}{{/each}}".to_string();
-    let e = render(big).unwrap_err();
+    let e = render(big).unwrap_err().to_string();
     assert!(
         e.contains(&MAX_OUTPUT_BYTES.to_string()) || e.contains("steps"),
         "{e}"
@@ -129,7 +137,7 @@ fn expression_limits_fit_a_small_stack() {
         if n <= 1000 {
             assert_eq!(r, Ok((n + 1) as f64));
         } else {
-            assert!(r.unwrap_err().contains("operators"));
+            assert!(r.unwrap_err().to_string().contains("operators"));
         }
     }
 }

@@ -558,6 +558,7 @@ async fn a_chain_of_mutates_cannot_nest_the_payload_without_bound() {
     assert!(
         rjobs_flow::path::segments("a.".repeat(40).trim_end_matches('.'))
             .unwrap_err()
+            .to_string()
             .contains("at most 32")
     );
 }

@@ -242,7 +242,7 @@ impl Deliverer {
             Err(e) => return transport(format!("url: {e}")),
         };
         if let Err(e) = rjobs_flow::http::check_url_host(&self.settings.outbound, &url) {
-            return transport(e);
+            return transport(e.to_string());
         }
         let ts = now.as_millis().div_euclid(1000);
         let signature = match sign(&d.secret, &d.event_id, ts, text.as_bytes()) {

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
-use rjobs_engine::{AckRequest, Component, DeviceAcks, Publisher};
+use rjobs_engine::{AckRequest, Component, DeviceAcks, PublishError, Publisher};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -183,17 +183,14 @@ impl Publisher for Mqtt {
         payload: Vec<u8>,
         qos: u8,
         retain: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), PublishError> {
         let count = |r: &str| self.metrics.publishes.with_label_values(&[r]).inc();
         if !self.is_connected() {
             count("not_connected");
-            let why = self
-                .last_error()
-                .map_or_else(String::new, |e| format!("; last error: {e}"));
-            return Err(format!(
-                "the MQTT broker at {} is not connected (reconnecting{why})",
-                self.url
-            ));
+            return Err(PublishError::NotConnected {
+                url: self.url.to_string(),
+                last_error: self.last_error(),
+            });
         }
         let qos = match qos {
             0 => QoS::AtMostOnce,
@@ -208,14 +205,17 @@ impl Publisher for Mqtt {
             }
             Ok(Err(e)) => {
                 count("error");
-                Err(format!("MQTT publish to {topic:?} failed: {e}"))
+                Err(PublishError::Failed {
+                    topic: topic.to_string(),
+                    message: e.to_string(),
+                })
             }
             Err(_) => {
                 count("timeout");
-                Err(format!(
-                    "MQTT publish to {topic:?} timed out after {} ms (the client's queue is full)",
-                    self.timeout.as_millis()
-                ))
+                Err(PublishError::TimedOut {
+                    topic: topic.to_string(),
+                    timeout_ms: self.timeout.as_millis(),
+                })
             }
         }
     }

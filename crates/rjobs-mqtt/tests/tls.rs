@@ -384,7 +384,8 @@ async fn a_broker_signed_by_another_ca_is_refused_without_blocking() {
             false,
         )
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         t.elapsed() < Duration::from_millis(500),
         "{:?}",

@@ -225,7 +225,9 @@ impl Settings {
     }
 
     /// The outbound policy `outbound.allow_nets` describes.
-    pub fn outbound_policy(&self) -> Result<rjobs_flow::outbound::OutboundPolicy, String> {
+    pub fn outbound_policy(
+        &self,
+    ) -> Result<rjobs_flow::outbound::OutboundPolicy, rjobs_flow::NodeError> {
         rjobs_flow::outbound::OutboundPolicy::parse(&self.outbound.allow_nets)
     }
 }
