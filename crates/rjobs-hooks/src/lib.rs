@@ -19,5 +19,5 @@ mod worker;
 
 pub use error::HookError;
 pub use payload::body;
-pub use secret::{new_secret, sign, target_url};
+pub use secret::{new_secret, sign, target_url, UrlError};
 pub use worker::{Deliverer, HookSettings};

@@ -34,26 +34,50 @@ pub fn sign(
         .map_err(|e| HookError::Sign(e.to_string()))
 }
 
+/// Why a webhook URL is refused (the API shows it after `url: `).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// Longer than 2,048 characters.
+    #[error("must be at most 2048 characters")]
+    TooLong,
+    /// Not an absolute URL.
+    #[error("{text:?} is not a URL ({cause})")]
+    NotUrl {
+        /// What was given.
+        text: String,
+        /// The parser's reason.
+        cause: String,
+    },
+    /// A scheme other than `http` or `https`.
+    #[error("scheme {0:?} is not allowed (only http and https)")]
+    Scheme(String),
+    /// No host.
+    #[error("must name a host")]
+    NoHost,
+    /// A user name or password in the URL.
+    #[error("must not hold credentials")]
+    Credentials,
+}
+
 /// Checks a webhook URL's syntax: absolute, `http` or `https`, with a host and no
 /// credentials. Where it may connect is decided at delivery by the outbound policy.
-pub fn target_url(s: &str) -> Result<reqwest::Url, String> {
+pub fn target_url(s: &str) -> Result<reqwest::Url, UrlError> {
     if s.len() > 2048 {
-        return Err("must be at most 2048 characters".into());
+        return Err(UrlError::TooLong);
     }
-    let url = reqwest::Url::parse(s).map_err(|e| format!("{s:?} is not a URL ({e})"))?;
+    let url = reqwest::Url::parse(s).map_err(|e| UrlError::NotUrl {
+        text: s.to_string(),
+        cause: e.to_string(),
+    })?;
     match url.scheme() {
         "http" | "https" => {}
-        other => {
-            return Err(format!(
-                "scheme {other:?} is not allowed (only http and https)"
-            ))
-        }
+        other => return Err(UrlError::Scheme(other.to_string())),
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err("must name a host".into());
+        return Err(UrlError::NoHost);
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not hold credentials".into());
+        return Err(UrlError::Credentials);
     }
     Ok(url)
 }

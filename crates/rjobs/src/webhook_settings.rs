@@ -56,23 +56,22 @@ impl Webhooks {
     pub fn hook_settings(
         &self,
         outbound: rjobs_flow::outbound::OutboundPolicy,
-    ) -> Result<rjobs_hooks::HookSettings, String> {
+    ) -> anyhow::Result<rjobs_hooks::HookSettings> {
         let schedule = rjobs_core::webhooks::parse_schedule(&self.retry_schedule_ms)
-            .map_err(|e| format!("webhooks.retry_schedule_ms: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("webhooks.retry_schedule_ms: {e}"))?;
         if self.max_concurrency == 0 || self.timeout_ms == 0 || self.poll_ms == 0 {
-            return Err(
-                "webhooks.max_concurrency, timeout_ms and poll_ms must be at least 1".into(),
-            );
+            anyhow::bail!("webhooks.max_concurrency, timeout_ms and poll_ms must be at least 1");
         }
         if self.lease_ms <= self.timeout_ms {
-            return Err("webhooks.lease_ms must be greater than webhooks.timeout_ms".into());
+            anyhow::bail!("webhooks.lease_ms must be greater than webhooks.timeout_ms");
         }
         Ok(rjobs_hooks::HookSettings {
             max_concurrency: self.max_concurrency,
             connect_timeout: Duration::from_millis(self.connect_timeout_ms.max(1)),
             timeout: Duration::from_millis(self.timeout_ms),
             max_response_bytes: self.max_response_bytes,
-            lease_ms: i64::try_from(self.lease_ms).map_err(|_| "webhooks.lease_ms: too large")?,
+            lease_ms: i64::try_from(self.lease_ms)
+                .map_err(|_| anyhow::anyhow!("webhooks.lease_ms: too large"))?,
             poll: Duration::from_millis(self.poll_ms),
             retry_schedule_ms: schedule,
             keep_attempts: self.keep_attempts.max(1),
@@ -101,6 +100,6 @@ mod tests {
             ..Webhooks::default()
         };
         let e = bad.hook_settings(Default::default()).unwrap_err();
-        assert!(e.contains("retry_schedule_ms"), "{e}");
+        assert!(e.to_string().contains("retry_schedule_ms"), "{e}");
     }
 }
