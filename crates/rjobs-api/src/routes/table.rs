@@ -141,25 +141,16 @@ fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
 }
 
-/// The query parameters of the original's list endpoints.
-const LIST: &[&str] = &[
-    "sortField",
-    "sortDirection",
-    "page",
-    "perPage",
-    "filterField",
-    "filter",
-];
+/// The query parameters of the original's list endpoints, plus `extra`.
+macro_rules! list_query {
+    ($($extra:literal),*) => {
+        &["sortField", "sortDirection", "page", "perPage", "filterField", "filter", $($extra),*]
+    };
+}
+/// The original's list parameters.
+const LIST: &[&str] = list_query!();
 /// [`LIST`] plus the advanced `query`.
-const LIST_QUERY: &[&str] = &[
-    "sortField",
-    "sortDirection",
-    "page",
-    "perPage",
-    "filterField",
-    "filter",
-    "query",
-];
+const LIST_QUERY: &[&str] = list_query!("query");
 const ROWS: &[&str] = &["limit", "offset", "sortColumn", "sortDirection"];
 const LOGS: &[&str] = &["limit", "since"];
 const EXEC: &[&str] = &["executionId"];
@@ -255,9 +246,9 @@ table! {
     Patch "/applications/{applicationId}/resource-jobs/{resourceJobId}" Scope(action::JOB_PATCH) => jobs::definitions::update, "Update a resource job (answers 201, as the original)", 201, &[], body = jobs::definitions::JobBody;
     Delete "/applications/{applicationId}/resource-jobs/{resourceJobId}" Scope(action::JOB_DELETE) => jobs::definitions::remove, "Delete a resource job, its executions and optionally its workflows", 200, &["includeWorkflows"];
     Post "/applications/{applicationId}/resource-jobs/{resourceJobId}/execute" Scope(action::JOB_EXECUTE) => jobs::execute::execute, "Execute a resource job (dryRun=true: preview the target set, write nothing; rerunOf: re-drive an execution's failures)", 200, &["dryRun"], body = jobs::execute::ExecBody;
-    Post "/applications/{applicationId}/resource-jobs/{resourceJobId}/cancelExecution" Scope(action::JOB_CANCEL) => jobs::executions::cancel, "Cancel an execution", 200, EXEC;
-    Post "/applications/{applicationId}/resource-jobs/{resourceJobId}/pauseExecution" Scope(action::JOB_PAUSE) => jobs::executions::pause, "Pause an execution: nothing new starts, attempts in flight finish (extension)", 200, EXEC;
-    Post "/applications/{applicationId}/resource-jobs/{resourceJobId}/resumeExecution" Scope(action::JOB_RESUME) => jobs::executions::resume, "Resume a paused execution (extension)", 200, EXEC;
+    Post "/applications/{applicationId}/resource-jobs/{resourceJobId}/cancelExecution" Scope(action::JOB_CANCEL) => jobs::executions::control::<jobs::executions::Cancel>, "Cancel an execution", 200, EXEC;
+    Post "/applications/{applicationId}/resource-jobs/{resourceJobId}/pauseExecution" Scope(action::JOB_PAUSE) => jobs::executions::control::<jobs::executions::Pause>, "Pause an execution: nothing new starts, attempts in flight finish (extension)", 200, EXEC;
+    Post "/applications/{applicationId}/resource-jobs/{resourceJobId}/resumeExecution" Scope(action::JOB_RESUME) => jobs::executions::control::<jobs::executions::Resume>, "Resume a paused execution (extension)", 200, EXEC;
     Get "/applications/{applicationId}/resource-jobs/{resourceJobId}/logs" Scope(action::JOB_LOGS) => jobs::executions::logs, "Execution logs, newest first", 200, LOGS;
     Get "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}" Scope(action::JOB_LOGS) => jobs::executions::one, "One execution (extension)", 200, &[];
     Get "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/events" Scope(action::JOB_LOGS) => jobs::events::events, "Live event stream: progress, status, iteration (with iterations=true), done; Last-Event-ID resumes (extension)", 200, &["iterations", "lastEventId"], media = EventStream;
@@ -268,7 +259,7 @@ table! {
     Post "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/acknowledge" Scope(action::JOB_ACKNOWLEDGE) => jobs::worker::acknowledge_batch, "Acknowledge up to 1,000 iterations in one commit (extension)", 200, &[], body = jobs::worker::BatchBody;
     Get "/applications/{applicationId}/resource-jobs/{resourceJobId}/executions/{executionId}/report.csv" ScopeOrSignedLink(action::JOB_LOGS) => jobs::executions::report, "The CSV report (bearer token or signed link)", 200, &["expires", "signature"], media = Csv;
 
-    Get "/applications/{applicationId}/flows" Scope(action::FLOWS_GET) => flows::list, "List workflows", 200, &["sortField", "sortDirection", "page", "perPage", "filterField", "filter", "triggerFilter"];
+    Get "/applications/{applicationId}/flows" Scope(action::FLOWS_GET) => flows::list, "List workflows", 200, list_query!("triggerFilter");
     Post "/applications/{applicationId}/flows" Scope(action::FLOWS_POST) => flows::create, "Create a workflow", 201, &[], body = AnyObject;
     Get "/applications/{applicationId}/flows/{flowId}" Scope(action::FLOW_GET) => crud::read::<FlowRecord>, "Get a workflow", 200, &[];
     Patch "/applications/{applicationId}/flows/{flowId}" Scope(action::FLOW_PATCH) => flows::update, "Update a workflow", 200, &[], body = AnyObject;

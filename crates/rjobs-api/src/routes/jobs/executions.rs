@@ -53,60 +53,48 @@ fn execution_id(q: &std::collections::HashMap<String, String>) -> ApiResult<Id> 
 
 /// An operator's request on one execution's status.
 #[derive(Debug, Clone, Copy)]
-enum Control {
+pub(crate) enum Control {
     Cancel,
     Pause,
     Resume,
 }
 
+/// A [`Control`] as a type, so one generic handler serves the three routes
+/// (`control::<Cancel>`, `control::<Pause>`, `control::<Resume>` in the route table).
+pub(crate) trait ControlKind: Send + Sync + 'static {
+    /// The request.
+    const OP: Control;
+}
+
+macro_rules! control_kinds {
+    ($($kind:ident),*) => {$(
+        #[doc = concat!("`", stringify!($kind), "` as a type: see [`ControlKind`].")]
+        pub(crate) struct $kind;
+        impl ControlKind for $kind {
+            const OP: Control = Control::$kind;
+        }
+    )*};
+}
+control_kinds!(Cancel, Pause, Resume);
+
 /// `cancelExecution`, `pauseExecution`, `resumeExecution`: `?executionId=`, no body, 200
 /// `{"success": true}` (idempotent where the status already is the one asked for).
-async fn control(
-    state: AppState,
+pub(crate) async fn control<K: ControlKind>(
+    State(state): State<AppState>,
     who: Principal,
     path: PathParams,
-    q: std::collections::HashMap<String, String>,
-    c: Control,
+    Params(q): Params,
+    _: NoBody,
 ) -> ApiResult<Json<Value>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let exec = execution_id(&q)?;
     let (app, e) = (&job.application_id, &state.engine);
-    match c {
+    match K::OP {
         Control::Cancel => e.cancel(app, &job.id, &exec, source(&who)).await?,
         Control::Pause => e.pause(app, &job.id, &exec).await?,
         Control::Resume => e.resume(app, &job.id, &exec).await?,
     }
     Ok(Json(json!({"success": true})))
-}
-
-pub(crate) async fn cancel(
-    State(state): State<AppState>,
-    who: Principal,
-    path: PathParams,
-    Params(q): Params,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    control(state, who, path, q, Control::Cancel).await
-}
-
-pub(crate) async fn pause(
-    State(state): State<AppState>,
-    who: Principal,
-    path: PathParams,
-    Params(q): Params,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    control(state, who, path, q, Control::Pause).await
-}
-
-pub(crate) async fn resume(
-    State(state): State<AppState>,
-    who: Principal,
-    path: PathParams,
-    Params(q): Params,
-    _: NoBody,
-) -> ApiResult<Json<Value>> {
-    control(state, who, path, q, Control::Resume).await
 }
 
 /// The log item of an execution, with its summary and (once final) its signed report link.
