@@ -98,7 +98,7 @@ type CacheKey = (Id, &'static str, Id);
 struct Cached {
     at: rjobs_core::Timestamp,
     app_name: String,
-    flows: Arc<Vec<(FlowRecord, FlowDef)>>,
+    flows: Arc<Vec<(FlowRecord, Arc<FlowDef>)>>,
 }
 
 const CACHE_MS: i64 = 1000;
@@ -141,7 +141,7 @@ impl FlowSink {
         let mut flows = Vec::with_capacity(records.len());
         for rec in records {
             match rjobs_flow::parse_flow(&rec.body) {
-                Ok(def) => flows.push((rec, def)),
+                Ok(def) => flows.push((rec, Arc::new(def))),
                 Err(e) => {
                     tracing::error!(flow_id = %rec.id, error = %e, "stored flow does not parse")
                 }
@@ -356,8 +356,9 @@ struct RunStart {
 }
 
 impl FlowSink {
-    /// Runs `def` from each of `start.indexes` in its own task, and logs each run.
-    fn spawn_runs(&self, engine: Weak<Engine>, rec: FlowRecord, def: FlowDef, start: RunStart) {
+    /// Runs flow `flow_id` (`def`, shared with the cache: nothing is copied per trigger) from each
+    /// of `start.indexes` in its own task, and logs each run.
+    fn spawn_runs(&self, engine: Weak<Engine>, flow_id: Id, def: Arc<FlowDef>, start: RunStart) {
         let store = self.store.clone();
         let clock = self.clock.clone();
         let limits = self.limits.clone();
@@ -371,7 +372,7 @@ impl FlowSink {
             for &index in &start.indexes {
                 let payload = rjobs_flow::envelope(
                     &def,
-                    rec.id.as_str(),
+                    flow_id.as_str(),
                     index,
                     start.application_id.as_str(),
                     &start.app_name,
@@ -383,7 +384,7 @@ impl FlowSink {
                     clock: clock.clone(),
                     store: store.clone(),
                     app: start.application_id.clone(),
-                    flow: rec.id.clone(),
+                    flow: flow_id.clone(),
                     publisher: publisher.clone(),
                     ids: IdGen::new(),
                 };
@@ -392,14 +393,14 @@ impl FlowSink {
                 let log = rjobs_flow::run(&def, index, payload, &host, &limits).await;
                 let run = FlowRun {
                     id: IdGen::new().next(start.time),
-                    flow_id: rec.id.clone(),
+                    flow_id: flow_id.clone(),
                     application_id: start.application_id.clone(),
                     time: start.time,
                     trigger_type: start.trigger_type.clone(),
                     trigger_key: start.key.clone(),
-                    status: log.status.clone(),
-                    error: log.error.clone(),
-                    debug: Value::Array(log.debug.clone()),
+                    status: log.status,
+                    error: log.error,
+                    debug: Value::Array(log.debug),
                     duration_ms: started.elapsed().as_millis() as i64,
                 };
                 run_log.push(run, &store);
@@ -428,7 +429,7 @@ impl TriggerSink for FlowSink {
                 data: ev.data.clone(),
                 time: ev.time,
             };
-            self.spawn_runs(engine.clone(), rec.clone(), def.clone(), start);
+            self.spawn_runs(engine.clone(), rec.id.clone(), def.clone(), start);
         }
     }
 }
@@ -454,6 +455,6 @@ impl TimerTarget for FlowSink {
             data: serde_json::json!({}),
             time: f.instant,
         };
-        self.spawn_runs(engine, f.flow, (*f.def).clone(), start);
+        self.spawn_runs(engine, f.flow.id, f.def, start);
     }
 }

@@ -94,7 +94,7 @@ fn check_size(p: &Value, limit: usize) -> Result<(), NodeError> {
     if !depth_within(p, MAX_PAYLOAD_DEPTH) {
         return Err(NodeError::PayloadTooDeep);
     }
-    size_of(p, limit)
+    serialized_len(p, limit)
         .map(|_| ())
         .ok_or(NodeError::PayloadTooLarge { limit })
 }
@@ -125,6 +125,12 @@ fn size_of(p: &Value, limit: usize) -> Option<usize> {
     if !depth_within(p, MAX_PAYLOAD_DEPTH) {
         return None;
     }
+    serialized_len(p, limit)
+}
+
+/// The size of `p` as JSON text, or `None` once past `limit`. Only for a payload whose depth
+/// has been checked (serializing recurses once per level).
+fn serialized_len(p: &Value, limit: usize) -> Option<usize> {
     let mut c = Counter { n: 0, limit };
     serde_json::to_writer(&mut c, p).ok().map(|()| c.n)
 }
@@ -175,20 +181,21 @@ async fn walk(
             return Err(NodeError::TooManyNodeRuns);
         }
         log.nodes_run += 1;
-        let label = format!("node {:?} ({})", node.id, node.node_type);
+        // Only an error names the node, so the label is built only then.
+        let label = || format!("node {:?} ({})", node.id, node.node_type);
         let debug = (&mut log.debug, &mut debug_bytes);
         let step = run_node(node, &mut p, host, limits, debug, deadline);
         let branch = match tokio::time::timeout_at(deadline, step).await {
             Err(_) => {
                 return Err(NodeError::Timeout {
                     ms: limits.max_duration_ms,
-                    node: label,
+                    node: label(),
                 })
             }
-            Ok(Err(e)) => return Err(e.at(label)),
+            Ok(Err(e)) => return Err(e.at(label())),
             Ok(Ok(branch)) => branch,
         };
-        check_size(&p, limits.max_payload_bytes).map_err(|e| e.at(format!("after {label}")))?;
+        check_size(&p, limits.max_payload_bytes).map_err(|e| e.at(format!("after {}", label())))?;
         push_children(flow, node.output_ids.get(branch), p, &mut stack)?;
     }
     Ok(())
