@@ -207,8 +207,37 @@ proptest! {
             _ => format!("{{{{{}data.s{}}}}} == 'x'", "(lower ".repeat(depth), ")".repeat(depth)),
         };
         let out = small_stack(move || expr::eval(&src, &payload()).map(|_| ()));
-        if depth > 16 {
-            prop_assert!(out.is_err());
+        // An expression nests at most 16 levels, its innermost operand included (so 15
+        // parentheses or `!`); the `{{…}}` template inside one is bounded by the template limit
+        // (`MAX_NESTING`, 24).
+        let limit = if op == 2 { MAX_NESTING } else { 15 };
+        if depth > limit {
+            prop_assert!(out.is_err(), "depth {} op {}: {:?}", depth, op, out);
+        } else {
+            prop_assert!(out.is_ok(), "depth {} op {}: {:?}", depth, op, out);
         }
     }
+}
+
+/// The case proptest found (a `{{…}}` template 17 deep inside an expression is within the
+/// template limit of 24) and the edges of both limits.
+#[test]
+fn expression_and_template_limits_at_their_edges() {
+    let eval = |src: String| small_stack(move || expr::eval(&src, &payload()).map(|_| ()));
+    let lowers = |d: usize| {
+        format!(
+            "{{{{{}data.s{}}}}} == 'x'",
+            "(lower ".repeat(d),
+            ")".repeat(d)
+        )
+    };
+    for d in [17, MAX_NESTING] {
+        assert!(eval(lowers(d)).is_ok(), "{d}");
+    }
+    assert!(eval(lowers(MAX_NESTING + 1)).is_err());
+    let parens = |d: usize| format!("{}1{}", "(".repeat(d), ")".repeat(d));
+    assert!(eval(parens(15)).is_ok());
+    assert!(eval(parens(16)).is_err());
+    assert!(eval(format!("{}1", "!".repeat(15))).is_ok());
+    assert!(eval(format!("{}1", "!".repeat(16))).is_err());
 }
