@@ -2,8 +2,8 @@
 //! node) and PostgreSQL (several nodes). Both implementations live in [`sql`]: portable SQL text is
 //! shared through a macro that expands once per backend, so each backend gets its own statically
 //! typed code while the statements cannot drift; where the dialects differ (pragmas, claiming,
-//! compiled queries) the code says so explicitly. Migrations are mirrored file by file under
-//! `migrations/sqlite` and `migrations/postgres` (a test checks the names match).
+//! compiled queries) the code says so explicitly. Migrations are written once for both backends
+//! (see [`migrations`]).
 //!
 //! Every write that later issues depend on for correctness is a compare-and-set: the caller passes
 //! the version (or state and attempt) it read, the statement's `WHERE` repeats it, and the row count
@@ -18,6 +18,7 @@ pub mod executions;
 pub mod flows;
 pub mod iterations;
 pub mod jobs;
+pub mod migrations;
 pub mod resources;
 pub mod sql;
 #[cfg(feature = "testing")]

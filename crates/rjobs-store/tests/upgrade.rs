@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use rjobs_core::engine::{ExecutionStatus, Summary};
 use rjobs_core::Id;
-use rjobs_store::{ExecutionStore, IterationStore, LeaseStore};
+use rjobs_store::{Backend, ExecutionStore, IterationStore, LeaseStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 const APP: &str = "6b0ecb8936086d3cd88e6900";
@@ -28,7 +28,9 @@ async fn an_execution_in_flight_survives_the_0016_rebuild() {
         .await
         .unwrap();
     // The schema as of 0015.
-    let mut old = sqlx::migrate!("./migrations/sqlite");
+    let mut old = sqlx::migrate::Migrator::new(rjobs_store::migrations::Source(Backend::Sqlite))
+        .await
+        .unwrap();
     old.migrations = old
         .migrations
         .iter()

@@ -23,8 +23,22 @@ pub const OTHER_TABLE_ID: &str = "0000000000000000000000dd";
 
 const APPS_DDL: &str = "CREATE TABLE applications (id TEXT PRIMARY KEY, name TEXT NOT NULL, \
     description TEXT NOT NULL DEFAULT '', creation_date BIGINT NOT NULL, last_updated BIGINT NOT NULL)";
-const SQLITE_DDL: &str = include_str!("../../../rjobs-store/migrations/sqlite/0002_resources.sql");
-const PG_DDL: &str = include_str!("../../../rjobs-store/migrations/postgres/0002_resources.sql");
+const RESOURCES_DDL: &str = include_str!("../../../rjobs-store/migrations/0002_resources.sql");
+
+/// The store's resource tables as `backend` (`sqlite` or `postgres`) creates them: the migration
+/// template's marks (see `rjobs_store::migrations`) resolved.
+fn resources_ddl(backend: &str, collate: &str) -> String {
+    let keep = |l: &'static str| match l.strip_prefix('@') {
+        Some(marked) => marked.strip_prefix(backend)?.strip_prefix(' '),
+        None => Some(l),
+    };
+    let lines: Vec<String> = RESOURCES_DDL
+        .lines()
+        .filter_map(keep)
+        .map(|l| l.replace("{{collate_c}}", collate))
+        .collect();
+    lines.join("\n")
+}
 
 /// One SQL statement with `$n` placeholders (rewritten to `?` for SQLite).
 pub type Stmt = (String, Vec<SqlParam>);
@@ -94,7 +108,10 @@ impl Dbs {
                 .await
                 .unwrap();
             sqlx::raw_sql(APPS_DDL).execute(&pool).await.unwrap();
-            sqlx::raw_sql(SQLITE_DDL).execute(&pool).await.unwrap();
+            sqlx::raw_sql(&resources_ddl("sqlite", ""))
+                .execute(&pool)
+                .await
+                .unwrap();
             pool
         });
         let pg = if !with_pg {
@@ -128,7 +145,10 @@ impl Dbs {
                     .await
                     .unwrap();
                 sqlx::raw_sql(APPS_DDL).execute(&pool).await.unwrap();
-                sqlx::raw_sql(PG_DDL).execute(&pool).await.unwrap();
+                sqlx::raw_sql(&resources_ddl("postgres", " COLLATE \"C\""))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
                 pool
             });
             Some((pool, schema))

@@ -4,7 +4,7 @@
 CREATE TABLE flows (
     id              TEXT PRIMARY KEY,
     application_id  TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
-    name            TEXT COLLATE "C" NOT NULL,
+    name            TEXT{{collate_c}} NOT NULL,
     description     TEXT NOT NULL DEFAULT '',
     enabled         BIGINT NOT NULL,
     body            TEXT NOT NULL,

@@ -3,7 +3,7 @@
 
 CREATE TABLE applications (
     id              TEXT PRIMARY KEY,
-    name            TEXT NOT NULL,
+    name            TEXT{{collate_c}} NOT NULL,
     description     TEXT NOT NULL DEFAULT '',
     creation_date   BIGINT NOT NULL,
     last_updated    BIGINT NOT NULL,
@@ -19,7 +19,7 @@ CREATE TABLE admin_tokens (
 CREATE TABLE api_tokens (
     id              TEXT PRIMARY KEY,
     application_id  TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
-    name            TEXT NOT NULL,
+    name            TEXT{{collate_c}} NOT NULL,
     description     TEXT NOT NULL DEFAULT '',
     scope           TEXT NOT NULL,          -- JSON array of strings
     status          TEXT NOT NULL CHECK (status IN ('active', 'inactive')),

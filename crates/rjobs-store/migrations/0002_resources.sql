@@ -5,14 +5,15 @@
 CREATE TABLE devices (
     id               TEXT PRIMARY KEY,
     application_id   TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
-    name             TEXT NOT NULL,
+    name             TEXT{{collate_c}} NOT NULL,
     description      TEXT NOT NULL DEFAULT '',
     device_class     TEXT NOT NULL DEFAULT 'standalone',
     parent_id        TEXT,
     gateway_id       TEXT,
     tags             TEXT NOT NULL DEFAULT '[]',
     attributes       TEXT NOT NULL DEFAULT '[]',
-    connected        INTEGER,            -- NULL: never reported; 1 connected; 0 disconnected
+@sqlite     connected        INTEGER,            -- NULL: never reported; 1 connected; 0 disconnected
+@postgres     connected        BIGINT,             -- NULL: never reported; 1 connected; 0 disconnected
     connected_at     BIGINT,
     disconnected_at  BIGINT,
     creation_date    BIGINT NOT NULL,
@@ -28,8 +29,8 @@ CREATE INDEX devices_app_updated ON devices(application_id, last_updated);
 CREATE TABLE device_tags (
     device_id        TEXT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
     application_id   TEXT NOT NULL,
-    key              TEXT NOT NULL,
-    value            TEXT NOT NULL
+    key              TEXT{{collate_c}} NOT NULL,
+    value            TEXT{{collate_c}} NOT NULL
 );
 CREATE INDEX device_tags_kv ON device_tags(application_id, key, value, device_id);
 CREATE INDEX device_tags_v ON device_tags(application_id, value, device_id);
@@ -38,7 +39,7 @@ CREATE INDEX device_tags_dev ON device_tags(device_id);
 CREATE TABLE data_tables (
     id               TEXT PRIMARY KEY,
     application_id   TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
-    name             TEXT NOT NULL,
+    name             TEXT{{collate_c}} NOT NULL,
     description      TEXT NOT NULL DEFAULT '',
     columns          TEXT NOT NULL DEFAULT '[]',
     creation_date    BIGINT NOT NULL,
@@ -59,7 +60,7 @@ CREATE INDEX data_table_rows_table ON data_table_rows(data_table_id, id);
 CREATE TABLE experience_groups (
     id               TEXT PRIMARY KEY,
     application_id   TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
-    name             TEXT NOT NULL,
+    name             TEXT{{collate_c}} NOT NULL,
     description      TEXT NOT NULL DEFAULT '',
     parent_id        TEXT,
     group_tags       TEXT NOT NULL DEFAULT '{}',
@@ -73,8 +74,8 @@ CREATE INDEX experience_groups_app_parent ON experience_groups(application_id, p
 CREATE TABLE experience_group_tags (
     group_id         TEXT NOT NULL REFERENCES experience_groups(id) ON DELETE CASCADE,
     application_id   TEXT NOT NULL,
-    key              TEXT NOT NULL,
-    value            TEXT NOT NULL
+    key              TEXT{{collate_c}} NOT NULL,
+    value            TEXT{{collate_c}} NOT NULL
 );
 CREATE INDEX experience_group_tags_kv ON experience_group_tags(application_id, key, value, group_id);
 CREATE INDEX experience_group_tags_grp ON experience_group_tags(group_id);
@@ -82,7 +83,7 @@ CREATE INDEX experience_group_tags_grp ON experience_group_tags(group_id);
 CREATE TABLE experience_users (
     id                     TEXT PRIMARY KEY,
     application_id         TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
-    email                  TEXT NOT NULL,
+    email                  TEXT{{collate_c}} NOT NULL,
     first_name             TEXT NOT NULL DEFAULT '',
     last_name              TEXT NOT NULL DEFAULT '',
     password_hash          TEXT NOT NULL,
@@ -98,8 +99,8 @@ CREATE INDEX experience_users_app_id ON experience_users(application_id, id);
 CREATE TABLE experience_user_tags (
     user_id          TEXT NOT NULL REFERENCES experience_users(id) ON DELETE CASCADE,
     application_id   TEXT NOT NULL,
-    key              TEXT NOT NULL,
-    value            TEXT NOT NULL
+    key              TEXT{{collate_c}} NOT NULL,
+    value            TEXT{{collate_c}} NOT NULL
 );
 CREATE INDEX experience_user_tags_kv ON experience_user_tags(application_id, key, value, user_id);
 CREATE INDEX experience_user_tags_usr ON experience_user_tags(user_id);

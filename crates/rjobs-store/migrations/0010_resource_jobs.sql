@@ -3,7 +3,7 @@
 CREATE TABLE resource_jobs (
     id                        TEXT PRIMARY KEY,
     application_id            TEXT NOT NULL REFERENCES applications(id) ON DELETE CASCADE,
-    name                      TEXT COLLATE "C" NOT NULL,
+    name                      TEXT{{collate_c}} NOT NULL,
     description               TEXT NOT NULL DEFAULT '',
     resource_type             TEXT NOT NULL CHECK (resource_type IN ('device', 'dataTableRow', 'experienceGroup', 'experienceUser')),
     data_table_id             TEXT,
