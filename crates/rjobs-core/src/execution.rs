@@ -65,6 +65,16 @@ pub struct Source {
     pub id: Option<Id>,
 }
 
+impl Source {
+    /// A request by a user (the dashboard, the CLI, tests), no id known.
+    pub fn user() -> Self {
+        Source {
+            kind: "user".into(),
+            id: None,
+        }
+    }
+}
+
 /// One execution of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Execution {
@@ -115,6 +125,39 @@ pub struct Execution {
     /// The counters by outcome, kept by the store in the same transaction as every iteration
     /// transition (so they always equal the records).
     pub summary: Summary,
+}
+
+impl Execution {
+    /// A new run of `job` with the job's settings, query and default context, `inProgress`,
+    /// started at `now`, before its target set is counted. The data table is left unset: the
+    /// caller resolves the job's (which may be gone).
+    pub fn of_job(id: Id, job: &ResourceJob, source: Source, now: Timestamp) -> Self {
+        Execution {
+            id,
+            application_id: job.application_id.clone(),
+            resource_job_id: job.id.clone(),
+            status: ExecutionStatus::InProgress,
+            resource_type: job.resource_type,
+            data_table_id: None,
+            query_json: job.query_json.clone(),
+            template_context: job.default_context.clone(),
+            source,
+            cancel_source: None,
+            settings: ExecSettings::of(job),
+            abort_config: job.abort_config.clone(),
+            rollout_config: job.rollout_config,
+            abort_reason: None,
+            rerun_of: None,
+            run_started_at: now,
+            run_completed_at: None,
+            accumulator: None,
+            error_message: None,
+            last_start_at: None,
+            total: 0,
+            version: 1,
+            summary: Summary::default(),
+        }
+    }
 }
 
 /// One iteration as stored: its place in the target set and its state-machine record.

@@ -20,6 +20,20 @@ pub struct Application {
     pub version: i64,
 }
 
+impl Application {
+    /// A new application (version 1) created at `now`.
+    pub fn new(id: Id, name: &str, description: &str, now: Timestamp) -> Self {
+        Application {
+            id,
+            name: name.into(),
+            description: description.into(),
+            creation_date: now,
+            last_updated: now,
+            version: 1,
+        }
+    }
+}
+
 /// Whether an API token may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenStatus {

@@ -8,7 +8,7 @@ use rjobs_core::engine::controls::AbortReason;
 use rjobs_core::engine::{
     execution_transition, ExecutionEvent, ExecutionRefusal, ExecutionStatus, IterationState,
 };
-use rjobs_core::execution::{ExecSettings, Execution, Source};
+use rjobs_core::execution::{Execution, Source};
 use rjobs_core::jobs::{check_context, ResourceJob, ResourceType};
 use rjobs_core::Id;
 use rjobs_query::{ColumnType, Query, TableSchema};
@@ -32,6 +32,19 @@ pub struct ExecuteRequest {
     pub rerun_of: Option<RerunRequest>,
     /// Who asked.
     pub source: Source,
+}
+
+impl ExecuteRequest {
+    /// A run with the job's own context, query and data table, asked by `source`.
+    pub fn of(source: Source) -> Self {
+        ExecuteRequest {
+            template_context: None,
+            query_json: None,
+            data_table_id: None,
+            rerun_of: None,
+            source,
+        }
+    }
 }
 
 /// `rerunOf`: an earlier execution of the same job and the final statuses to re-drive.
@@ -136,29 +149,10 @@ impl Engine {
             .map_err(|e| EngineError::Validation(format!("queryJson: {e}")))?;
         let now = self.clock.now();
         let exec = Execution {
-            id: self.ids.next(now),
-            application_id: app.clone(),
-            resource_job_id: job.id.clone(),
-            status: ExecutionStatus::InProgress,
-            resource_type: job.resource_type,
             data_table_id: table_id,
             query_json: query_text,
             template_context: ctx_text,
-            source: req.source.clone(),
-            cancel_source: None,
-            settings: ExecSettings::of(job),
-            abort_config: job.abort_config.clone(),
-            rollout_config: job.rollout_config,
-            abort_reason: None,
-            rerun_of: None,
-            run_started_at: now,
-            run_completed_at: None,
-            accumulator: None,
-            error_message: None,
-            last_start_at: None,
-            total: 0,
-            version: 1,
-            summary: Default::default(),
+            ..Execution::of_job(self.ids.next(now), job, req.source.clone(), now)
         };
         Ok(Prepared {
             exec,

@@ -66,6 +66,13 @@ pub(crate) fn iteration(
     d.insert(e.resource_type.as_str().into(), resource);
     d.insert("execution".into(), exec_obj.clone());
     d.insert("iterationId".into(), json!(row.iteration_id().to_string()));
+    attempt_fields(&mut d, info);
+    Value::Object(d)
+}
+
+/// The attempt's number and whether a failure or a timeout of it will be retried (the Job:
+/// Iteration and Job: Timeout triggers both carry them, last).
+fn attempt_fields(d: &mut Map<String, Value>, info: &AttemptInfo) {
     d.insert("attemptNumber".into(), json!(info.attempt));
     d.insert(
         "willRetryOnFailure".into(),
@@ -75,7 +82,6 @@ pub(crate) fn iteration(
         "willRetryOnTimeout".into(),
         json!(info.will_retry_on_timeout),
     );
-    Value::Object(d)
 }
 
 /// Job: Timeout `data`.
@@ -92,15 +98,7 @@ pub(crate) fn timeout(
     d.insert("execution".into(), Value::Object(execution(e)));
     d.insert("iterationId".into(), json!(row.iteration_id().to_string()));
     d.insert("iterationStartedAt".into(), json!(info.started_at));
-    d.insert("attemptNumber".into(), json!(info.attempt));
-    d.insert(
-        "willRetryOnFailure".into(),
-        json!(info.will_retry_on_failure),
-    );
-    d.insert(
-        "willRetryOnTimeout".into(),
-        json!(info.will_retry_on_timeout),
-    );
+    attempt_fields(&mut d, info);
     Value::Object(d)
 }
 

@@ -25,14 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 async fn app(store: &Arc<dyn Store>, ids: &IdGen, name: &str) -> Id {
     let now = SystemClock.now();
-    let a = Application {
-        id: ids.next(now),
-        name: name.into(),
-        description: String::new(),
-        creation_date: now,
-        last_updated: now,
-        version: 1,
-    };
+    let a = Application::new(ids.next(now), name, "", now);
     store.insert_application(&a).await.unwrap();
     a.id
 }
@@ -173,16 +166,7 @@ async fn scenario(pg: bool) {
     sink.attach(&engine);
     let stop = CancellationToken::new();
     let run = tokio::spawn(engine.clone().run(stop.clone(), Duration::from_millis(20)));
-    let req = ExecuteRequest {
-        template_context: None,
-        query_json: None,
-        data_table_id: None,
-        rerun_of: None,
-        source: Source {
-            kind: "user".into(),
-            id: None,
-        },
-    };
+    let req = ExecuteRequest::of(Source::user());
     let exec = engine.execute(&job, req).await.unwrap();
     // The counters drain before the engine records the final status (the next step of its
     // loop), so wait for the status, then check the counters it was decided on.

@@ -26,14 +26,7 @@ struct Fx {
 impl Fx {
     async fn new(store: Arc<SqlStore>) -> Fx {
         let ids = IdGen::new();
-        let app = Application {
-            id: ids.next(ts(T0)),
-            name: "timers".into(),
-            description: String::new(),
-            creation_date: ts(T0),
-            last_updated: ts(T0),
-            version: 1,
-        };
+        let app = Application::new(ids.next(ts(T0)), "timers", "", ts(T0));
         store.insert_application(&app).await.unwrap();
         Fx {
             store,
@@ -61,21 +54,15 @@ impl Fx {
 
     fn record(&self, id: Id, body: Value, triggers: &[(&str, &str)], enabled: bool) -> FlowRecord {
         let now = ts(self.now());
-        FlowRecord {
+        FlowRecord::new(
             id,
-            application_id: self.app.clone(),
-            name: "timer flow".into(),
-            description: String::new(),
-            enabled,
+            self.app.clone(),
+            "timer flow",
             body,
-            triggers: triggers
-                .iter()
-                .map(|(t, k)| (t.to_string(), k.to_string()))
-                .collect(),
-            creation_date: now,
-            last_updated: now,
-            version: 1,
-        }
+            triggers,
+            enabled,
+            now,
+        )
     }
 
     /// Saves a flow with one timer keyed `key`, now (the clock's time is its last save).

@@ -114,6 +114,17 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
+    /// `$gt`, `$gte`, `$lt`, `$lte`.
+    pub fn parse(op: &str) -> Option<CmpOp> {
+        match op {
+            "$gt" => Some(CmpOp::Gt),
+            "$gte" => Some(CmpOp::Gte),
+            "$lt" => Some(CmpOp::Lt),
+            "$lte" => Some(CmpOp::Lte),
+            _ => None,
+        }
+    }
+
     pub fn holds<V: PartialOrd + ?Sized>(self, a: &V, b: &V) -> bool {
         match self {
             CmpOp::Gt => a > b,

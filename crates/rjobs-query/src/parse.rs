@@ -314,14 +314,14 @@ fn generic<V>(
                 Lit::Null | Lit::Mismatch => Test::never(),
             })
         };
+        if let Some(c) = CmpOp::parse(op) {
+            tests.push(cmp(c)?);
+            continue;
+        }
         let t = match op.as_str() {
             "$ci" => continue,
             "$eq" => eq_test(lit(val, &p)?),
             "$ne" => eq_test(lit(val, &p)?).negated(),
-            "$gt" => cmp(CmpOp::Gt)?,
-            "$gte" => cmp(CmpOp::Gte)?,
-            "$lt" => cmp(CmpOp::Lt)?,
-            "$lte" => cmp(CmpOp::Lte)?,
             "$in" => in_test(val, &p, lit)?,
             "$nin" => in_test(val, &p, lit)?.negated(),
             "$startsWith" | "$endsWith" | "$contains" => {
@@ -456,13 +456,12 @@ fn id_test(v: &Value, path: &str) -> Result<Test<Id>, QueryError> {
             _ => Test::never(),
         })
     };
+    if let Some(c) = CmpOp::parse(op) {
+        return cmp(c);
+    }
     Ok(match op.as_str() {
         "$eq" => eq_test(lit(val, &p)?),
         "$ne" => eq_test(lit(val, &p)?).negated(),
-        "$gt" => cmp(CmpOp::Gt)?,
-        "$gte" => cmp(CmpOp::Gte)?,
-        "$lt" => cmp(CmpOp::Lt)?,
-        "$lte" => cmp(CmpOp::Lte)?,
         "$in" | "$nin" => {
             let id_item = |item: &Value, p: &str| -> Result<Lit<Id>, QueryError> {
                 match item {

@@ -32,6 +32,36 @@ pub struct FlowRecord {
     pub version: i64,
 }
 
+impl FlowRecord {
+    /// A new flow (version 1, no description) saved at `now`, with its `(trigger type, key)`
+    /// pairs.
+    pub fn new(
+        id: Id,
+        application_id: Id,
+        name: &str,
+        body: serde_json::Value,
+        triggers: &[(&str, &str)],
+        enabled: bool,
+        now: Timestamp,
+    ) -> Self {
+        FlowRecord {
+            id,
+            application_id,
+            name: name.into(),
+            description: String::new(),
+            enabled,
+            body,
+            triggers: triggers
+                .iter()
+                .map(|(t, k)| (t.to_string(), k.to_string()))
+                .collect(),
+            creation_date: now,
+            last_updated: now,
+            version: 1,
+        }
+    }
+}
+
 /// One run of a flow.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FlowRun {

@@ -8,7 +8,7 @@
 //! reads and the status compare-and-set are [`crate::ExecutionStore`].
 
 use async_trait::async_trait;
-use rjobs_core::engine::{ExecutionStatus, IterationRecord, IterationState, Summary};
+use rjobs_core::engine::{ExecutionStatus, IterationRecord, IterationState, Summary, Transition};
 use rjobs_core::execution::IterationRow;
 use rjobs_core::{Id, Timestamp};
 
@@ -27,6 +27,19 @@ pub struct IterationWrite {
     pub expected_attempt: u32,
     /// New record.
     pub record: IterationRecord,
+}
+
+impl IterationWrite {
+    /// The write of transition `t` of the iteration at `seq`, guarded by the state and attempt
+    /// the transition started from.
+    pub fn of(seq: i64, t: Transition) -> Self {
+        IterationWrite {
+            seq,
+            expected_state: t.expected_state,
+            expected_attempt: t.expected_attempt,
+            record: t.record,
+        }
+    }
 }
 
 /// A finished iteration with its place in the execution's finish order.

@@ -7,8 +7,7 @@ use std::str::FromStr;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use rjobs_core::engine::ExecutionStatus;
-use rjobs_core::execution::{ExecSettings, Execution, Source};
+use rjobs_core::execution::{Execution, Source};
 use rjobs_core::jobs::{ResourceJob, ResourceType};
 use rjobs_core::model::Application;
 use rjobs_core::resources::Device;
@@ -96,14 +95,7 @@ pub struct ExecFixture {
 /// Creates the application and its job.
 pub async fn exec_fixture(s: &SqlStore) -> ExecFixture {
     let ids = IdGen::new();
-    let app = Application {
-        id: ids.next(ts(1_000)),
-        name: "leases".into(),
-        description: String::new(),
-        creation_date: ts(1_000),
-        last_updated: ts(1_000),
-        version: 1,
-    };
+    let app = Application::new(ids.next(ts(1_000)), "leases", "", ts(1_000));
     s.insert_application(&app).await.expect("test fixture");
     let job = ResourceJob::with_defaults(
         ids.next(ts(1_000)),
@@ -150,33 +142,14 @@ impl ExecFixture {
 
     /// An execution over every device of the application, started at `t`.
     pub async fn execution(&self, s: &SqlStore, t: i64) -> Id {
+        let source = Source::user();
         let e = Execution {
-            id: self.ids.next(ts(t)),
-            application_id: self.app.clone(),
-            resource_job_id: self.job.id.clone(),
-            status: ExecutionStatus::InProgress,
             resource_type: ResourceType::Device,
-            data_table_id: None,
             query_json: "{}".into(),
             template_context: "{}".into(),
-            source: Source {
-                kind: "user".into(),
-                id: None,
-            },
-            cancel_source: None,
-            settings: ExecSettings::of(&self.job),
             abort_config: None,
             rollout_config: None,
-            abort_reason: None,
-            rerun_of: None,
-            run_started_at: ts(t),
-            run_completed_at: None,
-            accumulator: None,
-            error_message: None,
-            last_start_at: None,
-            total: 0,
-            version: 1,
-            summary: Default::default(),
+            ..Execution::of_job(self.ids.next(ts(t)), &self.job, source, ts(t))
         };
         let q = rjobs_query::parse_str(rjobs_query::ResourceType::Device, "{}", None)
             .expect("test fixture");

@@ -24,14 +24,12 @@ fn params(pairs: &[(&str, &str)]) -> ListParams {
 }
 
 fn app(ids: &IdGen, name: &str, t: i64) -> Application {
-    Application {
-        id: ids.next(Timestamp::from_millis(t)),
-        name: name.into(),
-        description: format!("{name} description"),
-        creation_date: Timestamp::from_millis(t),
-        last_updated: Timestamp::from_millis(t),
-        version: 1,
-    }
+    Application::new(
+        ids.next(Timestamp::from_millis(t)),
+        name,
+        &format!("{name} description"),
+        Timestamp::from_millis(t),
+    )
 }
 
 fn token(ids: &IdGen, app: &Id, hash: &str) -> ApiToken {

@@ -160,12 +160,7 @@ async fn paused_executions_keep_a_lease_and_their_timers(s: Arc<SqlStore>) {
         require_status: Some(ExecutionStatus::InProgress),
         ..ExecWrite::default()
     };
-    let write = IterationWrite {
-        seq: b.seq,
-        expected_state: t.expected_state,
-        expected_attempt: t.expected_attempt,
-        record: t.record,
-    };
+    let write = IterationWrite::of(b.seq, t);
     assert!(matches!(
         s.apply_iterations(&exec, std::slice::from_ref(&write), &guarded)
             .await,
@@ -241,10 +236,7 @@ async fn rerun_target_sets(s: Arc<SqlStore>) {
         status: ExecutionStatus::InProgress,
         rerun_of: Some(format!("{{\"executionId\":\"{first}\"}}")),
         summary: Default::default(),
-        source: Source {
-            kind: "user".into(),
-            id: None,
-        },
+        source: Source::user(),
         ..base.clone()
     };
     let target = |states: &'static [IterationState]| TargetSpec {

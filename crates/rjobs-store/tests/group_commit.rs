@@ -48,12 +48,7 @@ async fn start(s: &SqlStore, exec: &Id, rows: &[IterationRow], t: i64) {
                 ExecMode::Running,
             )
             .unwrap();
-            IterationWrite {
-                seq: r.seq,
-                expected_state: tr.expected_state,
-                expected_attempt: tr.expected_attempt,
-                record: tr.record,
-            }
+            IterationWrite::of(r.seq, tr)
         })
         .collect();
     let won = s
@@ -350,12 +345,7 @@ async fn claims_hand_each_attempt_out_once(s: Arc<SqlStore>) {
     let won = s
         .apply_iterations(
             &exec,
-            &[IterationWrite {
-                seq: cur.seq,
-                expected_state: t.expected_state,
-                expected_attempt: t.expected_attempt,
-                record: t.record,
-            }],
+            &[IterationWrite::of(cur.seq, t)],
             &ExecWrite::default(),
         )
         .await

@@ -48,14 +48,7 @@ fn ts(ms: i64) -> Timestamp {
 }
 
 async fn new_app(s: &Arc<dyn Store>, ids: &IdGen) -> Id {
-    let a = Application {
-        id: ids.next(ts(1_000)),
-        name: "app".into(),
-        description: String::new(),
-        creation_date: ts(1_000),
-        last_updated: ts(1_000),
-        version: 1,
-    };
+    let a = Application::new(ids.next(ts(1_000)), "app", "", ts(1_000));
     s.insert_application(&a).await.unwrap();
     a.id
 }

@@ -10,14 +10,7 @@ use rjobs_store::{ApplicationStore, FlowRecord, FlowStore, SqlStore, TimerFire, 
 use serde_json::json;
 
 async fn app(s: &SqlStore, ids: &IdGen) -> Id {
-    let a = Application {
-        id: ids.next(ts(1_000)),
-        name: "timers".into(),
-        description: String::new(),
-        creation_date: ts(1_000),
-        last_updated: ts(1_000),
-        version: 1,
-    };
+    let a = Application::new(ids.next(ts(1_000)), "timers", "", ts(1_000));
     s.insert_application(&a).await.unwrap();
     a.id
 }
@@ -31,21 +24,15 @@ async fn flow(s: &SqlStore, ids: &IdGen, app: &Id, triggers: &[(&str, &str)], en
         })).collect::<Vec<_>>(),
         "nodes": [],
     });
-    let f = FlowRecord {
-        id: ids.next(ts(2_000)),
-        application_id: app.clone(),
-        name: "f".into(),
-        description: String::new(),
-        enabled,
+    let f = FlowRecord::new(
+        ids.next(ts(2_000)),
+        app.clone(),
+        "f",
         body,
-        triggers: triggers
-            .iter()
-            .map(|(t, k)| (t.to_string(), k.to_string()))
-            .collect(),
-        creation_date: ts(2_000),
-        last_updated: ts(2_000),
-        version: 1,
-    };
+        triggers,
+        enabled,
+        ts(2_000),
+    );
     s.insert_flow(&f).await.unwrap();
     f.id
 }

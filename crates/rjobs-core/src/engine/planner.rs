@@ -133,20 +133,12 @@ mod tests {
     }
 
     fn view(in_progress: u64, remaining: u64) -> ExecView<'static> {
-        ExecView {
-            status: ExecutionStatus::InProgress,
-            summary: Summary {
-                in_progress,
-                remaining,
-                ..Summary::default()
-            },
-            max_concurrency: 10,
-            iteration_delay_ms: 0,
-            last_start: None,
-            next_timer: None,
-            abort: None,
-            rollout: None,
-        }
+        let summary = Summary {
+            in_progress,
+            remaining,
+            ..Summary::default()
+        };
+        crate::engine::tests::view(ExecutionStatus::InProgress, summary)
     }
 
     #[test]

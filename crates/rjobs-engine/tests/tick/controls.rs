@@ -16,10 +16,7 @@ use rjobs_store::{DeviceStore, ExecutionStore, IterationStore, JobStore};
 use crate::harness::{self, H, T0};
 
 fn user() -> Source {
-    Source {
-        kind: "user".into(),
-        id: None,
-    }
+    Source::user()
 }
 
 fn starts(rows: &[rjobs_core::execution::IterationRow]) -> Vec<i64> {
@@ -141,9 +138,7 @@ async fn cancel_a_paused_execution(mut h: H) {
 async fn abort_at_exactly_the_threshold(mut h: H) {
     // 14 devices, 8 at a time: each of the first five acks frees a slot that is refilled, so
     // one is still pending when the threshold is reached.
-    let names: Vec<String> = (0..14).map(|i| format!("d{i:02}")).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    h.devices(&refs).await;
+    h.numbered_devices(14).await;
     let job = h
         .job(ResourceType::Device, |j| {
             j.max_iteration_concurrency = 8;
@@ -228,10 +223,8 @@ async fn rate_and_ramp_start_times_are_exact(mut h: H) {
     let r = h.tick(&exec).await;
     assert_eq!(r.started, 1);
     assert_eq!(r.next_wakeup, Some(Timestamp::from_millis(T0 + 1_000)));
-    h.clock.advance(999);
-    assert_eq!(h.tick(&exec).await.started, 0);
-    h.clock.advance(1);
-    assert_eq!(h.tick(&exec).await.started, 1);
+    assert_eq!(h.started_after(&exec, 999).await, 0);
+    assert_eq!(h.started_after(&exec, 1).await, 1);
     // two succeed: 120 per minute, the next 500 ms after the last start
     for row in h.in_state(&exec, S::InProgress).await {
         h.ack(&job, &exec, &row, true, None).await.unwrap();
@@ -239,20 +232,15 @@ async fn rate_and_ramp_start_times_are_exact(mut h: H) {
     let e = exec_row(&h, &job, &exec).await;
     let log = rjobs_engine::views::execution_log(&e, &e.summary, None);
     assert_eq!(log["currentRatePerMinute"], 120);
-    h.clock.advance(499);
-    assert_eq!(h.tick(&exec).await.started, 0);
-    h.clock.advance(1);
-    assert_eq!(h.tick(&exec).await.started, 1);
-    h.clock.advance(500);
-    assert_eq!(h.tick(&exec).await.started, 1);
+    assert_eq!(h.started_after(&exec, 499).await, 0);
+    assert_eq!(h.started_after(&exec, 1).await, 1);
+    assert_eq!(h.started_after(&exec, 500).await, 1);
     // two more succeed: 240 (the cap), every 250 ms
     for row in h.in_state(&exec, S::InProgress).await {
         h.ack(&job, &exec, &row, true, None).await.unwrap();
     }
-    h.clock.advance(250);
-    assert_eq!(h.tick(&exec).await.started, 1);
-    h.clock.advance(250);
-    assert_eq!(h.tick(&exec).await.started, 1);
+    assert_eq!(h.started_after(&exec, 250).await, 1);
+    assert_eq!(h.started_after(&exec, 250).await, 1);
     assert_eq!(
         starts(&h.rows(&exec).await),
         [0, 1_000, 1_500, 2_000, 2_250, 2_500]
@@ -261,9 +249,8 @@ async fn rate_and_ramp_start_times_are_exact(mut h: H) {
 }
 
 async fn concurrency_delay_and_rate_together(mut h: H) {
-    h.devices(&["a", "b", "c", "d"]).await;
-    let job = h
-        .job(ResourceType::Device, |j| {
+    let (job, exec) = h
+        .device_run(&["a", "b", "c", "d"], |j| {
             j.max_iteration_concurrency = 2;
             j.iteration_delay = 700;
             j.rollout_config = Some(RolloutConfig {
@@ -272,12 +259,10 @@ async fn concurrency_delay_and_rate_together(mut h: H) {
             });
         })
         .await;
-    let exec = h.execute(&job).await;
     assert_eq!(h.tick(&exec).await.started, 1);
     h.clock.advance(700); // the delay alone would allow it; the rate does not
     assert_eq!(h.tick(&exec).await.started, 0);
-    h.clock.advance(300);
-    assert_eq!(h.tick(&exec).await.started, 1);
+    assert_eq!(h.started_after(&exec, 300).await, 1);
     h.clock.advance(1_500); // the rate allows a third, the concurrency does not
     assert_eq!(h.tick(&exec).await.started, 0);
     let row = h.in_state(&exec, S::InProgress).await.remove(0);

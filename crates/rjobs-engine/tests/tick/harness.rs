@@ -49,14 +49,7 @@ impl H {
         let engine = Self::engine_for(&store, &clock, &sink);
         let ids = IdGen::new();
         let now = Timestamp::from_millis(T0);
-        let app = Application {
-            id: ids.next(now),
-            name: "engine".into(),
-            description: String::new(),
-            creation_date: now,
-            last_updated: now,
-            version: 1,
-        };
+        let app = Application::new(ids.next(now), "engine", "", now);
         store.insert_application(&app).await.unwrap();
         H {
             store,
@@ -94,6 +87,13 @@ impl H {
     pub fn now(&self) -> Timestamp {
         use rjobs_core::Clock;
         self.clock.now()
+    }
+
+    /// `n` devices named `d00`, `d01`, ….
+    pub async fn numbered_devices(&self, n: usize) -> Vec<Id> {
+        let names: Vec<String> = (0..n).map(|i| format!("d{i:02}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.devices(&refs).await
     }
 
     pub async fn devices(&self, names: &[&str]) -> Vec<Id> {
@@ -135,21 +135,27 @@ impl H {
         j
     }
 
+    /// Devices named `names`, a device job edited by `edit`, and an execution of it.
+    pub async fn device_run(
+        &mut self,
+        names: &[&str],
+        edit: impl FnOnce(&mut ResourceJob),
+    ) -> (ResourceJob, Id) {
+        self.devices(names).await;
+        let job = self.job(ResourceType::Device, edit).await;
+        let exec = self.execute(&job).await;
+        (job, exec)
+    }
+
+    /// Advances the clock by `ms` and ticks: how many iterations started.
+    pub async fn started_after(&self, exec: &Id, ms: i64) -> u64 {
+        self.clock.advance(ms);
+        self.tick(exec).await.started
+    }
+
     pub async fn execute(&self, job: &ResourceJob) -> Id {
         self.engine
-            .execute(
-                job,
-                ExecuteRequest {
-                    template_context: None,
-                    query_json: None,
-                    data_table_id: None,
-                    rerun_of: None,
-                    source: Source {
-                        kind: "user".into(),
-                        id: None,
-                    },
-                },
-            )
+            .execute(job, ExecuteRequest::of(Source::user()))
             .await
             .unwrap()
     }

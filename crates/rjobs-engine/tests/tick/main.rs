@@ -93,15 +93,7 @@ async fn serial_chain_with_accumulator(mut h: H) {
     );
     let err = h
         .engine
-        .cancel(
-            &h.app,
-            &job.id,
-            &exec,
-            Source {
-                kind: "user".into(),
-                id: None,
-            },
-        )
+        .cancel(&h.app, &job.id, &exec, Source::user())
         .await
         .unwrap_err();
     assert!(matches!(err, EngineError::Validation(m) if m.contains("completed")));
@@ -109,9 +101,7 @@ async fn serial_chain_with_accumulator(mut h: H) {
 }
 
 async fn parallel_cap_holds_at_every_tick(mut h: H) {
-    let names: Vec<String> = (0..25).map(|i| format!("d{i:02}")).collect();
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    h.devices(&refs).await;
+    h.numbered_devices(25).await;
     let job = h
         .job(ResourceType::Device, |j| j.max_iteration_concurrency = 10)
         .await;
@@ -145,24 +135,19 @@ async fn parallel_cap_holds_at_every_tick(mut h: H) {
 }
 
 async fn delay_spaces_starts(mut h: H) {
-    h.devices(&["a", "b", "c"]).await;
-    let job = h
-        .job(ResourceType::Device, |j| {
+    let (_job, exec) = h
+        .device_run(&["a", "b", "c"], |j| {
             j.max_iteration_concurrency = 10;
             j.iteration_delay = 1000;
         })
         .await;
-    let exec = h.execute(&job).await;
     let r = h.tick(&exec).await;
     assert_eq!(r.started, 1, "the first starts at once");
     assert_eq!(r.next_wakeup, Some(Timestamp::from_millis(T0 + 1000)));
     assert_eq!(h.tick(&exec).await.started, 0);
-    h.clock.advance(999);
-    assert_eq!(h.tick(&exec).await.started, 0);
-    h.clock.advance(1);
-    assert_eq!(h.tick(&exec).await.started, 1);
-    h.clock.advance(1000);
-    assert_eq!(h.tick(&exec).await.started, 1);
+    assert_eq!(h.started_after(&exec, 999).await, 0);
+    assert_eq!(h.started_after(&exec, 1).await, 1);
+    assert_eq!(h.started_after(&exec, 1000).await, 1);
     let starts: Vec<i64> = h
         .rows(&exec)
         .await
@@ -174,15 +159,13 @@ async fn delay_spaces_starts(mut h: H) {
 }
 
 async fn timeout_then_retry_then_success(mut h: H) {
-    h.devices(&["a"]).await;
-    let job = h
-        .job(ResourceType::Device, |j| {
+    let (job, exec) = h
+        .device_run(&["a"], |j| {
             j.retry_on_timeout = true;
             j.max_iteration_retries = 2;
             j.retry_delay = 500;
         })
         .await;
-    let exec = h.execute(&job).await;
     let r = h.tick(&exec).await;
     assert_eq!(r.next_wakeup, Some(Timestamp::from_millis(T0 + 60_000)));
     let first = h.triggers();
@@ -207,10 +190,8 @@ async fn timeout_then_retry_then_success(mut h: H) {
         h.ack(&job, &exec, row, true, None).await,
         Err(EngineError::Conflict(_))
     ));
-    h.clock.advance(499);
-    assert_eq!(h.tick(&exec).await.started, 0);
-    h.clock.advance(1);
-    assert_eq!(h.tick(&exec).await.started, 1);
+    assert_eq!(h.started_after(&exec, 499).await, 0);
+    assert_eq!(h.started_after(&exec, 1).await, 1);
     let evs = h.triggers();
     assert_eq!(of(&evs, TriggerKind::Iteration)[0].data["attemptNumber"], 2);
     let row = &h.in_state(&exec, S::InProgress).await[0];
@@ -237,14 +218,12 @@ async fn timeout_then_retry_then_success(mut h: H) {
 }
 
 async fn failure_retries_until_exhausted(mut h: H) {
-    h.devices(&["a"]).await;
-    let job = h
-        .job(ResourceType::Device, |j| {
+    let (job, exec) = h
+        .device_run(&["a"], |j| {
             j.retry_on_failure = true;
             j.max_iteration_retries = 1;
         })
         .await;
-    let exec = h.execute(&job).await;
     h.tick(&exec).await;
     let row = h.in_state(&exec, S::InProgress).await.remove(0);
     h.ack(&job, &exec, &row, false, None).await.unwrap();
@@ -329,14 +308,12 @@ async fn late_duplicate_and_unknown_acks_change_nothing(mut h: H) {
 }
 
 async fn cancel_while_in_flight(mut h: H) {
-    h.devices(&["a", "b", "c", "d", "e"]).await;
-    let job = h
-        .job(ResourceType::Device, |j| {
+    let (job, exec) = h
+        .device_run(&["a", "b", "c", "d", "e"], |j| {
             j.max_iteration_concurrency = 2;
             j.retry_on_timeout = true;
         })
         .await;
-    let exec = h.execute(&job).await;
     assert_eq!(h.tick(&exec).await.started, 2);
     h.triggers();
     let by = Source {
@@ -505,10 +482,7 @@ async fn execute_validates_before_creating_anything(mut h: H) {
         query_json: q.map(String::from),
         data_table_id: None,
         rerun_of: None,
-        source: Source {
-            kind: "user".into(),
-            id: None,
-        },
+        source: Source::user(),
     };
     for (ctx, q, field) in [
         (Some("[]"), None, "templateContext"),

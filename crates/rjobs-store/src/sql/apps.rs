@@ -7,7 +7,7 @@ use rjobs_core::Id;
 
 use super::list::{list_page, Columns};
 use super::row::{id, ts, RowExt};
-use super::{expect_one, with_read, with_write, SqlStore};
+use super::{expect_one, fetch_optional, rows_written, with_write, SqlStore};
 use crate::{ApplicationStore, Page, StoreError};
 
 const COLUMNS: Columns = &[
@@ -49,13 +49,11 @@ impl ApplicationStore for SqlStore {
     }
 
     async fn get_application(&self, app: &Id) -> Result<Option<Application>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM applications WHERE id = $1")
-                .bind(app.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(from_row).transpose()
-        })
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM applications WHERE id = $1").bind(app.as_str()),
+            from_row
+        )
     }
 
     async fn list_applications(&self, p: &ListParams) -> Result<Page<Application>, StoreError> {
@@ -63,8 +61,7 @@ impl ApplicationStore for SqlStore {
     }
 
     async fn update_application(&self, a: &Application, expected: i64) -> Result<(), StoreError> {
-        let n = with_write!(self, pool => {
-            sqlx::query(
+        let n = rows_written!(self, sqlx::query(
                 "UPDATE applications SET name = $1, description = $2, last_updated = $3, version = $4
                  WHERE id = $5 AND version = $6",
             )
@@ -73,22 +70,15 @@ impl ApplicationStore for SqlStore {
             .bind(a.last_updated.as_millis())
             .bind(a.version)
             .bind(a.id.as_str())
-            .bind(expected)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
+            .bind(expected));
         expect_one(n)
     }
 
     async fn delete_application(&self, app: &Id) -> Result<bool, StoreError> {
-        let n = with_write!(self, pool => {
-            sqlx::query("DELETE FROM applications WHERE id = $1")
-                .bind(app.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        let n = rows_written!(
+            self,
+            sqlx::query("DELETE FROM applications WHERE id = $1").bind(app.as_str())
+        );
         Ok(n > 0)
     }
 }

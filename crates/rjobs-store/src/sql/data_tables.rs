@@ -8,7 +8,7 @@ use rjobs_core::Id;
 
 use super::qbuild::{bind_all, json_col, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
-use super::{with_read, with_write, SqlStore};
+use super::{fetch_optional, rows_written, with_read, with_write, SqlStore};
 use crate::{DataTableStore, Page, StoreError};
 
 const FIELDS: Fields = &[
@@ -54,14 +54,13 @@ impl DataTableStore for SqlStore {
     }
 
     async fn get_data_table(&self, app: &Id, t: &Id) -> Result<Option<DataTable>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM data_tables WHERE application_id = $1 AND id = $2")
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM data_tables WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
-                .bind(t.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(from_row).transpose()
-        })
+                .bind(t.as_str()),
+            from_row
+        )
     }
 
     async fn list_data_tables(
@@ -92,7 +91,8 @@ impl DataTableStore for SqlStore {
 
     async fn update_data_table(&self, t: &DataTable) -> Result<bool, StoreError> {
         let cols = to_json_text(&t.columns);
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query(
                 "UPDATE data_tables SET name = $1, description = $2, columns = $3,
                      last_updated = $4
@@ -104,22 +104,17 @@ impl DataTableStore for SqlStore {
             .bind(t.last_updated.as_millis())
             .bind(t.application_id.as_str())
             .bind(t.id.as_str())
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 
     async fn delete_data_table(&self, app: &Id, t: &Id) -> Result<bool, StoreError> {
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query("DELETE FROM data_tables WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
                 .bind(t.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 }

@@ -14,7 +14,7 @@ use rjobs_query::Query;
 
 use super::qbuild::{json_col, query_page, to_json_text, Fields};
 use super::row::{id, ts, RowExt};
-use super::{with_read, with_write, SqlStore};
+use super::{fetch_optional, rows_written, with_write, SqlStore};
 use crate::{Backend, DeviceStore, Page, StoreError};
 
 pub(crate) const FIELDS: Fields = &[
@@ -193,14 +193,13 @@ impl DeviceStore for SqlStore {
     }
 
     async fn get_device(&self, app: &Id, dev: &Id) -> Result<Option<Device>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM devices WHERE application_id = $1 AND id = $2")
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM devices WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
-                .bind(dev.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(from_row).transpose()
-        })
+                .bind(dev.as_str()),
+            from_row
+        )
     }
 
     async fn list_devices(
@@ -264,14 +263,12 @@ impl DeviceStore for SqlStore {
     }
 
     async fn delete_device(&self, app: &Id, dev: &Id) -> Result<bool, StoreError> {
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query("DELETE FROM devices WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
                 .bind(dev.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 
@@ -291,16 +288,14 @@ impl DeviceStore for SqlStore {
             "UPDATE devices SET connected = 0, disconnected_at = $1, last_updated = $2
              WHERE application_id = $3 AND id = $4"
         };
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query(sql)
                 .bind(at.as_millis())
                 .bind(now.as_millis())
                 .bind(app.as_str())
                 .bind(dev.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 }

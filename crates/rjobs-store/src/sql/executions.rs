@@ -12,8 +12,8 @@ use rjobs_core::webhooks::{execution_event, EventType};
 use super::leases::check_fence;
 use super::outbox::Outbox;
 use super::qbuild::{bind_all, SqlBuf};
-use super::row::{id, ts, RowExt};
-use super::{expect_one, with_read, with_write, SqlStore};
+use super::row::{id, summary, ts, RowExt};
+use super::{expect_one, fetch_optional, with_read, with_write, SqlStore};
 use crate::{ExecutionStore, Fence, StoreError, TargetSpec};
 
 fn table_of(rt: rjobs_query::ResourceType) -> (&'static str, &'static str) {
@@ -58,11 +58,6 @@ pub(crate) fn settings_from_row(
     })
 }
 
-fn count(r: &impl RowExt, col: &str) -> Result<u64, StoreError> {
-    let n = r.int(col)?;
-    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{col}: {n}")))
-}
-
 pub(crate) fn exec_from_row(r: &impl RowExt) -> Result<Execution, StoreError> {
     let status = r.text("status")?;
     let rt = r.text("resource_type")?;
@@ -100,13 +95,7 @@ pub(crate) fn exec_from_row(r: &impl RowExt) -> Result<Execution, StoreError> {
         last_start_at: r.opt_int("last_start_at")?.map(Timestamp::from_millis),
         total: r.int("total")?,
         version: r.int("version")?,
-        summary: Summary {
-            succeeded: count(r, "n_succeeded")?,
-            failed: count(r, "n_failed")?,
-            timed_out: count(r, "n_timed_out")?,
-            in_progress: count(r, "n_in_progress")?,
-            remaining: count(r, "n_remaining")?,
-        },
+        summary: summary(r)?,
     })
 }
 
@@ -219,17 +208,12 @@ impl ExecutionStore for SqlStore {
         job: &Id,
         exec: &Id,
     ) -> Result<Option<Execution>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query(
+        fetch_optional!(self, sqlx::query(
                 "SELECT * FROM executions WHERE application_id = $1 AND resource_job_id = $2 AND id = $3",
             )
             .bind(app.as_str())
             .bind(job.as_str())
-            .bind(exec.as_str())
-            .fetch_optional(pool)
-            .await?;
-            row.as_ref().map(exec_from_row).transpose()
-        })
+            .bind(exec.as_str()), exec_from_row)
     }
 
     async fn executions_by_status(&self) -> Result<Vec<(String, i64)>, StoreError> {
@@ -241,13 +225,11 @@ impl ExecutionStore for SqlStore {
     }
 
     async fn load_execution(&self, exec: &Id) -> Result<Option<Execution>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM executions WHERE id = $1")
-                .bind(exec.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(exec_from_row).transpose()
-        })
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM executions WHERE id = $1").bind(exec.as_str()),
+            exec_from_row
+        )
     }
 
     async fn summary(&self, exec: &Id) -> Result<Summary, StoreError> {

@@ -6,7 +6,7 @@ use rjobs_core::{Id, Timestamp};
 
 use super::list::{list_sql, Columns};
 use super::row::{id, ts, RowExt};
-use super::{expect_one, with_read, with_write, SqlStore};
+use super::{expect_one, fetch_optional, rows_written, with_read, with_write, SqlStore};
 use crate::{BatchStore, FlowRecord, FlowRun, FlowStore, Page, StoreError};
 
 const COLUMNS: Columns = &[
@@ -114,14 +114,13 @@ impl FlowStore for SqlStore {
     }
 
     async fn get_flow(&self, app: &Id, fid: &Id) -> Result<Option<FlowRecord>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM flows WHERE application_id = $1 AND id = $2")
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM flows WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
-                .bind(fid.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(flow_from_row).transpose()
-        })
+                .bind(fid.as_str()),
+            flow_from_row
+        )
     }
 
     async fn list_flows(
@@ -213,14 +212,12 @@ impl FlowStore for SqlStore {
     }
 
     async fn delete_flow(&self, app: &Id, fid: &Id) -> Result<bool, StoreError> {
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query("DELETE FROM flows WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
                 .bind(fid.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 
@@ -247,18 +244,13 @@ impl FlowStore for SqlStore {
     }
 
     async fn delete_flows_of_job(&self, app: &Id, job: &Id) -> Result<u64, StoreError> {
-        let n = with_write!(self, pool => {
-            sqlx::query(
+        let n = rows_written!(self, sqlx::query(
                 "DELETE FROM flows WHERE application_id = $1 AND id IN (
                      SELECT flow_id FROM flow_triggers WHERE application_id = $1 AND trigger_key = $2
                          AND trigger_type IN ('resourceJobIteration', 'resourceJobIterationTimeout', 'resourceJobComplete'))",
             )
             .bind(app.as_str())
-            .bind(job.as_str())
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
+            .bind(job.as_str()));
         Ok(n)
     }
 

@@ -15,7 +15,7 @@ use rjobs_query::Query;
 use super::members::{insert_statements, replace_statements, Owner, GROUP_LINKS};
 use super::qbuild::{bind_all, json_col, query_page, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
-use super::{with_read, with_write, SqlStore};
+use super::{fetch_optional, with_read, with_write, SqlStore};
 use crate::{Backend, GroupStore, Page, StoreError};
 
 const FIELDS: Fields = &[
@@ -135,14 +135,13 @@ impl GroupStore for SqlStore {
     }
 
     async fn get_group(&self, app: &Id, g: &Id) -> Result<Option<ExperienceGroup>, StoreError> {
-        let row = with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM experience_groups WHERE application_id = $1 AND id = $2")
+        let row = fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM experience_groups WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
-                .bind(g.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(from_row).transpose()?
-        });
+                .bind(g.as_str()),
+            from_row
+        )?;
         match row {
             None => Ok(None),
             Some(g) => Ok(self.group_fill(vec![g]).await?.pop()),

@@ -24,7 +24,7 @@ use rjobs_core::execution::IterationRow;
 use rjobs_core::{Id, Timestamp};
 
 use super::row::{id, RowExt};
-use super::{with_read, SqlStore};
+use super::{fetch_optional, with_read, SqlStore};
 use crate::{FinishedIteration, IterationStore, Page, StoreError};
 
 fn opt_ts(r: &impl RowExt, col: &str) -> Result<Option<Timestamp>, StoreError> {
@@ -142,16 +142,13 @@ impl IterationStore for SqlStore {
         exec: &Id,
         resource: &Id,
     ) -> Result<Option<IterationRow>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query(
-                "SELECT * FROM iterations WHERE execution_id = $1 AND resource_id = $2",
-            )
-            .bind(exec.as_str())
-            .bind(resource.as_str())
-            .fetch_optional(pool)
-            .await?;
-            row.as_ref().map(iteration_from_row).transpose()
-        })
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM iterations WHERE execution_id = $1 AND resource_id = $2",)
+                .bind(exec.as_str())
+                .bind(resource.as_str()),
+            iteration_from_row
+        )
     }
 
     async fn list_iterations(

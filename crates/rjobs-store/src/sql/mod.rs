@@ -59,7 +59,23 @@ macro_rules! with_write {
         }
     };
 }
-pub(crate) use {with_read, with_write};
+/// The one row `$q` (a `sqlx::query(..)` with its binds) reads, decoded by `$from_row`, or
+/// `None`: the shape of every lookup by id.
+macro_rules! fetch_optional {
+    ($store:expr, $q:expr, $from_row:expr) => {
+        $crate::sql::with_read!($store, pool => {
+            let row = $q.fetch_optional(pool).await?;
+            row.as_ref().map($from_row).transpose()
+        })
+    };
+}
+/// Runs the write `$q` (a `sqlx::query(..)` with its binds) on the writer: the rows it changed.
+macro_rules! rows_written {
+    ($store:expr, $q:expr) => {
+        $crate::sql::with_write!($store, pool => $q.execute(pool).await?.rows_affected())
+    };
+}
+pub(crate) use {fetch_optional, rows_written, with_read, with_write};
 
 #[derive(Debug, Clone)]
 pub(crate) enum Pools {

@@ -104,92 +104,80 @@ pub(crate) trait Outbox {
     ) -> Result<(), StoreError>;
 }
 
-macro_rules! execution_event_body {
-    ($conn:expr, $exec:expr, $ty:expr, $at:expr) => {{
-        sqlx::query(&execution_sql())
-            .bind($exec.as_str())
-            .bind($at.map(Timestamp::as_millis))
-            .bind($ty.as_str())
-            .execute($conn)
-            .await?;
-        Ok(())
-    }};
+/// Implements [`Outbox`] for a backend's connection; `$insert` writes the iteration events.
+macro_rules! outbox_impl {
+    ($conn:ty, $insert:ident) => {
+        impl Outbox for $conn {
+            async fn execution_event(
+                &mut self,
+                exec: &Id,
+                ty: EventType,
+                at: Option<Timestamp>,
+            ) -> Result<(), StoreError> {
+                sqlx::query(&execution_sql())
+                    .bind(exec.as_str())
+                    .bind(at.map(Timestamp::as_millis))
+                    .bind(ty.as_str())
+                    .execute(&mut *self)
+                    .await?;
+                Ok(())
+            }
+
+            async fn iteration_events(
+                &mut self,
+                writes: &[RoundWrite],
+                won: &HashSet<(Id, i64)>,
+            ) -> Result<(), StoreError> {
+                $insert(self, &events(writes, won)).await
+            }
+        }
+    };
 }
+outbox_impl!(SqliteConnection, insert_sqlite);
+outbox_impl!(PgConnection, insert_postgres);
 
 /// Iteration events per SQLite statement (4 parameters each).
 const EVENTS_PER_STATEMENT: usize = 256;
 
-impl Outbox for SqliteConnection {
-    async fn execution_event(
-        &mut self,
-        exec: &Id,
-        ty: EventType,
-        at: Option<Timestamp>,
-    ) -> Result<(), StoreError> {
-        execution_event_body!(&mut *self, exec, ty, at)
-    }
-
-    async fn iteration_events(
-        &mut self,
-        writes: &[RoundWrite],
-        won: &HashSet<(Id, i64)>,
-    ) -> Result<(), StoreError> {
-        let evs = events(writes, won);
-        for chunk in evs.chunks(EVENTS_PER_STATEMENT) {
-            let source = format!(
-                "(SELECT column1 AS execution_id, column2 AS seq, column3 AS event_type,
+async fn insert_sqlite(c: &mut SqliteConnection, evs: &[Ev<'_>]) -> Result<(), StoreError> {
+    for chunk in evs.chunks(EVENTS_PER_STATEMENT) {
+        let source = format!(
+            "(SELECT column1 AS execution_id, column2 AS seq, column3 AS event_type,
                      column4 AS at FROM (VALUES {})) AS v",
-                values(false, chunk.len(), 4)
-            );
-            let sql = iteration_sql(&source);
-            let mut q = sqlx::query(&sql);
-            for e in chunk {
-                q = q
-                    .bind(e.exec.as_str())
-                    .bind(e.seq)
-                    .bind(e.ty.as_str())
-                    .bind(e.at);
-            }
-            q.execute(&mut *self).await?;
+            values(false, chunk.len(), 4)
+        );
+        let sql = iteration_sql(&source);
+        let mut q = sqlx::query(&sql);
+        for e in chunk {
+            q = q
+                .bind(e.exec.as_str())
+                .bind(e.seq)
+                .bind(e.ty.as_str())
+                .bind(e.at);
         }
-        Ok(())
+        q.execute(&mut *c).await?;
     }
+    Ok(())
 }
 
-impl Outbox for PgConnection {
-    async fn execution_event(
-        &mut self,
-        exec: &Id,
-        ty: EventType,
-        at: Option<Timestamp>,
-    ) -> Result<(), StoreError> {
-        execution_event_body!(&mut *self, exec, ty, at)
+async fn insert_postgres(c: &mut PgConnection, evs: &[Ev<'_>]) -> Result<(), StoreError> {
+    if evs.is_empty() {
+        return Ok(());
     }
-
-    async fn iteration_events(
-        &mut self,
-        writes: &[RoundWrite],
-        won: &HashSet<(Id, i64)>,
-    ) -> Result<(), StoreError> {
-        let evs = events(writes, won);
-        if evs.is_empty() {
-            return Ok(());
-        }
-        let sql = iteration_sql(
-            "UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[])
+    let sql = iteration_sql(
+        "UNNEST($1::text[], $2::bigint[], $3::text[], $4::bigint[])
                  AS v(execution_id, seq, event_type, at)",
-        );
-        sqlx::query(&sql)
-            .bind(evs.iter().map(|e| e.exec.to_string()).collect::<Vec<_>>())
-            .bind(evs.iter().map(|e| e.seq).collect::<Vec<_>>())
-            .bind(
-                evs.iter()
-                    .map(|e| e.ty.as_str().to_owned())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(evs.iter().map(|e| e.at).collect::<Vec<_>>())
-            .execute(&mut *self)
-            .await?;
-        Ok(())
-    }
+    );
+    sqlx::query(&sql)
+        .bind(evs.iter().map(|e| e.exec.to_string()).collect::<Vec<_>>())
+        .bind(evs.iter().map(|e| e.seq).collect::<Vec<_>>())
+        .bind(
+            evs.iter()
+                .map(|e| e.ty.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .bind(evs.iter().map(|e| e.at).collect::<Vec<_>>())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }

@@ -8,7 +8,7 @@ use rjobs_core::{Id, Timestamp};
 
 use super::list::{list_page, Columns};
 use super::row::{id, ts, RowExt};
-use super::{expect_one, with_read, with_write, SqlStore};
+use super::{expect_one, fetch_optional, rows_written, with_write, SqlStore};
 use crate::{JobStore, Page, StoreError};
 
 const COLUMNS: Columns = &[
@@ -125,14 +125,13 @@ impl JobStore for SqlStore {
     }
 
     async fn get_job(&self, app: &Id, jid: &Id) -> Result<Option<ResourceJob>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM resource_jobs WHERE application_id = $1 AND id = $2")
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM resource_jobs WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
-                .bind(jid.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(job_from_row).transpose()
-        })
+                .bind(jid.as_str()),
+            job_from_row
+        )
     }
 
     async fn list_jobs(&self, app: &Id, p: &ListParams) -> Result<Page<ResourceJob>, StoreError> {
@@ -141,7 +140,8 @@ impl JobStore for SqlStore {
 
     async fn update_job(&self, j: &ResourceJob, expected: i64) -> Result<(), StoreError> {
         let (abort, rollout) = controls_text(j.abort_config.as_ref(), j.rollout_config.as_ref());
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query(
                 "UPDATE resource_jobs SET name = $1, description = $2, data_table_id = $3,
                      query_json = $4, default_context = $5, max_iteration_concurrency = $6,
@@ -171,22 +171,17 @@ impl JobStore for SqlStore {
             .bind(j.application_id.as_str())
             .bind(j.id.as_str())
             .bind(expected)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
+        );
         expect_one(n)
     }
 
     async fn delete_job(&self, app: &Id, jid: &Id) -> Result<bool, StoreError> {
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query("DELETE FROM resource_jobs WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
                 .bind(jid.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 }

@@ -47,3 +47,21 @@ pub(crate) fn id(r: &impl RowExt, col: &str) -> Result<rjobs_core::Id, StoreErro
 pub(crate) fn ts(r: &impl RowExt, col: &str) -> Result<rjobs_core::Timestamp, StoreError> {
     r.int(col).map(rjobs_core::Timestamp::from_millis)
 }
+
+/// Decodes a stored count (never negative).
+pub(crate) fn count(r: &impl RowExt, col: &str) -> Result<u64, StoreError> {
+    let n = r.int(col)?;
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{col}: {n}")))
+}
+
+/// Decodes an execution's counters (`n_succeeded` … `n_remaining`, on the execution's row or a
+/// copy of them, as an outbox event keeps).
+pub(crate) fn summary(r: &impl RowExt) -> Result<rjobs_core::engine::Summary, StoreError> {
+    Ok(rjobs_core::engine::Summary {
+        succeeded: count(r, "n_succeeded")?,
+        failed: count(r, "n_failed")?,
+        timed_out: count(r, "n_timed_out")?,
+        in_progress: count(r, "n_in_progress")?,
+        remaining: count(r, "n_remaining")?,
+    })
+}

@@ -16,7 +16,7 @@ use rjobs_query::Query;
 
 use super::qbuild::{bind_all, json_col, to_json_text, SqlBuf};
 use super::row::{id, ts, RowExt};
-use super::{with_read, with_write, SqlStore};
+use super::{fetch_optional, rows_written, with_read, with_write, SqlStore};
 use crate::resources::RowParams;
 use crate::{Backend, Page, RowStore, StoreError};
 
@@ -121,6 +121,21 @@ fn insert_statements(backend: Backend, rows: &[DataRow]) -> Vec<SqlBuf> {
         .collect()
 }
 
+/// Fails with [`StoreError::Duplicate`] naming the first of `probes` (unique-value counts, see
+/// [`unique_probes`]) that finds a clash, inside the writer's transaction `$tx`.
+macro_rules! refuse_clashes {
+    ($tx:expr, $probes:expr) => {
+        for (what, p) in $probes {
+            let n: i64 = bind_all!(sqlx::query_scalar(&p.sql), &p.params)
+                .fetch_one($tx)
+                .await?;
+            if n > 0 {
+                return Err(StoreError::Duplicate(what.clone()));
+            }
+        }
+    };
+}
+
 impl SqlStore {
     /// Inserts rows all-or-nothing; [`StoreError::Duplicate`] names a clashing unique column
     /// (`[i].col` when `rows.len() > 1`).
@@ -133,14 +148,7 @@ impl SqlStore {
         let stmts = insert_statements(backend, rows);
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            for (what, p) in &probes {
-                let n: i64 = bind_all!(sqlx::query_scalar(&p.sql), &p.params)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if n > 0 {
-                    return Err(StoreError::Duplicate(what.clone()));
-                }
-            }
+            refuse_clashes!(&mut *tx, &probes);
             for s in &stmts {
                 bind_all!(sqlx::query(&s.sql), &s.params).execute(&mut *tx).await?;
             }
@@ -160,18 +168,17 @@ impl RowStore for SqlStore {
     }
 
     async fn get_row(&self, app: &Id, table: &Id, row: &Id) -> Result<Option<DataRow>, StoreError> {
-        with_read!(self, pool => {
-            let r = sqlx::query(
+        fetch_optional!(
+            self,
+            sqlx::query(
                 "SELECT * FROM data_table_rows
                  WHERE application_id = $1 AND data_table_id = $2 AND id = $3",
             )
             .bind(app.as_str())
             .bind(table.as_str())
-            .bind(row.as_str())
-            .fetch_optional(pool)
-            .await?;
-            r.as_ref().map(from_row).transpose()
-        })
+            .bind(row.as_str()),
+            from_row
+        )
     }
 
     async fn query_rows(
@@ -227,14 +234,7 @@ impl RowStore for SqlStore {
         let data = to_json_text(&r.data);
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
-            for (what, p) in &probes {
-                let n: i64 = bind_all!(sqlx::query_scalar(&p.sql), &p.params)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if n > 0 {
-                    return Err(StoreError::Duplicate(what.clone()));
-                }
-            }
+            refuse_clashes!(&mut *tx, &probes);
             let n = sqlx::query(
                 "UPDATE data_table_rows SET data = $1, updated_at = $2
                  WHERE application_id = $3 AND data_table_id = $4 AND id = $5",
@@ -253,7 +253,8 @@ impl RowStore for SqlStore {
     }
 
     async fn delete_row(&self, app: &Id, table: &Id, row: &Id) -> Result<bool, StoreError> {
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query(
                 "DELETE FROM data_table_rows
                  WHERE application_id = $1 AND data_table_id = $2 AND id = $3",
@@ -261,10 +262,7 @@ impl RowStore for SqlStore {
             .bind(app.as_str())
             .bind(table.as_str())
             .bind(row.as_str())
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 }

@@ -9,7 +9,7 @@ use rjobs_query::{Query, ResourceType};
 use serde_json::Value;
 
 use super::qbuild::{bind_all, SqlBuf};
-use super::{with_read, SqlStore};
+use super::{fetch_optional, with_read, SqlStore};
 use crate::{DeviceStore, GroupStore, StoreError, TargetStore, UserStore};
 
 /// Table and display column of a resource type.
@@ -126,16 +126,15 @@ impl TargetStore for SqlStore {
             ResourceType::ExperienceGroup => self.get_group(app, id).await?.map(|g| g.to_json()),
             ResourceType::ExperienceUser => self.get_user(app, id).await?.map(|u| u.to_json()),
             ResourceType::DataTableRow => {
-                let row = with_read!(self, pool => {
-                    let r = sqlx::query(
+                let row = fetch_optional!(
+                    self,
+                    sqlx::query(
                         "SELECT * FROM data_table_rows WHERE application_id = $1 AND id = $2",
                     )
                     .bind(app.as_str())
-                    .bind(id.as_str())
-                    .fetch_optional(pool)
-                    .await?;
-                    r.as_ref().map(super::rows::from_row).transpose()?
-                });
+                    .bind(id.as_str()),
+                    super::rows::from_row
+                )?;
                 row.map(|r| r.to_json())
             }
         })

@@ -7,7 +7,9 @@ use rjobs_core::{Id, Timestamp};
 
 use super::list::{list_page, Columns};
 use super::row::{id, ts, RowExt};
-use super::{expect_one, map_unique, with_read, with_write, SqlStore};
+use super::{
+    expect_one, fetch_optional, map_unique, rows_written, with_read, with_write, SqlStore,
+};
 use crate::{Page, StoreError, TokenStore};
 
 const COLUMNS: Columns = &[
@@ -71,13 +73,11 @@ impl TokenStore for SqlStore {
     }
 
     async fn find_admin_token(&self, hash: &str) -> Result<Option<AdminToken>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM admin_tokens WHERE token_hash = $1")
-                .bind(hash)
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(admin_from_row).transpose()
-        })
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM admin_tokens WHERE token_hash = $1").bind(hash),
+            admin_from_row
+        )
     }
 
     async fn insert_api_token(&self, t: &ApiToken) -> Result<(), StoreError> {
@@ -108,24 +108,21 @@ impl TokenStore for SqlStore {
     }
 
     async fn find_api_token(&self, hash: &str) -> Result<Option<ApiToken>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1")
-                .bind(hash)
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(token_from_row).transpose()
-        })
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1").bind(hash),
+            token_from_row
+        )
     }
 
     async fn get_api_token(&self, app: &Id, tid: &Id) -> Result<Option<ApiToken>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM api_tokens WHERE application_id = $1 AND id = $2")
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM api_tokens WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
-                .bind(tid.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(token_from_row).transpose()
-        })
+                .bind(tid.as_str()),
+            token_from_row
+        )
     }
 
     async fn list_api_tokens(
@@ -137,7 +134,8 @@ impl TokenStore for SqlStore {
     }
 
     async fn update_api_token(&self, t: &ApiToken, expected: i64) -> Result<(), StoreError> {
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query(
                 "UPDATE api_tokens SET name = $1, description = $2, status = $3,
                      expiration_date = $4, last_updated = $5, version = $6
@@ -152,22 +150,17 @@ impl TokenStore for SqlStore {
             .bind(t.application_id.as_str())
             .bind(t.id.as_str())
             .bind(expected)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        });
+        );
         expect_one(n)
     }
 
     async fn delete_api_token(&self, app: &Id, tid: &Id) -> Result<bool, StoreError> {
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query("DELETE FROM api_tokens WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
                 .bind(tid.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 }

@@ -15,7 +15,7 @@ use rjobs_query::Query;
 use super::members::{insert_statements, replace_statements, Owner, USER_LINKS};
 use super::qbuild::{bind_all, json_col, query_page, to_json_text, Fields, SqlBuf};
 use super::row::{id, ts, RowExt};
-use super::{map_unique, with_read, with_write, SqlStore};
+use super::{fetch_optional, map_unique, rows_written, with_write, SqlStore};
 use crate::{Backend, Page, StoreError, UserStore};
 
 const FIELDS: Fields = &[
@@ -183,14 +183,13 @@ impl UserStore for SqlStore {
     }
 
     async fn get_user(&self, app: &Id, u: &Id) -> Result<Option<ExperienceUser>, StoreError> {
-        let row = with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM experience_users WHERE application_id = $1 AND id = $2")
+        let row = fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM experience_users WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
-                .bind(u.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(from_row).transpose()?
-        });
+                .bind(u.as_str()),
+            from_row
+        )?;
         match row {
             None => Ok(None),
             Some(u) => Ok(self.user_fill(vec![u]).await?.pop()),
@@ -248,14 +247,12 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_user(&self, app: &Id, u: &Id) -> Result<bool, StoreError> {
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query("DELETE FROM experience_users WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
                 .bind(u.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 }

@@ -3,14 +3,13 @@
 //! attempts. The event inserts themselves are in `outbox.rs`.
 
 use async_trait::async_trait;
-use rjobs_core::engine::Summary;
 use rjobs_core::list::ListParams;
 use rjobs_core::webhooks::{EventType, NextStep};
 use rjobs_core::{Id, Timestamp};
 
 use super::list::{list_page, Columns};
-use super::row::{id, ts, RowExt};
-use super::{expect_one, with_read, with_write, SqlStore};
+use super::row::{id, summary, ts, RowExt};
+use super::{expect_one, fetch_optional, rows_written, with_read, with_write, SqlStore};
 use crate::webhooks::{
     AttemptRecord, Delivery, DeliveryClaim, IterationSnapshot, OutboxCounts, WebhookRecord,
     WebhookSecret, WebhookStore,
@@ -49,11 +48,6 @@ fn webhook_from_row(r: &impl RowExt) -> Result<WebhookRecord, StoreError> {
     })
 }
 
-fn count(r: &impl RowExt, col: &str) -> Result<u64, StoreError> {
-    let n = r.int(col)?;
-    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("{col}: {n}")))
-}
-
 fn small(n: i64, col: &str) -> Result<u32, StoreError> {
     u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("{col}: {n}")))
 }
@@ -78,13 +72,7 @@ fn delivery_from_row(r: &impl RowExt) -> Result<Delivery, StoreError> {
         execution_id: id(r, "execution_id")?,
         resource_job_id: id(r, "resource_job_id")?,
         status: r.text("status")?,
-        summary: Summary {
-            succeeded: count(r, "n_succeeded")?,
-            failed: count(r, "n_failed")?,
-            timed_out: count(r, "n_timed_out")?,
-            in_progress: count(r, "n_in_progress")?,
-            remaining: count(r, "n_remaining")?,
-        },
+        summary: summary(r)?,
         iteration,
         attempts: small(r.int("attempts")?, "attempts")?,
         url: r.text("url")?,
@@ -196,14 +184,13 @@ impl WebhookStore for SqlStore {
     }
 
     async fn get_webhook(&self, app: &Id, wid: &Id) -> Result<Option<WebhookRecord>, StoreError> {
-        with_read!(self, pool => {
-            let row = sqlx::query("SELECT * FROM webhooks WHERE application_id = $1 AND id = $2")
+        fetch_optional!(
+            self,
+            sqlx::query("SELECT * FROM webhooks WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
-                .bind(wid.as_str())
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(webhook_from_row).transpose()
-        })
+                .bind(wid.as_str()),
+            webhook_from_row
+        )
     }
 
     async fn list_webhooks(
@@ -242,14 +229,12 @@ impl WebhookStore for SqlStore {
     }
 
     async fn delete_webhook(&self, app: &Id, wid: &Id) -> Result<bool, StoreError> {
-        let n = with_write!(self, pool => {
+        let n = rows_written!(
+            self,
             sqlx::query("DELETE FROM webhooks WHERE application_id = $1 AND id = $2")
                 .bind(app.as_str())
                 .bind(wid.as_str())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
+        );
         Ok(n > 0)
     }
 

@@ -253,19 +253,6 @@ fn pacing_never_exceeds_the_rate() {
     }
 }
 
-fn view<'a>(status: ExecutionStatus, s: Summary) -> ExecView<'a> {
-    ExecView {
-        status,
-        summary: s,
-        max_concurrency: 10,
-        iteration_delay_ms: 0,
-        last_start: None,
-        next_timer: None,
-        abort: None,
-        rollout: None,
-    }
-}
-
 #[test]
 fn planner_with_controls() {
     let abort = AbortConfig {

@@ -10,9 +10,26 @@ fn err(status: ExecutionStatus) -> ExecutionEvent {
     }
 }
 
+/// The refusal of a final status.
+fn fin(status: ExecutionStatus) -> Result<ExecutionStatus, ExecutionRefusal> {
+    Err(ExecutionRefusal::AlreadyFinal { status })
+}
+
+/// The refusal of a status already stopping.
+fn stopping(status: ExecutionStatus) -> Result<ExecutionStatus, ExecutionRefusal> {
+    Err(ExecutionRefusal::AlreadyStopping { status })
+}
+
+/// A status table has one row per status, no more, no less.
+#[track_caller]
+fn each_status_once(rows: impl Iterator<Item = ExecutionStatus> + Clone) {
+    for status in ExecutionStatus::ALL {
+        assert_eq!(rows.clone().filter(|r| *r == status).count(), 1, "{status}");
+    }
+}
+
 #[test]
 fn every_status_event_pair() {
-    use ExecutionRefusal::{AlreadyFinal, AlreadyStopping};
     type Want = Result<ExecutionStatus, ExecutionRefusal>;
     // (status, on cancel, on error, on drained)
     let table: [(ExecutionStatus, Want, Want, Want); 7] = [
@@ -31,57 +48,35 @@ fn every_status_event_pair() {
         (
             X::Canceling,
             Ok(X::Canceling),
-            Err(AlreadyStopping {
-                status: X::Canceling,
-            }),
+            stopping(X::Canceling),
             Ok(X::Canceled),
         ),
         (
             X::Erroring,
-            Err(AlreadyStopping {
-                status: X::Erroring,
-            }),
-            Err(AlreadyStopping {
-                status: X::Erroring,
-            }),
+            stopping(X::Erroring),
+            stopping(X::Erroring),
             Ok(X::Errored),
         ),
         (
             X::Completed,
-            Err(AlreadyFinal {
-                status: X::Completed,
-            }),
-            Err(AlreadyFinal {
-                status: X::Completed,
-            }),
-            Err(AlreadyFinal {
-                status: X::Completed,
-            }),
+            fin(X::Completed),
+            fin(X::Completed),
+            fin(X::Completed),
         ),
         (
             X::Canceled,
             Ok(X::Canceled),
-            Err(AlreadyFinal {
-                status: X::Canceled,
-            }),
-            Err(AlreadyFinal {
-                status: X::Canceled,
-            }),
+            fin(X::Canceled),
+            fin(X::Canceled),
         ),
         (
             X::Errored,
-            Err(AlreadyFinal { status: X::Errored }),
-            Err(AlreadyFinal { status: X::Errored }),
-            Err(AlreadyFinal { status: X::Errored }),
+            fin(X::Errored),
+            fin(X::Errored),
+            fin(X::Errored),
         ),
     ];
-    for status in ExecutionStatus::ALL {
-        assert_eq!(
-            table.iter().filter(|r| r.0 == status).count(),
-            1,
-            "{status}"
-        );
-    }
+    each_status_once(table.iter().map(|r| r.0));
     for (status, cancel, error, drained) in table {
         assert_eq!(
             execution_transition(status, &ExecutionEvent::CancelRequested),
@@ -103,61 +98,18 @@ fn every_status_event_pair() {
 
 #[test]
 fn pause_and_resume() {
-    use ExecutionRefusal::{AlreadyFinal, AlreadyStopping};
     type Want = Result<ExecutionStatus, ExecutionRefusal>;
     // (status, on pause, on resume)
     let table: [(ExecutionStatus, Want, Want); 7] = [
         (X::InProgress, Ok(X::Paused), Ok(X::InProgress)),
         (X::Paused, Ok(X::Paused), Ok(X::InProgress)),
-        (
-            X::Canceling,
-            Err(AlreadyStopping {
-                status: X::Canceling,
-            }),
-            Err(AlreadyStopping {
-                status: X::Canceling,
-            }),
-        ),
-        (
-            X::Erroring,
-            Err(AlreadyStopping {
-                status: X::Erroring,
-            }),
-            Err(AlreadyStopping {
-                status: X::Erroring,
-            }),
-        ),
-        (
-            X::Completed,
-            Err(AlreadyFinal {
-                status: X::Completed,
-            }),
-            Err(AlreadyFinal {
-                status: X::Completed,
-            }),
-        ),
-        (
-            X::Canceled,
-            Err(AlreadyFinal {
-                status: X::Canceled,
-            }),
-            Err(AlreadyFinal {
-                status: X::Canceled,
-            }),
-        ),
-        (
-            X::Errored,
-            Err(AlreadyFinal { status: X::Errored }),
-            Err(AlreadyFinal { status: X::Errored }),
-        ),
+        (X::Canceling, stopping(X::Canceling), stopping(X::Canceling)),
+        (X::Erroring, stopping(X::Erroring), stopping(X::Erroring)),
+        (X::Completed, fin(X::Completed), fin(X::Completed)),
+        (X::Canceled, fin(X::Canceled), fin(X::Canceled)),
+        (X::Errored, fin(X::Errored), fin(X::Errored)),
     ];
-    for status in ExecutionStatus::ALL {
-        assert_eq!(
-            table.iter().filter(|r| r.0 == status).count(),
-            1,
-            "{status}"
-        );
-    }
+    each_status_once(table.iter().map(|r| r.0));
     for (status, pause, resume) in table {
         let p = execution_transition(status, &ExecutionEvent::PauseRequested);
         assert_eq!(p, pause, "{status} pause");

@@ -17,24 +17,36 @@ fn ok(rec: &IterationRecord, ev: IterationEvent, p: &RetryPolicy, mode: ExecMode
     }
 }
 
+/// The first attempt, started at `at(0)` with retries of both kinds to come (the default policy).
+const FIRST_ATTEMPT: AttemptInfo = AttemptInfo {
+    attempt: 1,
+    started_at: Timestamp::from_millis(T0),
+    will_retry_on_failure: true,
+    will_retry_on_timeout: true,
+};
+
+/// The message the transition leaves on the record.
+fn message(t: &Transition) -> Option<&str> {
+    t.record.message.as_deref()
+}
+
+/// [`ok`] with the default policy, the execution running.
+#[track_caller]
+fn run(rec: &IterationRecord, ev: IterationEvent) -> Transition {
+    ok(rec, ev, &policy(), RUN)
+}
+
 #[test]
 fn start_fires_the_iteration_trigger_and_arms_the_deadline() {
-    let t = ok(
+    let t = run(
         &IterationRecord::pending(),
         IterationEvent::Start { now: at(0) },
-        &policy(),
-        RUN,
     );
     assert_eq!(t.record.state, S::InProgress);
     assert_eq!(t.record.attempt, 1);
     assert_eq!(t.record.started_at, Some(at(0)));
     assert_eq!(t.record.deadline, Some(at(60_000)));
-    let info = AttemptInfo {
-        attempt: 1,
-        started_at: at(0),
-        will_retry_on_failure: true,
-        will_retry_on_timeout: true,
-    };
+    let info = FIRST_ATTEMPT;
     assert_eq!(
         t.effects,
         [
@@ -51,12 +63,7 @@ fn last_attempt_announces_no_retry() {
         attempt: 2,
         ..record_in(S::Retrying)
     };
-    let t = ok(
-        &rec,
-        IterationEvent::Start { now: at(80_000) },
-        &policy(),
-        RUN,
-    );
+    let t = run(&rec, IterationEvent::Start { now: at(80_000) });
     let info = t.iteration_trigger().unwrap();
     assert_eq!(
         (
@@ -132,28 +139,19 @@ fn accumulator_over_256_characters_fails_the_attempt() {
     };
     let t = ack_with_accumulator(acc.clone(), &no_retry);
     assert_eq!(t.record.state, S::Failed);
-    assert_eq!(
-        t.record.message.as_deref(),
-        Some(ACCUMULATOR_TOO_LONG_MESSAGE)
-    );
+    assert_eq!(message(&t), Some(ACCUMULATOR_TOO_LONG_MESSAGE));
     assert_eq!(t.record.accumulator, None);
     // ... and it is retried like any failure when retryOnFailure is on.
     let t = ack_with_accumulator(acc, &policy());
     assert_eq!(t.record.state, S::Retrying);
-    assert_eq!(
-        t.record.message.as_deref(),
-        Some(ACCUMULATOR_TOO_LONG_MESSAGE)
-    );
+    assert_eq!(message(&t), Some(ACCUMULATOR_TOO_LONG_MESSAGE));
 }
 
 #[test]
 fn accumulator_that_is_not_json_fails_the_attempt() {
     let t = ack_with_accumulator("not json".into(), &policy());
     assert_eq!(t.record.state, S::Retrying);
-    assert_eq!(
-        t.record.message.as_deref(),
-        Some(ACCUMULATOR_NOT_JSON_MESSAGE)
-    );
+    assert_eq!(message(&t), Some(ACCUMULATOR_NOT_JSON_MESSAGE));
 }
 
 #[test]
@@ -185,12 +183,7 @@ fn ack_must_come_strictly_before_the_deadline() {
 
 #[test]
 fn duplicate_ack_after_the_first_is_refused() {
-    let t = ok(
-        &record_in(S::InProgress),
-        ack(1, false, at(10)),
-        &policy(),
-        RUN,
-    );
+    let t = run(&record_in(S::InProgress), ack(1, false, at(10)));
     assert_eq!(t.record.state, S::Retrying);
     let r = transition(&t.record, ack(1, true, at(20)), &policy(), RUN);
     assert_eq!(r, Err(Refusal::NotAwaitingAck { state: S::Retrying }));
@@ -210,21 +203,14 @@ fn deadline_is_refused_before_it_is_due() {
 #[test]
 fn timeout_fires_the_trigger_and_retries_from_now() {
     // Processed 5 s late (say after a restart): completed at the deadline, retried from now.
-    let t = ok(
+    let t = run(
         &record_in(S::InProgress),
         IterationEvent::Deadline { now: at(65_000) },
-        &policy(),
-        RUN,
     );
     assert_eq!(t.record.state, S::Retrying);
     assert_eq!(t.record.retry_at, Some(at(66_000)));
     assert_eq!(t.record.message, None);
-    let info = AttemptInfo {
-        attempt: 1,
-        started_at: at(0),
-        will_retry_on_failure: true,
-        will_retry_on_timeout: true,
-    };
+    let info = FIRST_ATTEMPT;
     assert_eq!(
         t.effects,
         [Effect::FireTimeoutTrigger(info), Effect::WakeAt(at(66_000))]
@@ -283,12 +269,7 @@ fn retries_stop_after_max_retries() {
         };
         let t = ok(&rec, ack(attempt, false, at(10)), &policy(), RUN);
         assert_eq!(t.record.state, want, "attempt {attempt}");
-        let t = ok(
-            &rec,
-            IterationEvent::Deadline { now: at(60_000) },
-            &policy(),
-            RUN,
-        );
+        let t = run(&rec, IterationEvent::Deadline { now: at(60_000) });
         let want = if want == S::Failed { S::TimedOut } else { want };
         assert_eq!(t.record.state, want, "attempt {attempt}");
     }
@@ -335,12 +316,7 @@ fn retry_starts_only_when_due_and_keeps_the_last_message() {
         RUN,
     );
     assert_eq!(r, Err(Refusal::NotDue { due: at(70_000) }));
-    let t = ok(
-        &rec,
-        IterationEvent::Start { now: at(70_000) },
-        &policy(),
-        RUN,
-    );
+    let t = run(&rec, IterationEvent::Start { now: at(70_000) });
     assert_eq!((t.record.state, t.record.attempt), (S::InProgress, 2));
     assert_eq!(t.record.started_at, Some(at(70_000)));
     assert_eq!(t.record.message.as_deref(), Some("earlier"));
@@ -351,12 +327,7 @@ fn retry_starts_only_when_due_and_keeps_the_last_message() {
 fn resource_deleted_fails_with_the_spec_message() {
     for state in [S::Pending, S::Retrying] {
         let rec = record_in(state);
-        let t = ok(
-            &rec,
-            IterationEvent::ResourceDeleted { now: at(7) },
-            &policy(),
-            RUN,
-        );
+        let t = run(&rec, IterationEvent::ResourceDeleted { now: at(7) });
         assert_eq!(t.record.state, S::Failed);
         assert_eq!(t.record.message.as_deref(), Some("resource was deleted"));
         assert_eq!(t.record.attempt, rec.attempt);
@@ -388,12 +359,7 @@ fn rows_missing_their_timer_are_treated_as_due() {
         deadline: None,
         ..record_in(S::InProgress)
     };
-    let t = ok(
-        &stuck,
-        IterationEvent::Deadline { now: at(1) },
-        &policy(),
-        RUN,
-    );
+    let t = run(&stuck, IterationEvent::Deadline { now: at(1) });
     assert_eq!(t.record.state, S::Retrying);
     assert!(ok(&stuck, ack(1, true, at(1)), &policy(), RUN)
         .record

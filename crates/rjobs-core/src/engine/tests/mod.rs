@@ -76,3 +76,17 @@ pub(super) fn ack(attempt: u32, success: bool, now: Timestamp) -> IterationEvent
         now,
     }
 }
+
+/// An execution at `status` with `summary`, 10 slots, no delay, no timers and no controls.
+pub(crate) fn view<'a>(status: ExecutionStatus, summary: Summary) -> planner::ExecView<'a> {
+    planner::ExecView {
+        status,
+        summary,
+        max_concurrency: 10,
+        iteration_delay_ms: 0,
+        last_start: None,
+        next_timer: None,
+        abort: None,
+        rollout: None,
+    }
+}
