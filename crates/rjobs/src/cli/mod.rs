@@ -365,6 +365,21 @@ mod tests {
     }
 
     #[test]
+    fn options_go_into_the_body_as_their_kind_says() {
+        use serde_json::json;
+        let text = |s: &str| Some(JsonText(s.into()));
+        assert_eq!(text(r#"{"a": 1}"#).api_value(), Some(json!({"a": 1})));
+        assert_eq!(text("not json").api_value(), Some(json!("not json")));
+        assert_eq!(None::<JsonText>.api_value(), None);
+        assert_eq!(Some("{}".to_string()).api_value(), Some(json!("{}")));
+        assert_eq!(Some(0u64).api_value(), Some(json!(0)));
+        assert_eq!(
+            (true.api_value(), false.api_value()),
+            (Some(json!(true)), None)
+        );
+    }
+
+    #[test]
     fn ids_are_checked() {
         assert_eq!(segment("job", " ab12 ").unwrap(), "ab12");
         assert!(segment("job", "a/b").is_err());
