@@ -34,7 +34,7 @@ async fn setup(c: &Client, srv: &Server, devices: usize, concurrency: u32) -> (S
         "/applications/{app}/resource-jobs/{}",
         job["id"].as_str().unwrap()
     );
-    let exec = c.execute(&srv, &job).await;
+    let exec = c.execute(srv, &job).await;
     (job, Run { exec })
 }
 
