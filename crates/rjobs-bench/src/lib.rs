@@ -6,6 +6,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod flags;
 pub mod process;
 
 use std::sync::Arc;
@@ -231,6 +232,26 @@ impl InProcess {
         }
     }
 
+    /// Adds `flow` to `app`; the created flow.
+    pub async fn add_flow(&self, app: &str, flow: Value) -> anyhow::Result<Value> {
+        let path = format!("/applications/{app}/flows");
+        self.call(reqwest::Method::POST, &path, Some(flow)).await
+    }
+
+    /// Executes `job` and waits until the execution is final, timing it from the execute call.
+    #[allow(clippy::disallowed_methods)] // wall time of a benchmark
+    pub async fn execute_timed(&self, app: &str, job: &str) -> anyhow::Result<Timed> {
+        let t1 = std::time::Instant::now();
+        let (path, execute_ms) = self.execute(app, job).await?;
+        let (last, first_start_ms) = self.wait_final(&path, t1).await?;
+        Ok(Timed {
+            last,
+            secs: t1.elapsed().as_secs_f64(),
+            execute_ms,
+            first_start_ms,
+        })
+    }
+
     /// Stops the engine and drops the PostgreSQL database.
     pub async fn finish(self) -> anyhow::Result<()> {
         self.stop.cancel();
@@ -239,6 +260,19 @@ impl InProcess {
         }
         Ok(())
     }
+}
+
+/// An execution run to its end by [`InProcess::execute_timed`].
+#[derive(Debug, Clone)]
+pub struct Timed {
+    /// The final execution.
+    pub last: Value,
+    /// From the execute call to the final status.
+    pub secs: f64,
+    /// How long the execute call took.
+    pub execute_ms: f64,
+    /// When its summary first showed a started iteration.
+    pub first_start_ms: Option<f64>,
 }
 
 fn status_mib(key: &str) -> f64 {

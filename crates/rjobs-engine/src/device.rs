@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use rjobs_core::engine::IterationId;
 use rjobs_core::jobs::ResourceType;
 use rjobs_core::Id;
+use rjobs_flow::Publish;
 use serde_json::Value;
 
 use crate::engine::{AckRequest, Engine};
@@ -26,13 +27,7 @@ use crate::EngineError;
 pub trait Publisher: Send + Sync + std::fmt::Debug {
     /// Hands one message to the broker connection; Err when it cannot (not connected, the
     /// client refused it, queue full and timed out).
-    async fn publish(
-        &self,
-        topic: &str,
-        payload: Vec<u8>,
-        qos: u8,
-        retain: bool,
-    ) -> Result<(), PublishError>;
+    async fn publish(&self, message: Publish) -> Result<(), PublishError>;
 }
 
 /// Why a [`Publisher`] could not hand a message to the broker. The flow node reports it as

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use rjobs_core::engine::IterationId;
 use rjobs_core::execution::Source;
 use rjobs_core::{Clock, Id, IdGen};
-use rjobs_flow::{DevicePage, FlowDef, FlowHost, Found, HostError, RowPage, RunLimits};
+use rjobs_flow::{
+    Acknowledgement, DevicePage, FlowDef, FlowHost, Found, HostError, Publish, RowPage, RunLimits,
+};
 use rjobs_store::{FlowRecord, FlowRun, Store};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -221,16 +223,10 @@ impl FlowHost for EngineHost {
         self.clock.now().to_rfc3339()
     }
 
-    async fn publish(
-        &self,
-        topic: &str,
-        payload: Vec<u8>,
-        qos: u8,
-        retain: bool,
-    ) -> Result<(), HostError> {
+    async fn publish(&self, message: Publish) -> Result<(), HostError> {
         match &self.publisher {
             Some(p) => p
-                .publish(topic, payload, qos, retain)
+                .publish(message)
                 .await
                 .map_err(|e| HostError::Unavailable(e.to_string())),
             None => Err(HostError::Unavailable(rjobs_flow::NO_BROKER.into())),
@@ -267,19 +263,13 @@ impl FlowHost for EngineHost {
         self.patch_row(t, id, patch, text).await
     }
 
-    async fn acknowledge(
-        &self,
-        iteration_id: &str,
-        attempt: Option<u32>,
-        success: bool,
-        message: Option<String>,
-        accumulator: Option<Value>,
-    ) -> Result<(), HostError> {
+    async fn acknowledge(&self, ack: Acknowledgement) -> Result<(), HostError> {
         let engine = self
             .engine
             .upgrade()
             .ok_or(HostError::Unavailable(SHUTTING_DOWN.into()))?;
-        let iid = IterationId::parse(iteration_id).map_err(|_| {
+        let iteration_id = ack.iteration_id;
+        let iid = IterationId::parse(&iteration_id).map_err(|_| {
             HostError::invalid(
                 "iterationId",
                 format!("{iteration_id:?} is not an iteration id"),
@@ -287,11 +277,11 @@ impl FlowHost for EngineHost {
         })?;
         let exec = iid.execution_id().clone();
         let req = AckRequest {
-            iteration_id: iteration_id.to_string(),
-            success,
-            message,
-            accumulator,
-            attempt,
+            iteration_id,
+            success: ack.success,
+            message: ack.message,
+            accumulator: ack.accumulator,
+            attempt: ack.attempt,
         };
         // A flow may acknowledge any iteration of its application, of any job.
         engine

@@ -86,6 +86,43 @@ pub struct RowPage {
     pub descending: bool,
 }
 
+/// One iteration acknowledgement (the Job: Acknowledge node), as the host hands it to the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acknowledgement {
+    pub iteration_id: String,
+    /// The attempt the payload was built for (`data.attemptNumber`), if it says.
+    pub attempt: Option<u32>,
+    pub success: bool,
+    pub message: Option<String>,
+    /// The new accumulator, if the node sets one.
+    pub accumulator: Option<Value>,
+}
+
+/// One MQTT message to publish: what the Device: Command and MQTT nodes hand to
+/// [`FlowHost::publish`], and what the server's broker connection sends (the same type all the
+/// way down, so the four fields are named once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    /// 0, 1 or 2.
+    pub qos: u8,
+    pub retain: bool,
+}
+
+impl Publish {
+    /// The Device: Command node's message to one device: `losant/<id>/command`, QoS 1, not
+    /// retained (what the original product's devices subscribe to).
+    pub fn command(device_id: &str, payload: Vec<u8>) -> Publish {
+        Publish {
+            topic: format!("losant/{device_id}/command"),
+            payload,
+            qos: 1,
+            retain: false,
+        }
+    }
+}
+
 /// What a publish answers when the server has no broker configured.
 pub const NO_BROKER: &str =
     "no MQTT broker is configured: set mqtt.url (RJOBS_MQTT__URL, e.g. mqtt://127.0.0.1:1883)";
@@ -97,14 +134,7 @@ const NO_RESOURCES: &str = "this host has no devices or data tables";
 #[async_trait]
 pub trait FlowHost: Send + Sync {
     /// Acknowledge an iteration (the Job: Acknowledge node).
-    async fn acknowledge(
-        &self,
-        iteration_id: &str,
-        attempt: Option<u32>,
-        success: bool,
-        message: Option<String>,
-        accumulator: Option<Value>,
-    ) -> Result<(), HostError>;
+    async fn acknowledge(&self, ack: Acknowledgement) -> Result<(), HostError>;
     /// Execute a job (the Job: Execute node); context JSON text or None for the job's default.
     /// Returns the execution id.
     async fn execute_job(&self, job_id: &str, context: Option<String>)
@@ -116,14 +146,8 @@ pub trait FlowHost: Send + Sync {
     }
     /// Publish one MQTT message (the Device: Command and MQTT nodes). Fails when it cannot be
     /// handed to a connected broker; the default has no broker.
-    async fn publish(
-        &self,
-        topic: &str,
-        payload: Vec<u8>,
-        qos: u8,
-        retain: bool,
-    ) -> Result<(), HostError> {
-        let _ = (topic, payload, qos, retain);
+    async fn publish(&self, message: Publish) -> Result<(), HostError> {
+        let _ = message;
         Err(HostError::Unavailable(NO_BROKER.into()))
     }
     /// One device of the flow's application (`None`: no such device).

@@ -64,7 +64,9 @@ fn bad(message: String) -> Failure {
     ("InvalidRequest", message)
 }
 
-fn describe(e: &reqwest::Error) -> Failure {
+/// A request error with its causes, `outer: inner: ...` (reqwest's own text rarely says why:
+/// the refused address, the TLS failure and the timeout are in the sources).
+pub fn error_text(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
@@ -72,6 +74,11 @@ fn describe(e: &reqwest::Error) -> Failure {
         msg.push_str(&s.to_string());
         src = s.source();
     }
+    msg
+}
+
+fn describe(e: &reqwest::Error) -> Failure {
+    let msg = error_text(e);
     let ty = if msg.contains("outbound request to") {
         "OutboundRefused"
     } else if e.is_timeout() {

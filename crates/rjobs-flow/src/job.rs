@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::config::{AccumulatorMethod, AckConfig, ContextType, ExecConfig};
 use crate::error::NodeError;
-use crate::host::FlowHost;
+use crate::host::{Acknowledgement, FlowHost};
 use crate::outcome::fail_to;
 use crate::{expr, path, template};
 
@@ -69,16 +69,14 @@ pub(crate) async fn acknowledge(
             return fail_to(p, &c.result_path, "AcknowledgeError", m);
         }
     };
-    match host
-        .acknowledge(
-            &iteration_id,
-            attempt,
-            success,
-            message.clone(),
-            accumulator,
-        )
-        .await
-    {
+    let ack = Acknowledgement {
+        iteration_id,
+        attempt,
+        success,
+        message: message.clone(),
+        accumulator,
+    };
+    match host.acknowledge(ack).await {
         Ok(()) => match &c.result_path {
             Some(rp) => {
                 let mut result = json!({"success": success, "completedAt": host.now_iso()});

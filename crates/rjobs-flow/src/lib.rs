@@ -52,5 +52,7 @@ pub use def::{
     TRIGGER_TYPES,
 };
 pub use error::NodeError;
-pub use host::{DevicePage, FlowHost, Found, HostError, RowPage, NO_BROKER};
+pub use host::{
+    Acknowledgement, DevicePage, FlowHost, Found, HostError, Publish, RowPage, NO_BROKER,
+};
 pub use run::{envelope, run, RunLimits, RunLog};

@@ -21,7 +21,7 @@
 use serde_json::{json, Value};
 
 use crate::config::Cfg;
-use crate::host::FlowHost;
+use crate::host::{FlowHost, Publish};
 use crate::outcome::{error_path, fail};
 use crate::{path, template, FlowError, NodeError};
 
@@ -251,8 +251,7 @@ pub async fn run_device_command(
         Err(m) => return fail(p, &c.error_path, "InvalidCommand", m),
     };
     for id in ids {
-        let topic = format!("losant/{id}/command");
-        if let Err(e) = host.publish(&topic, body.clone(), 1, false).await {
+        if let Err(e) = host.publish(Publish::command(&id, body.clone())).await {
             return fail(p, &c.error_path, "MqttError", e.into());
         }
     }
@@ -280,10 +279,13 @@ pub async fn run_mqtt_message(
         Ok(x) => x,
         Err(m) => return fail(p, &c.error_path, "InvalidMessage", m),
     };
-    match host
-        .publish(&topic, message.into_bytes(), c.qos, c.retain)
-        .await
-    {
+    let message = Publish {
+        topic,
+        payload: message.into_bytes(),
+        qos: c.qos,
+        retain: c.retain,
+    };
+    match host.publish(message).await {
         Ok(()) => Ok(()),
         Err(e) => fail(p, &c.error_path, "MqttError", e.into()),
     }

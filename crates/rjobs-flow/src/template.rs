@@ -37,36 +37,45 @@ fn registry() -> &'static Handlebars<'static> {
         hb.register_escape_fn(handlebars::no_escape);
         // `each` is the helper whose work grows with the data: it runs under the step budget.
         hb.register_helper("each", Box::new(crate::each::Each));
-        for (name, op) in [
-            ("jsonEncode", Op::JsonEncode),
-            ("add", Op::Add),
-            ("subtract", Op::Subtract),
-            ("multiply", Op::Multiply),
-            ("divide", Op::Divide),
-            ("lower", Op::Lower),
-            ("upper", Op::Upper),
-            ("defaultTo", Op::DefaultTo),
-            ("encodeURIComponent", Op::EncodeUri),
-            ("length", Op::Length),
-        ] {
-            hb.register_helper(name, Box::new(ValueHelper(op)));
-        }
-        for (name, op) in [
-            ("eq", Cmp::Eq),
-            ("ne", Cmp::Ne),
-            ("gt", Cmp::Gt),
-            ("gte", Cmp::Gte),
-            ("lt", Cmp::Lt),
-            ("lte", Cmp::Lte),
-            ("and", Cmp::And),
-            ("or", Cmp::Or),
-            ("not", Cmp::Not),
-        ] {
-            hb.register_helper(name, Box::new(CondHelper(op)));
+        for (name, helper) in BUILTINS {
+            match helper {
+                Builtin::Value(op) => hb.register_helper(name, Box::new(ValueHelper(op))),
+                Builtin::Cond(op) => hb.register_helper(name, Box::new(CondHelper(op))),
+            }
         }
         hb
     })
 }
+
+/// Our helpers: those that compute a value, and the conditions, which also render as blocks.
+#[derive(Clone, Copy)]
+enum Builtin {
+    Value(Op),
+    Cond(Cmp),
+}
+
+/// Every helper by its name in templates.
+const BUILTINS: [(&str, Builtin); 19] = [
+    ("jsonEncode", Builtin::Value(Op::JsonEncode)),
+    ("add", Builtin::Value(Op::Add)),
+    ("subtract", Builtin::Value(Op::Subtract)),
+    ("multiply", Builtin::Value(Op::Multiply)),
+    ("divide", Builtin::Value(Op::Divide)),
+    ("lower", Builtin::Value(Op::Lower)),
+    ("upper", Builtin::Value(Op::Upper)),
+    ("defaultTo", Builtin::Value(Op::DefaultTo)),
+    ("encodeURIComponent", Builtin::Value(Op::EncodeUri)),
+    ("length", Builtin::Value(Op::Length)),
+    ("eq", Builtin::Cond(Cmp::Eq)),
+    ("ne", Builtin::Cond(Cmp::Ne)),
+    ("gt", Builtin::Cond(Cmp::Gt)),
+    ("gte", Builtin::Cond(Cmp::Gte)),
+    ("lt", Builtin::Cond(Cmp::Lt)),
+    ("lte", Builtin::Cond(Cmp::Lte)),
+    ("and", Builtin::Cond(Cmp::And)),
+    ("or", Builtin::Cond(Cmp::Or)),
+    ("not", Builtin::Cond(Cmp::Not)),
+];
 
 /// Renders `template` against `payload`. A template without `{{` is returned as is.
 pub fn render(template: &str, payload: &Value) -> Result<String, NodeError> {

@@ -7,7 +7,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use common::{flow, iteration_data, node, FakeHost};
-use rjobs_flow::{envelope, parse_flow, run, FlowHost, HostError, RunLimits, RunLog, NO_BROKER};
+use rjobs_flow::{
+    envelope, parse_flow, run, Acknowledgement, FlowHost, HostError, Publish, RunLimits, RunLog,
+    NO_BROKER,
+};
 use serde_json::{json, Value};
 
 fn err_of(ty: &str, config: Value) -> Option<String> {
@@ -102,14 +105,7 @@ struct Broker {
 
 #[async_trait]
 impl FlowHost for Broker {
-    async fn acknowledge(
-        &self,
-        _: &str,
-        _: Option<u32>,
-        _: bool,
-        _: Option<String>,
-        _: Option<Value>,
-    ) -> Result<(), HostError> {
+    async fn acknowledge(&self, _: Acknowledgement) -> Result<(), HostError> {
         Ok(())
     }
     async fn execute_job(&self, _: &str, _: Option<String>) -> Result<String, HostError> {
@@ -118,25 +114,19 @@ impl FlowHost for Broker {
     fn now_iso(&self) -> String {
         "2024-01-15T14:30:00.000Z".into()
     }
-    async fn publish(
-        &self,
-        topic: &str,
-        p: Vec<u8>,
-        qos: u8,
-        retain: bool,
-    ) -> Result<(), HostError> {
+    async fn publish(&self, m: Publish) -> Result<(), HostError> {
         if self.down {
             return Err(HostError::Unavailable(
                 "the MQTT broker is not connected".into(),
             ));
         }
-        let payload = serde_json::from_slice(&p)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&p).into_owned()));
+        let payload = serde_json::from_slice(&m.payload)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&m.payload).into_owned()));
         self.sent.lock().unwrap().push(Published {
-            topic: topic.into(),
+            topic: m.topic,
             payload,
-            qos,
-            retain,
+            qos: m.qos,
+            retain: m.retain,
         });
         Ok(())
     }

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{flow, iteration_data, node, Call, FakeHost};
-use rjobs_flow::{envelope, parse_flow, run, DevicePage, FlowHost, HostError, RowPage, RunLimits};
+use rjobs_flow::{
+    envelope, parse_flow, run, Acknowledgement, DevicePage, FlowHost, HostError, RowPage, RunLimits,
+};
 use serde_json::{json, Value};
 
 const T: &str = "5f1c2d3e4f5a6b7c8d9e0f1b";
@@ -464,14 +466,7 @@ async fn a_host_without_resources_says_so() {
     struct Bare;
     #[async_trait::async_trait]
     impl FlowHost for Bare {
-        async fn acknowledge(
-            &self,
-            _: &str,
-            _: Option<u32>,
-            _: bool,
-            _: Option<String>,
-            _: Option<Value>,
-        ) -> Result<(), HostError> {
+        async fn acknowledge(&self, _: Acknowledgement) -> Result<(), HostError> {
             Ok(())
         }
         async fn execute_job(&self, _: &str, _: Option<String>) -> Result<String, HostError> {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{flow, iteration_data, node, Call, FakeHost, JOB};
-use rjobs_flow::{envelope, parse_flow, run, FlowDef, RunLimits, RunLog};
+use rjobs_flow::{envelope, parse_flow, run, Acknowledgement, FlowDef, RunLimits, RunLog};
 use serde_json::{json, Value};
 
 fn build(first: &[&str], nodes: Value) -> FlowDef {
@@ -21,6 +21,32 @@ async fn go(f: &FlowDef, host: &FakeHost) -> RunLog {
         "2024-01-15T14:30:00.000Z",
     );
     run(f, 0, p, host, &RunLimits::default()).await
+}
+
+/// Runs `f` on `data` under `limits`, with short ids.
+async fn run_on(f: &FlowDef, data: Value, limits: &RunLimits) -> RunLog {
+    let p = envelope(f, "F", 0, "A", "App", data, "T");
+    run(f, 0, p, &FakeHost::default(), limits).await
+}
+
+/// A flow of `n` nodes of one type and config in a line, `{prefix}0` → `{prefix}1` → ….
+fn chain(prefix: &str, n: usize, ty: &str, config: Value) -> FlowDef {
+    let nodes = (0..n)
+        .map(|i| {
+            let next = if i + 1 < n {
+                json!([[format!("{prefix}{}", i + 1)]])
+            } else {
+                json!([[]])
+            };
+            node(&format!("{prefix}{i}"), ty, config.clone(), next)
+        })
+        .collect();
+    build(&[&format!("{prefix}0")], Value::Array(nodes))
+}
+
+/// A Job: Acknowledge node.
+fn ack(id: &str, config: Value, outs: Value) -> Value {
+    node(id, "ResourceJobAcknowledgeNode", config, outs)
 }
 
 /// A Debug node at the end shows the final payload.
@@ -60,9 +86,8 @@ async fn acknowledge_with_expression_message_and_result() {
     let f = build(
         &["ack"],
         json!([
-            node(
+            ack(
                 "ack",
-                "ResourceJobAcknowledgeNode",
                 json!({
                     "successExpression": "{{data.device.name}} === 'Pump 7' && {{globals.threshold}} > 70",
                     "messageTemplate": "Processed {{data.device.name}}",
@@ -79,13 +104,13 @@ async fn acknowledge_with_expression_message_and_result() {
     assert_eq!(log.nodes_run, 2);
     assert_eq!(
         host.calls(),
-        vec![Call::Ack {
+        vec![Call::Ack(Acknowledgement {
             iteration_id: "444444444444dddddddddddd-111111111111aaaaaaaaaaaa".into(),
             attempt: Some(2),
             success: true,
             message: Some("Processed Pump 7".into()),
             accumulator: None,
-        }]
+        })]
     );
     let r = &last_payload(&log)["working"]["ackResult"];
     assert_eq!(r["success"], true);
@@ -101,9 +126,8 @@ async fn acknowledge_false_trimmed_message_and_accumulators() {
     let f = build(
         &["a1"],
         json!([
-            node(
+            ack(
                 "a1",
-                "ResourceJobAcknowledgeNode",
                 json!({
                     "successExpression": "{{data.missing}}", "messageTemplate": long,
                     "accumulatorMethod": "jsonTemplate",
@@ -111,17 +135,15 @@ async fn acknowledge_false_trimmed_message_and_accumulators() {
                 }),
                 json!([["a2"]])
             ),
-            node(
+            ack(
                 "a2",
-                "ResourceJobAcknowledgeNode",
                 json!({
                     "successExpression": "1", "accumulatorMethod": "payloadPath", "accumulatorValue": "data.device.tags"
                 }),
                 json!([["a3"]])
             ),
-            node(
+            ack(
                 "a3",
-                "ResourceJobAcknowledgeNode",
                 json!({
                     "successExpression": "1", "accumulatorMethod": "stringTemplate", "accumulatorValue": "n={{data.accumulator.count}}",
                     "iterationIdPath": "data.execution.id"
@@ -134,27 +156,27 @@ async fn acknowledge_false_trimmed_message_and_accumulators() {
     let log = go(&f, &host).await;
     assert_eq!(log.status, "success", "{:?}", log.error);
     let calls = host.calls();
-    let Call::Ack {
+    let Call::Ack(Acknowledgement {
         success,
         message,
         accumulator,
         ..
-    } = &calls[0]
+    }) = &calls[0]
     else {
         panic!()
     };
     assert!(!success);
     assert_eq!(message.as_ref().map(|m| m.len()), Some(256));
     assert_eq!(accumulator, &Some(json!({"count": 3})));
-    let Call::Ack { accumulator, .. } = &calls[1] else {
+    let Call::Ack(Acknowledgement { accumulator, .. }) = &calls[1] else {
         panic!()
     };
     assert_eq!(accumulator, &Some(json!({"floor": ["2"]})));
-    let Call::Ack {
+    let Call::Ack(Acknowledgement {
         accumulator,
         iteration_id,
         ..
-    } = &calls[2]
+    }) = &calls[2]
     else {
         panic!()
     };
@@ -166,9 +188,8 @@ async fn acknowledge_false_trimmed_message_and_accumulators() {
 async fn oversized_accumulator_errors_the_run() {
     let f = build(
         &["a"],
-        json!([node(
+        json!([ack(
             "a",
-            "ResourceJobAcknowledgeNode",
             json!({
                 "successExpression": "true", "accumulatorMethod": "stringTemplate", "accumulatorValue": "y".repeat(300),
                 "resultPath": "working.r"
@@ -196,9 +217,8 @@ async fn refusals_go_to_result_path_or_end_the_run() {
     let f = build(
         &["a"],
         json!([
-            node(
+            ack(
                 "a",
-                "ResourceJobAcknowledgeNode",
                 json!({"successExpression": "true", "resultPath": "working.r"}),
                 json!([["e"]])
             ),
@@ -226,12 +246,7 @@ async fn refusals_go_to_result_path_or_end_the_run() {
     let f = build(
         &["a"],
         json!([
-            node(
-                "a",
-                "ResourceJobAcknowledgeNode",
-                json!({"successExpression": "true"}),
-                json!([["end"]])
-            ),
+            ack("a", json!({"successExpression": "true"}), json!([["end"]])),
             dbg("end")
         ]),
     );
@@ -488,8 +503,7 @@ async fn a_mutate_that_doubles_the_payload_stops_at_the_cap() {
             json!([[]])
         )]),
     );
-    let p = envelope(&f, "F", 0, "A", "App", iteration_data(), "T");
-    let log = run(&f, 0, p, &FakeHost::default(), &RunLimits::default()).await;
+    let log = run_on(&f, iteration_data(), &RunLimits::default()).await;
     assert_eq!(log.status, "error");
     let e = log.error.unwrap_or_default();
     assert!(e.contains("maximum size of 5242880 bytes"), "{e}");
@@ -498,25 +512,14 @@ async fn a_mutate_that_doubles_the_payload_stops_at_the_cap() {
 
 #[tokio::test]
 async fn debug_values_of_a_run_stay_under_the_payload_cap() {
-    let nodes: Vec<Value> = (0..20)
-        .map(|i| {
-            let next = if i < 19 {
-                json!([[format!("d{}", i + 1)]])
-            } else {
-                json!([[]])
-            };
-            node(&format!("d{i}"), "DebugNode", json!({"message": "m"}), next)
-        })
-        .collect();
-    let f = build(&["d0"], Value::Array(nodes));
+    let f = chain("d", 20, "DebugNode", json!({"message": "m"}));
     let mut data = iteration_data();
     data["big"] = json!("x".repeat(1000));
-    let p = envelope(&f, "F", 0, "A", "App", data, "T");
     let limits = RunLimits {
         max_payload_bytes: 5000,
         ..RunLimits::default()
     };
-    let log = run(&f, 0, p, &FakeHost::default(), &limits).await;
+    let log = run_on(&f, data, &limits).await;
     assert_eq!(log.status, "success", "{:?}", log.error);
     assert_eq!(log.debug.len(), 20);
     let total: usize = log.debug.iter().map(|d| d["value"].to_string().len()).sum();
@@ -530,28 +533,12 @@ async fn debug_values_of_a_run_stay_under_the_payload_cap() {
 #[tokio::test]
 async fn a_chain_of_mutates_cannot_nest_the_payload_without_bound() {
     // Each node moves `data` one level deeper; 200 nodes would nest 200+ levels.
-    let nodes: Vec<Value> = (0..200)
-        .map(|i| {
-            let next = if i < 199 {
-                json!([[format!("m{}", i + 1)]])
-            } else {
-                json!([[]])
-            };
-            let rules = json!([
-                {"type": "move", "source": "data", "destination": "tmp"},
-                {"type": "move", "source": "tmp", "destination": "data.inner"}
-            ]);
-            node(
-                &format!("m{i}"),
-                "MutateNode",
-                json!({ "rules": rules }),
-                next,
-            )
-        })
-        .collect();
-    let f = build(&["m0"], Value::Array(nodes));
-    let p = envelope(&f, "F", 0, "A", "App", iteration_data(), "T");
-    let log = run(&f, 0, p, &FakeHost::default(), &RunLimits::default()).await;
+    let rules = json!([
+        {"type": "move", "source": "data", "destination": "tmp"},
+        {"type": "move", "source": "tmp", "destination": "data.inner"}
+    ]);
+    let f = chain("m", 200, "MutateNode", json!({ "rules": rules }));
+    let log = run_on(&f, iteration_data(), &RunLimits::default()).await;
     assert_eq!(log.status, "error");
     let e = log.error.unwrap_or_default();
     assert!(e.contains("nests deeper than 128"), "{e}");

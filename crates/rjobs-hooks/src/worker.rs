@@ -262,7 +262,7 @@ impl Deliverer {
             .await;
         let mut resp = match sent {
             Ok(r) => r,
-            Err(e) => return transport(describe(&e)),
+            Err(e) => return transport(rjobs_flow::http::error_text(&e)),
         };
         let code = resp.status().as_u16();
         // Read (and drop) at most the cap: the answer's body matters only as far as the
@@ -279,7 +279,7 @@ impl Deliverer {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    error = Some(describe(&e));
+                    error = Some(rjobs_flow::http::error_text(&e));
                     break;
                 }
             }
@@ -292,15 +292,4 @@ impl Deliverer {
             error,
         }
     }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    msg
 }

@@ -25,6 +25,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use rjobs_engine::{AckRequest, Component, DeviceAcks, PublishError, Publisher};
+use rjobs_flow::Publish;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -177,13 +178,13 @@ impl Mqtt {
 
 #[async_trait]
 impl Publisher for Mqtt {
-    async fn publish(
-        &self,
-        topic: &str,
-        payload: Vec<u8>,
-        qos: u8,
-        retain: bool,
-    ) -> Result<(), PublishError> {
+    async fn publish(&self, message: Publish) -> Result<(), PublishError> {
+        let Publish {
+            topic,
+            payload,
+            qos,
+            retain,
+        } = message;
         let count = |r: &str| self.metrics.publishes.with_label_values(&[r]).inc();
         if !self.is_connected() {
             count("not_connected");
@@ -197,7 +198,7 @@ impl Publisher for Mqtt {
             1 => QoS::AtLeastOnce,
             _ => QoS::ExactlyOnce,
         };
-        let send = self.client.publish(topic, qos, retain, payload);
+        let send = self.client.publish(topic.as_str(), qos, retain, payload);
         match tokio::time::timeout(self.timeout, send).await {
             Ok(Ok(())) => {
                 count("ok");
@@ -206,14 +207,14 @@ impl Publisher for Mqtt {
             Ok(Err(e)) => {
                 count("error");
                 Err(PublishError::Failed {
-                    topic: topic.to_string(),
+                    topic,
                     message: e.to_string(),
                 })
             }
             Err(_) => {
                 count("timeout");
                 Err(PublishError::TimedOut {
-                    topic: topic.to_string(),
+                    topic,
                     timeout_ms: self.timeout.as_millis(),
                 })
             }

@@ -11,10 +11,12 @@
 //!
 //! Modules: [`settings`] (the `mqtt.*` settings, URL parsing), [`ack`] (the pure decision on an
 //! ack message), [`tls`] (the `mqtts://` client: rustls, ring, CA file or system roots),
-//! [`client`] (the connection, reconnects, publishing, applying acks).
+//! [`client`] (the connection, reconnects, publishing, applying acks), [`devices`] (the other end:
+//! simulated devices answering commands, for the demo, the benchmark and the tests).
 
 pub mod ack;
 pub mod client;
+pub mod devices;
 pub mod settings;
 pub mod tls;
 

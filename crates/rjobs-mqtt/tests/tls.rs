@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use prometheus::Registry;
 use rjobs_core::{Clock, SystemClock};
 use rjobs_engine::{Component, DeviceAcks, Engine, NullSink, Publisher, ReportSigner};
+use rjobs_flow::Publish;
 use rjobs_mqtt::tls::{client_config, Roots};
 use rjobs_mqtt::{Mqtt, MqttSettings};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
@@ -239,24 +240,58 @@ async fn until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publish_and_subscribe_over_tls() {
+/// A TLS broker of the test's own and rjobs connecting to it trusting `ca`.
+struct Connected {
+    broker: Broker,
+    registry: Registry,
+    stop: CancellationToken,
+    mqtt: Arc<Mqtt>,
+    /// How long `Mqtt::start` took to return.
+    started_in: Duration,
+}
+
+/// Starts a broker and rjobs' connection (node id `node`); `None`, saying so, on a machine
+/// without Mosquitto.
+async fn connect(ca: &str, node: &str) -> Option<Connected> {
     let Some(bin) = mosquitto() else {
         eprintln!("SKIPPED: no mosquitto binary on this machine");
-        return;
+        return None;
     };
     let broker = Broker::start(&bin);
     let registry = Registry::new();
     let stop = CancellationToken::new();
+    let began = Instant::now();
     let mqtt = Mqtt::start(
-        &broker.settings("ca.pem"),
-        "tls-test",
+        &broker.settings(ca),
+        node,
         acks(broker.dir.path()).await,
         &registry,
         stop.clone(),
     )
     .unwrap()
     .expect("a broker is configured");
+    let started_in = began.elapsed();
+    Some(Connected {
+        broker,
+        registry,
+        stop,
+        mqtt,
+        started_in,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_and_subscribe_over_tls() {
+    let Some(Connected {
+        broker,
+        registry,
+        stop,
+        mqtt,
+        ..
+    }) = connect("ca.pem", "tls-test").await
+    else {
+        return;
+    };
     until("rjobs connected over TLS", 10, || mqtt.is_connected()).await;
     assert_eq!(mqtt.status()["state"], "connected");
     assert!(mqtt.status().get("lastError").is_none());
@@ -293,14 +328,9 @@ async fn publish_and_subscribe_over_tls() {
 
     // rjobs → device.
     let command = br#"{"name":"update","payload":{"v":2},"time":"2024-01-01T00:00:00.000Z"}"#;
-    mqtt.publish(
-        &format!("losant/{DEVICE}/command"),
-        command.to_vec(),
-        1,
-        false,
-    )
-    .await
-    .unwrap();
+    mqtt.publish(Publish::command(DEVICE, command.to_vec()))
+        .await
+        .unwrap();
     let got = loop {
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
             Ok(Some(Event::Incoming(Packet::Publish(p)))) => break p,
@@ -340,27 +370,18 @@ async fn publish_and_subscribe_over_tls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_signed_by_another_ca_is_refused_without_blocking() {
-    let Some(bin) = mosquitto() else {
-        eprintln!("SKIPPED: no mosquitto binary on this machine");
+    // The broker is bound so that it lives to the end of the test.
+    let Some(Connected {
+        broker: _broker,
+        stop,
+        mqtt,
+        started_in,
+        ..
+    }) = connect("other-ca.pem", "tls-wrong-ca").await
+    else {
         return;
     };
-    let broker = Broker::start(&bin);
-    let registry = Registry::new();
-    let stop = CancellationToken::new();
-    let began = Instant::now();
-    let mqtt = Mqtt::start(
-        &broker.settings("other-ca.pem"),
-        "tls-wrong-ca",
-        acks(broker.dir.path()).await,
-        &registry,
-        stop.clone(),
-    )
-    .unwrap()
-    .expect("a broker is configured");
-    assert!(
-        began.elapsed() < Duration::from_secs(2),
-        "start returns at once"
-    );
+    assert!(started_in < Duration::from_secs(2), "start returns at once");
     until("the TLS failure is recorded", 10, || {
         mqtt.last_error().is_some()
     })
@@ -377,12 +398,7 @@ async fn a_broker_signed_by_another_ca_is_refused_without_blocking() {
     // A publish fails at once, saying why; the connection stays down through the retries.
     let t = Instant::now();
     let e = mqtt
-        .publish(
-            &format!("losant/{DEVICE}/command"),
-            b"{}".to_vec(),
-            1,
-            false,
-        )
+        .publish(Publish::command(DEVICE, b"{}".to_vec()))
         .await
         .unwrap_err()
         .to_string();

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rjobs_mqtt::devices::{send_ack, Fleet, FleetError};
+use rumqttc::MqttOptions;
 use serde_json::{json, Value};
 
 use crate::demo::{fails_always, fails_once};
@@ -47,32 +48,18 @@ pub async fn devices(
     let mut opts = MqttOptions::new(format!("rjobs-demo-devices-{tag}"), host, port);
     opts.set_keep_alive(Duration::from_secs(30))
         .set_inflight(1000);
-    let (client, mut el) = AsyncClient::new(opts, 10_000);
-    client
-        .subscribe("losant/+/command", QoS::AtLeastOnce)
-        .await?;
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), el.poll()).await {
-            Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => break,
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => bail!("cannot reach the MQTT broker at {host}:{port}: {e}"),
-            Err(_) => bail!("the MQTT broker at {host}:{port} did not answer"),
+    let mut fleet = Fleet::new(opts);
+    match fleet.subscribed(Duration::from_secs(5)).await {
+        Ok(()) => {}
+        Err(FleetError::Unreachable(e)) => {
+            bail!("cannot reach the MQTT broker at {host}:{port}: {e}")
         }
+        Err(FleetError::NoSubAck) => bail!("the MQTT broker at {host}:{port} did not answer"),
     }
     Ok(tokio::spawn(async move {
         loop {
-            let p = match el.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => p,
-                Ok(_) => continue,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Some(device) = p.topic.split('/').nth(1).map(str::to_string) else {
-                continue;
-            };
-            let Ok(cmd) = serde_json::from_slice::<Value>(&p.payload) else {
+            let command = fleet.next_command(Duration::from_millis(100)).await;
+            let Some(cmd) = command.json() else {
                 continue;
             };
             let c = &cmd["payload"];
@@ -80,14 +67,7 @@ pub async fn devices(
             let (success, message) = answer(c["sensor"].as_str().unwrap_or(""), attempt);
             let ack = json!({"iterationId": c["iterationId"], "attempt": attempt,
                              "success": success, "message": message});
-            let _ = client
-                .publish(
-                    format!("losant/{device}/iteration/ack"),
-                    QoS::AtLeastOnce,
-                    false,
-                    ack.to_string(),
-                )
-                .await;
+            let _ = send_ack(fleet.client(), &command.device, ack.to_string()).await;
         }
     }))
 }

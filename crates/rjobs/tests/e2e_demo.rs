@@ -1,12 +1,31 @@
 //! `rjobs demo` runs to the end and its output holds: the counts add up, the report exists with
 //! one row per device, and the failures are exactly the sensors the built-in API fails.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 
-#[test]
-fn demo_runs_and_its_figures_hold() {
+use common::REPORT_HEADER;
+
+/// What `rjobs demo <args>` printed on its Summary line, and its report (which it removes).
+struct Demo {
+    summary: String,
+    report: String,
+}
+
+impl Demo {
+    /// The report's rows, split on commas (the demo's fields hold none), after its header.
+    fn rows(&self) -> Vec<Vec<&str>> {
+        let mut lines = self.report.lines();
+        assert_eq!(lines.next(), Some(REPORT_HEADER));
+        lines.map(|l| l.split(',').collect()).collect()
+    }
+}
+
+fn demo(args: &[&str]) -> Demo {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_rjobs"))
-        .args(["demo", "--devices", "2000"])
+        .arg("demo")
+        .args(args)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -18,8 +37,25 @@ fn demo_runs_and_its_figures_hold() {
     let summary = stdout
         .lines()
         .find_map(|l| l.strip_prefix("Summary: "))
-        .expect("a Summary line");
-    let fields: HashMap<&str, &str> = summary
+        .expect("a Summary line")
+        .to_string();
+    let path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Report: "))
+        .and_then(|l| l.split(" (").next())
+        .expect("a Report line");
+    let report = std::fs::read_to_string(path).unwrap();
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Demo { summary, report }
+}
+
+#[test]
+fn demo_runs_and_its_figures_hold() {
+    let d = demo(&["--devices", "2000"]);
+    let fields: HashMap<&str, &str> = d
+        .summary
         .split_whitespace()
         .filter_map(|kv| kv.split_once('='))
         .collect();
@@ -28,18 +64,7 @@ fn demo_runs_and_its_figures_hold() {
     assert_eq!(n("succeeded") + n("failed") + n("timedOut"), 2000);
     assert_eq!((n("inProgress"), n("remaining")), (0, 0));
     assert_eq!(n("failed"), 20, "sensors n%100==7 fail on every attempt");
-    let path = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Report: "))
-        .and_then(|l| l.split(" (").next())
-        .expect("a Report line");
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    assert_eq!(
-        lines.next(),
-        Some("iterationId,resourceId,resourceName,status,attempts,startedAt,completedAt,message,accumulator")
-    );
-    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let rows = d.rows();
     assert_eq!(rows.len(), 2000, "one row per device");
     let ids: HashSet<&str> = rows.iter().map(|r| r[0]).collect();
     assert_eq!(ids.len(), 2000);
@@ -62,46 +87,21 @@ fn demo_runs_and_its_figures_hold() {
     }
     assert_eq!(by_status.get("succeeded").copied(), Some(n("succeeded")));
     assert_eq!(by_status.get("failed").copied(), Some(n("failed")));
-    if let Some(dir) = std::path::Path::new(path).parent() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
 }
 
 /// `rjobs demo --mqtt` (the local Mosquitto): the devices acknowledge over MQTT, failing as the
 /// sensor API does, and the figures hold the same way.
 #[test]
 fn demo_over_mqtt_runs_and_its_figures_hold() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rjobs"))
-        .args(["demo", "--mqtt", "--devices", "500"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let d = demo(&["--mqtt", "--devices", "500"]);
     assert!(
-        out.status.success(),
-        "demo failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Summary: "))
-        .expect("a Summary line");
-    assert!(
-        summary.starts_with(
+        d.summary.starts_with(
             "status=completed succeeded=495 failed=5 timedOut=0 inProgress=0 remaining=0"
         ),
-        "{summary}"
+        "{}",
+        d.summary
     );
-    let path = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("Report: "))
-        .and_then(|l| l.split(" (").next())
-        .expect("a Report line");
-    let text = std::fs::read_to_string(path).unwrap();
-    let rows: Vec<Vec<&str>> = text
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
+    let rows = d.rows();
     assert_eq!(rows.len(), 500);
     for r in &rows {
         let n: u32 = r[2][7..].parse().unwrap();
@@ -119,8 +119,5 @@ fn demo_over_mqtt_runs_and_its_figures_hold() {
                 "{r:?}"
             ),
         }
-    }
-    if let Some(dir) = std::path::Path::new(path).parent() {
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -179,16 +179,7 @@ async fn setup_on(srv: Server, n: usize, concurrency: u32) -> Setup {
         .await;
     assert_eq!(st, 201, "{job}");
     let job = format!("{jobs}/{}", job["id"].as_str().unwrap());
-    let (st, v) = c
-        .call(
-            "POST",
-            &srv.url(&format!("{job}/execute")),
-            Some(ADMIN),
-            Some(&json!({})),
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
-    let exec = format!("{job}/executions/{}", v["executionId"].as_str().unwrap());
+    let exec = c.execute(&srv, &job).await;
     Setup { srv, c, exec, n }
 }
 
@@ -448,22 +439,4 @@ async fn postgres_stream_from_another_node() {
     data.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_stream() {
-    stream(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_stream() {
-    stream(Db::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_many_streams() {
-    many_streams(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_many_streams() {
-    many_streams(Db::Postgres).await;
-}
+on_both_backends!(stream, many_streams);

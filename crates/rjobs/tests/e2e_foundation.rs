@@ -201,27 +201,10 @@ async fn auth_matrix(db: Db) {
         "applicationId",
     );
     // Upper-case ids are accepted.
-    let (st, _) = c
-        .call(
-            "GET",
-            &s.url(&format!("/applications/{}", a.to_uppercase())),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(st, 200);
+    let path = format!("/applications/{}", a.to_uppercase());
+    assert_eq!(c.admin_get(&s, &path).await.0, 200);
     s.stop();
     data.cleanup().await;
-}
-
-#[tokio::test]
-async fn auth_matrix_sqlite() {
-    auth_matrix(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn auth_matrix_postgres() {
-    auth_matrix(Db::Postgres).await;
 }
 
 #[tokio::test]
@@ -384,27 +367,10 @@ async fn restart_keeps_data(db: Db) {
     let app2 = create_app(&c, &s, "after-kill").await;
     s.kill9();
     let s = Server::start(&data, &[]);
-    let (st, _) = c
-        .call(
-            "GET",
-            &s.url(&format!("/applications/{app2}")),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(st, 200);
+    let path = format!("/applications/{app2}");
+    assert_eq!(c.admin_get(&s, &path).await.0, 200);
     s.stop();
     data.cleanup().await;
-}
-
-#[tokio::test]
-async fn restart_keeps_data_sqlite() {
-    restart_keeps_data(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn restart_keeps_data_postgres() {
-    restart_keeps_data(Db::Postgres).await;
 }
 
 #[tokio::test]
@@ -524,3 +490,5 @@ async fn concurrent_writes_never_see_database_is_locked() {
     assert_eq!(v["totalCount"], 200);
     s.stop();
 }
+
+on_both_backends!(current_thread: auth_matrix, restart_keeps_data);

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use common::{Client, Data, Db, Server, ADMIN};
 use mqtt_common::{execute, health, metric, setup, unique, wait_connected, wait_done};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rjobs_mqtt::devices::{send_ack, Fleet};
+use rumqttc::{AsyncClient, MqttOptions};
 use serde_json::{json, Value};
 
 const BROKER: &str = "mqtt://127.0.0.1:1883";
@@ -49,19 +50,10 @@ async fn simulate(devices: HashMap<String, usize>, forge: bool) -> tokio::task::
     opts.set_keep_alive(Duration::from_secs(30))
         .set_max_packet_size(1 << 20, 1 << 20)
         .set_inflight(1000);
-    let (client, mut el) = AsyncClient::new(opts, 10_000);
-    client
-        .subscribe("losant/+/command", QoS::AtLeastOnce)
-        .await
-        .unwrap();
+    let mut fleet = Fleet::new(opts);
     // Wait for the SUBACK before any command can be sent.
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), el.poll()).await {
-            Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => break,
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => panic!("simulator cannot connect to the broker: {e}"),
-            Err(_) => panic!("simulator: no SUBACK"),
-        }
+    if let Err(e) = fleet.subscribed(Duration::from_secs(10)).await {
+        panic!("simulator cannot subscribe on the broker: {e}");
     }
     let silent: Vec<String> = devices
         .iter()
@@ -70,25 +62,17 @@ async fn simulate(devices: HashMap<String, usize>, forge: bool) -> tokio::task::
         .collect();
     tokio::spawn(async move {
         loop {
-            let p = match el.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => p,
-                Ok(_) => continue,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let parts: Vec<&str> = p.topic.split('/').collect();
-            let Some(&i) = devices.get(parts[1]) else {
+            let command = fleet.next_command(Duration::from_millis(100)).await;
+            let Some(&i) = devices.get(&command.device) else {
                 continue; // another test's device
             };
-            let device = parts[1].to_string();
-            let cmd: Value = serde_json::from_slice(&p.payload).unwrap();
+            let device = command.device.clone();
+            let client = fleet.client();
+            let cmd: Value = serde_json::from_slice(&command.payload).unwrap();
             assert_eq!(cmd["name"], "update");
             assert!(cmd["time"].is_string(), "{cmd}");
             let it = cmd["payload"]["iterationId"].as_str().unwrap().to_string();
             assert!(it.ends_with(&device), "{it} is not {device}'s iteration");
-            let topic = format!("losant/{device}/iteration/ack");
             if forge {
                 // This device tries to settle a silent device's iteration: from its own topic,
                 // and as an ack of its own iteration id on the silent device's topic.
@@ -106,20 +90,9 @@ async fn simulate(devices: HashMap<String, usize>, forge: bool) -> tokio::task::
                     br#"{"iterationId": 5, "success": true}"#,
                     br#"{"iterationId": "nope", "success": true}"#,
                 ];
-                let _ = client
-                    .publish(&topic, QoS::AtLeastOnce, false, forged.to_string())
-                    .await;
-                let _ = client
-                    .publish(
-                        format!("losant/{victim}/iteration/ack"),
-                        QoS::AtLeastOnce,
-                        false,
-                        on_victim.to_string(),
-                    )
-                    .await;
-                let _ = client
-                    .publish(&topic, QoS::AtLeastOnce, false, garbage[i % 4].to_vec())
-                    .await;
+                let _ = send_ack(client, &device, forged.to_string()).await;
+                let _ = send_ack(client, victim, on_victim.to_string()).await;
+                let _ = send_ack(client, &device, garbage[i % 4]).await;
             }
             let success = match behaviour(i) {
                 Behaviour::Silent => continue,
@@ -130,9 +103,7 @@ async fn simulate(devices: HashMap<String, usize>, forge: bool) -> tokio::task::
                              "success": success, "message": format!("fw on {device}"),
                              "accumulator": null});
             for _ in 0..2 {
-                let _ = client
-                    .publish(&topic, QoS::AtLeastOnce, false, ack.to_string())
-                    .await;
+                let _ = send_ack(client, &device, ack.to_string()).await;
             }
         }
     })
@@ -232,15 +203,7 @@ async fn thousand_devices_ack_over_mqtt_with_forgeries_and_garbage() {
     tokio::spawn(async move { while el.poll().await.is_ok() {} });
     let made_up =
         json!({"iterationId": format!("0123456789abcdef01234567-{dev}"), "success": true});
-    ghost
-        .publish(
-            format!("losant/{dev}/iteration/ack"),
-            QoS::AtLeastOnce,
-            false,
-            made_up.to_string(),
-        )
-        .await
-        .unwrap();
+    send_ack(&ghost, dev, made_up.to_string()).await.unwrap();
     let mut unknown = 0;
     for _ in 0..50 {
         unknown = metric(

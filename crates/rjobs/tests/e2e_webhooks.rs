@@ -9,8 +9,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -75,42 +73,6 @@ async fn start_receiver(r: Receiver) -> String {
         .with_state(r);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}/hook")
-}
-
-/// Starts the binary like `Server::start`, with its stderr (the log) written to `log`.
-fn start_logged(data: &Data, envs: &[(&str, &str)], log: &std::path::Path) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rjobs"));
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--database-url",
-        &data.url,
-    ])
-    .env("RJOBS_ADMIN_TOKEN", ADMIN)
-    .env_remove("RJOBS_E2E_STDERR")
-    .stdout(Stdio::piped())
-    .stderr(std::fs::File::create(log).unwrap());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn rjobs");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("rjobs exited before listening")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("rjobs listening on ") {
-            break rest.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base,
-        banner: Vec::new(),
-    }
 }
 
 const FAST: &[(&str, &str)] = &[
@@ -272,7 +234,7 @@ async fn signed_retried_and_secret_never_shown_again() {
         ("RJOBS_WEBHOOKS__RETRY_SCHEDULE_MS", "300,300,300"),
         ("RUST_LOG", "debug"),
     ]);
-    let srv = start_logged(&data, &envs, &log);
+    let srv = Server::start_logged(&data, &envs, &log);
     let a = App::new(&srv).await;
     let hooks = format!("/applications/{}/webhooks", a.app);
 
@@ -480,12 +442,4 @@ async fn kill9_with_deliveries_pending_loses_none(db: Db) {
     data.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_sqlite() {
-    kill9_with_deliveries_pending_loses_none(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_postgres() {
-    kill9_with_deliveries_pending_loses_none(Db::Postgres).await;
-}
+on_both_backends!(kill9_with_deliveries_pending_loses_none);

@@ -34,16 +34,7 @@ async fn setup(c: &Client, srv: &Server, devices: usize, concurrency: u32) -> (S
         "/applications/{app}/resource-jobs/{}",
         job["id"].as_str().unwrap()
     );
-    let (st, e) = c
-        .call(
-            "POST",
-            &srv.url(&format!("{job}/execute")),
-            Some(ADMIN),
-            Some(&json!({})),
-        )
-        .await;
-    assert_eq!(st, 200);
-    let exec = format!("{job}/executions/{}", e["executionId"].as_str().unwrap());
+    let exec = c.execute(srv, &job).await;
     (job, Run { exec })
 }
 
@@ -298,22 +289,4 @@ async fn serial_accumulator_given_as_json_text(db: Db) {
     data.cleanup().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_api_sqlite() {
-    worker_api(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_api_postgres() {
-    worker_api(Db::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accumulator_json_text_sqlite() {
-    serial_accumulator_given_as_json_text(Db::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accumulator_json_text_postgres() {
-    serial_accumulator_given_as_json_text(Db::Postgres).await;
-}
+on_both_backends!(worker_api, serial_accumulator_given_as_json_text);

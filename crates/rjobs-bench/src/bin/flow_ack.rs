@@ -12,27 +12,20 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, Context};
-use rjobs_bench::{peak_rss_mib, rss_mib, InProcess};
+use rjobs_bench::flags::{self, RunFlags};
+use rjobs_bench::{peak_rss_mib, rss_mib, InProcess, Timed};
 use serde_json::json;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut count = 100_000usize;
-    let mut concurrency = 100u32;
-    let mut database = "sqlite".to_string();
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let val = it.next().with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--count" => count = val.parse()?,
-            "--concurrency" => concurrency = val.parse()?,
-            "--database" => database = val,
-            other => bail!("unknown flag {other}"),
-        }
-    }
+    let mut run = RunFlags::new(100_000, 100);
+    flags::parse(|flag, val| run.take(flag, val))?;
+    let RunFlags {
+        count,
+        concurrency,
+        database,
+    } = run;
     let srv = InProcess::start(&database).await?;
-    use reqwest::Method;
     let t0 = Instant::now();
     let app = srv.app_with_devices(count).await?;
     println!(
@@ -42,15 +35,17 @@ async fn main() -> anyhow::Result<()> {
         rss_mib()
     );
     let job = srv.device_job(&app, concurrency).await?;
-    srv.call(Method::POST, &format!("/applications/{app}/flows"), Some(json!({
+    srv.add_flow(&app, json!({
         "name": "ack",
         "triggers": [{"type": "resourceJobIteration", "key": job, "config": {}, "outputIds": [["ack"]]}],
         "nodes": [{"id": "ack", "type": "ResourceJobAcknowledgeNode", "outputIds": [], "config": {"successExpression": "true"}}]
-    }))).await?;
-    let t1 = Instant::now();
-    let (path, execute_ms) = srv.execute(&app, &job).await?;
-    let (last, first_start_ms) = srv.wait_final(&path, t1).await?;
-    let secs = t1.elapsed().as_secs_f64();
+    })).await?;
+    let Timed {
+        last,
+        secs,
+        execute_ms,
+        first_start_ms,
+    } = srv.execute_timed(&app, &job).await?;
     println!(
         "flow_ack: database {database}, {count} iterations, concurrency {concurrency}: {:.0} iterations/s ({secs:.1} s; execute call {execute_ms:.0} ms, first start seen after {:.0} ms); status {}, summary {}; peak RSS {:.0} MiB, RSS at the end {:.0} MiB",
         count as f64 / secs,

@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
+use rjobs_bench::flags::{self, RunFlags};
 use rjobs_bench::process::{now_ms, pct};
 use rjobs_bench::{peak_rss_mib, InProcess, ADMIN};
 use rjobs_core::Timestamp;
@@ -120,20 +121,21 @@ async fn one_run(database: &str, count: usize, c: u32, workers: usize) -> anyhow
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (mut count, mut c, mut workers, mut runs) = (100_000usize, 100u32, 4usize, 3usize);
-    let mut database = "sqlite".to_string();
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let val = it.next().with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--count" => count = val.parse()?,
-            "--concurrency" => c = val.parse()?,
+    let mut run = RunFlags::new(100_000, 100);
+    let (mut workers, mut runs) = (4usize, 3usize);
+    flags::parse(|flag, val| {
+        match flag {
             "--workers" => workers = val.parse()?,
             "--runs" => runs = val.parse()?,
-            "--database" => database = val,
-            other => bail!("unknown flag {other}"),
+            _ => return run.take(flag, val),
         }
-    }
+        Ok(true)
+    })?;
+    let RunFlags {
+        count,
+        concurrency: c,
+        database,
+    } = run;
     let mut rates = Vec::new();
     for i in 0..runs {
         let r = one_run(&database, count, c, workers).await?;

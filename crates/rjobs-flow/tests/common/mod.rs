@@ -4,20 +4,14 @@
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use rjobs_flow::{DevicePage, FlowHost, Found, HostError, RowPage};
+use rjobs_flow::{Acknowledgement, DevicePage, FlowHost, Found, HostError, RowPage};
 use serde_json::{json, Value};
 
 pub const JOB: &str = "5f1c2d3e4f5a6b7c8d9e0f1a";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
-    Ack {
-        iteration_id: String,
-        attempt: Option<u32>,
-        success: bool,
-        message: Option<String>,
-        accumulator: Option<Value>,
-    },
+    Ack(Acknowledgement),
     Exec {
         job_id: String,
         context: Option<String>,
@@ -111,21 +105,8 @@ fn update(
 
 #[async_trait]
 impl FlowHost for FakeHost {
-    async fn acknowledge(
-        &self,
-        iteration_id: &str,
-        attempt: Option<u32>,
-        success: bool,
-        message: Option<String>,
-        accumulator: Option<Value>,
-    ) -> Result<(), HostError> {
-        self.record(Call::Ack {
-            iteration_id: iteration_id.into(),
-            attempt,
-            success,
-            message,
-            accumulator,
-        })
+    async fn acknowledge(&self, ack: Acknowledgement) -> Result<(), HostError> {
+        self.record(Call::Ack(ack))
     }
     async fn execute_job(
         &self,

@@ -17,7 +17,7 @@ use super::{print_json, segment, ExecRef, ExecutionsCommand, GlobalOpts, EXIT_NO
 pub(super) async fn run(g: &GlobalOpts, cmd: ExecutionsCommand) -> anyhow::Result<i32> {
     let client = g.client()?;
     match cmd {
-        ExecutionsCommand::Watch { target } => {
+        ExecutionsCommand::Watch(target) => {
             let (app, job, exec) = ids(&target)?;
             let style = if g.json {
                 WatchStyle::Quiet
@@ -36,8 +36,8 @@ pub(super) async fn run(g: &GlobalOpts, cmd: ExecutionsCommand) -> anyhow::Resul
                 EXIT_NOT_COMPLETED
             })
         }
-        ExecutionsCommand::Pause { target } => status_change(g, &client, &target, "pause").await,
-        ExecutionsCommand::Resume { target } => status_change(g, &client, &target, "resume").await,
+        ExecutionsCommand::Pause(target) => status_change(g, &client, &target, "pause").await,
+        ExecutionsCommand::Resume(target) => status_change(g, &client, &target, "resume").await,
         ExecutionsCommand::Rerun { target, statuses } => {
             let (app, job, exec) = ids(&target)?;
             let path = format!("/applications/{app}/resource-jobs/{job}/execute");

@@ -186,8 +186,6 @@ fn job_path(app: &str, job: &str) -> anyhow::Result<String> {
     ))
 }
 
-/// The create body: only the fields the user gave; JSON-valued fields are sent as the strings
-/// the API expects (`queryJson`, `defaultContext`).
 /// The execute body: only the overrides given.
 fn execute_body(a: ExecuteArgs) -> Value {
     let mut body = Map::new();
@@ -203,49 +201,15 @@ fn execute_body(a: ExecuteArgs) -> Value {
     Value::Object(body)
 }
 
+/// The create body: only the fields the user gave, each as [`super::ApiValue`] says.
 fn create_body(a: &CreateArgs) -> Value {
     let mut b = Map::new();
     b.insert("name".into(), json!(a.name));
     b.insert("resourceType".into(), json!(a.resource_type));
-    let strings = [
-        ("queryJson", &a.query),
-        ("description", &a.description),
-        ("dataTableId", &a.data_table_id),
-        ("defaultContext", &a.default_context),
-    ];
-    for (k, v) in strings {
+    for (k, v) in a.optional_fields() {
         if let Some(v) = v {
-            b.insert(k.into(), json!(v));
+            b.insert(k.into(), v);
         }
-    }
-    let numbers = [
-        ("maxIterationConcurrency", a.max_iteration_concurrency),
-        ("iterationDelay", a.iteration_delay),
-        ("iterationTimeout", a.iteration_timeout),
-        ("maxIterationRetries", a.max_iteration_retries),
-        ("retryDelay", a.retry_delay),
-    ];
-    for (k, v) in numbers {
-        if let Some(v) = v {
-            b.insert(k.into(), json!(v));
-        }
-    }
-    if a.retry_on_failure {
-        b.insert("retryOnFailure".into(), json!(true));
-    }
-    for (k, v) in [
-        ("abortConfig", &a.abort_config),
-        ("rolloutConfig", &a.rollout_config),
-    ] {
-        if let Some(text) = v {
-            // Sent as given; a text that is not JSON is sent as a string, which the server
-            // refuses with a message naming the field.
-            let parsed = serde_json::from_str(text).unwrap_or_else(|_| json!(text));
-            b.insert(k.into(), parsed);
-        }
-    }
-    if a.retry_on_timeout {
-        b.insert("retryOnTimeout".into(), json!(true));
     }
     Value::Object(b)
 }

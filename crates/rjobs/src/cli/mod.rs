@@ -139,51 +139,100 @@ pub struct ExecuteArgs {
     pub data_table_id: Option<String>,
 }
 
-/// `rjobs jobs create` arguments; field names follow the API (`--iteration-delay` → `iterationDelay`).
-#[derive(Debug, clap::Args)]
-pub struct CreateArgs {
-    #[command(flatten)]
-    pub app: AppOpt,
-    /// Job name (1–255 characters).
-    #[arg(long)]
-    pub name: String,
-    /// device, dataTableRow, experienceGroup or experienceUser.
-    #[arg(long)]
-    pub resource_type: String,
+/// Declares [`CreateArgs`] and [`CreateArgs::optional_fields`] from one table: each optional
+/// option once, with the API field it fills (the value is sent as [`ApiValue`] says).
+macro_rules! create_args {
+    ($( $(#[doc = $doc:literal])* $field:ident: $ty:ty => $key:literal, )*) => {
+        /// `rjobs jobs create` arguments; field names follow the API (`--iteration-delay` →
+        /// `iterationDelay`).
+        #[derive(Debug, clap::Args)]
+        pub struct CreateArgs {
+            #[command(flatten)]
+            pub app: AppOpt,
+            /// Job name (1–255 characters).
+            #[arg(long)]
+            pub name: String,
+            /// device, dataTableRow, experienceGroup or experienceUser.
+            #[arg(long)]
+            pub resource_type: String,
+            $( $(#[doc = $doc])* #[arg(long)] pub $field: $ty, )*
+        }
+
+        impl CreateArgs {
+            /// The optional fields by their API names; `None` for those not given.
+            pub fn optional_fields(&self) -> Vec<(&'static str, Option<serde_json::Value>)> {
+                vec![$(($key, ApiValue::api_value(&self.$field))),*]
+            }
+        }
+    };
+}
+
+create_args! {
     /// Advanced query selecting the resources, JSON (default `{}`: all of them).
-    #[arg(long)]
-    pub query: Option<String>,
-    #[arg(long)]
-    pub description: Option<String>,
+    query: Option<String> => "queryJson",
+    description: Option<String> => "description",
     /// Data table id (required for dataTableRow; may be a template).
-    #[arg(long)]
-    pub data_table_id: Option<String>,
+    data_table_id: Option<String> => "dataTableId",
     /// Default template context, a JSON object.
-    #[arg(long)]
-    pub default_context: Option<String>,
-    #[arg(long)]
-    pub max_iteration_concurrency: Option<u64>,
+    default_context: Option<String> => "defaultContext",
+    max_iteration_concurrency: Option<u64> => "maxIterationConcurrency",
     /// Milliseconds between iteration starts.
-    #[arg(long)]
-    pub iteration_delay: Option<u64>,
+    iteration_delay: Option<u64> => "iterationDelay",
     /// Milliseconds an attempt may wait for its acknowledgement.
-    #[arg(long)]
-    pub iteration_timeout: Option<u64>,
-    #[arg(long)]
-    pub retry_on_failure: bool,
-    #[arg(long)]
-    pub retry_on_timeout: bool,
-    #[arg(long)]
-    pub max_iteration_retries: Option<u64>,
+    iteration_timeout: Option<u64> => "iterationTimeout",
+    retry_on_failure: bool => "retryOnFailure",
+    retry_on_timeout: bool => "retryOnTimeout",
+    max_iteration_retries: Option<u64> => "maxIterationRetries",
     /// Milliseconds before a retry.
-    #[arg(long)]
-    pub retry_delay: Option<u64>,
+    retry_delay: Option<u64> => "retryDelay",
     /// Abort thresholds, JSON: `{"criteria": [{"outcome", "thresholdPercent", "minFinished"}]}`.
-    #[arg(long)]
-    pub abort_config: Option<String>,
+    abort_config: Option<JsonText> => "abortConfig",
     /// Rollout rate, JSON: `{"maxPerMinute", "exponentialRate": {...}}`.
-    #[arg(long)]
-    pub rollout_config: Option<String>,
+    rollout_config: Option<JsonText> => "rolloutConfig",
+}
+
+/// An option whose text is sent as JSON (`--abort-config`): parsed, or — when it is not JSON —
+/// sent as a string, which the server refuses with a message naming the field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonText(pub String);
+
+impl std::str::FromStr for JsonText {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<JsonText, Self::Err> {
+        Ok(JsonText(s.to_string()))
+    }
+}
+
+/// How an option's value goes into a request body; `None`: not sent.
+pub trait ApiValue {
+    fn api_value(&self) -> Option<serde_json::Value>;
+}
+
+/// Sent as given (`queryJson` and `defaultContext` are JSON the API expects as strings).
+impl ApiValue for Option<String> {
+    fn api_value(&self) -> Option<serde_json::Value> {
+        self.clone().map(serde_json::Value::String)
+    }
+}
+
+impl ApiValue for Option<u64> {
+    fn api_value(&self) -> Option<serde_json::Value> {
+        self.map(serde_json::Value::from)
+    }
+}
+
+/// A switch: sent as `true` when given, not at all otherwise.
+impl ApiValue for bool {
+    fn api_value(&self) -> Option<serde_json::Value> {
+        self.then_some(serde_json::Value::Bool(true))
+    }
+}
+
+impl ApiValue for Option<JsonText> {
+    fn api_value(&self) -> Option<serde_json::Value> {
+        let JsonText(text) = self.as_ref()?;
+        Some(serde_json::from_str(text).unwrap_or_else(|_| serde_json::json!(text)))
+    }
 }
 
 /// `rjobs executions ...` arguments.
@@ -211,20 +260,11 @@ pub struct ExecRef {
 #[derive(Debug, Subcommand)]
 pub enum ExecutionsCommand {
     /// Follow an execution with a live progress bar until it ends; exit 3 if canceled or errored.
-    Watch {
-        #[command(flatten)]
-        target: ExecRef,
-    },
+    Watch(ExecRef),
     /// Pause an execution: nothing new starts; attempts in flight finish.
-    Pause {
-        #[command(flatten)]
-        target: ExecRef,
-    },
+    Pause(ExecRef),
     /// Resume a paused execution.
-    Resume {
-        #[command(flatten)]
-        target: ExecRef,
-    },
+    Resume(ExecRef),
     /// Start a new execution over the resources this one failed or timed out on; prints its id.
     Rerun {
         #[command(flatten)]
@@ -306,50 +346,37 @@ mod tests {
         Executions(ExecutionsArgs),
     }
 
+    /// Parses a command line (words split on spaces).
+    fn parse(line: &str) -> Result<T, clap::Error> {
+        T::try_parse_from(line.split(' '))
+    }
+
     #[test]
     fn global_options_go_anywhere() {
-        let t = T::try_parse_from([
-            "rjobs",
-            "jobs",
-            "list",
-            "-a",
-            "app1",
-            "--json",
-            "--url",
-            "http://h:1",
-        ])
-        .unwrap();
+        let t = parse("rjobs jobs list -a app1 --json --url http://h:1").unwrap();
         let Top::Jobs(j) = t.c else { panic!() };
         assert!(j.global.json);
         assert_eq!(j.global.url, "http://h:1");
-        let t = T::try_parse_from([
-            "rjobs",
-            "--token",
-            "x",
-            "executions",
-            "watch",
-            "e1",
-            "-a",
-            "a",
-            "--job",
-            "j",
-        ]);
+        let t = parse("rjobs --token x executions watch e1 -a a --job j");
         assert!(t.is_err(), "global options belong to the user subcommands");
-        let t = T::try_parse_from([
-            "rjobs",
-            "executions",
-            "--token",
-            "x",
-            "watch",
-            "e1",
-            "-a",
-            "a",
-            "--job",
-            "j",
-        ])
-        .unwrap();
+        let t = parse("rjobs executions --token x watch e1 -a a --job j").unwrap();
         let Top::Executions(e) = t.c else { panic!() };
         assert_eq!(e.global.token.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn options_go_into_the_body_as_their_kind_says() {
+        use serde_json::json;
+        let text = |s: &str| Some(JsonText(s.into()));
+        assert_eq!(text(r#"{"a": 1}"#).api_value(), Some(json!({"a": 1})));
+        assert_eq!(text("not json").api_value(), Some(json!("not json")));
+        assert_eq!(None::<JsonText>.api_value(), None);
+        assert_eq!(Some("{}".to_string()).api_value(), Some(json!("{}")));
+        assert_eq!(Some(0u64).api_value(), Some(json!(0)));
+        assert_eq!(
+            (true.api_value(), false.api_value()),
+            (Some(json!(true)), None)
+        );
     }
 
     #[test]

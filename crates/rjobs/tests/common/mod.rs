@@ -11,6 +11,38 @@ use serde_json::Value;
 
 pub const ADMIN: &str = "test-admin-token";
 
+/// The header line of an execution's CSV report.
+pub const REPORT_HEADER: &str =
+    "iterationId,resourceId,resourceName,status,attempts,startedAt,completedAt,message,accumulator";
+
+/// For each `async fn name(db: Db)` given, a test per backend: `name::sqlite` and
+/// `name::postgres` (two tests, so that a failure names its backend). On a two-thread runtime,
+/// or on the default one with `current_thread:` first.
+#[macro_export]
+macro_rules! on_both_backends {
+    (current_thread: $($name:ident),+ $(,)?) => {
+        $crate::on_both_backends!(@each #[tokio::test] $($name),+);
+    };
+    ($($name:ident),+ $(,)?) => {
+        $crate::on_both_backends!(
+            @each #[tokio::test(flavor = "multi_thread", worker_threads = 2)] $($name),+
+        );
+    };
+    (@each #[$test:meta] $($name:ident),+) => {$(
+        mod $name {
+            #[$test]
+            async fn sqlite() {
+                super::$name($crate::common::Db::Sqlite).await;
+            }
+
+            #[$test]
+            async fn postgres() {
+                super::$name($crate::common::Db::Postgres).await;
+            }
+        }
+    )+};
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
     Sqlite,
@@ -72,6 +104,23 @@ impl Server {
     /// copied to the test's stderr, prefixed with the server's pid (`RUST_LOG` is passed on).
     pub fn start_raw(data: &Data, envs: &[(&str, &str)]) -> Server {
         let show_stderr = std::env::var("RJOBS_E2E_STDERR").is_ok_and(|v| v == "1");
+        let stderr = if show_stderr {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        };
+        Self::spawn(data, envs, stderr)
+    }
+
+    /// Starts the binary like [`Server::start`], with its stderr (the log) written to `log`.
+    pub fn start_logged(data: &Data, envs: &[(&str, &str)], log: &std::path::Path) -> Server {
+        let mut all = vec![("RJOBS_ADMIN_TOKEN", ADMIN)];
+        all.extend_from_slice(envs);
+        Self::spawn(data, &all, std::fs::File::create(log).unwrap().into())
+    }
+
+    /// Spawns `rjobs serve` with exactly `envs`; a piped `stderr` is copied to the test's.
+    fn spawn(data: &Data, envs: &[(&str, &str)], stderr: Stdio) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rjobs"));
         cmd.args([
             "serve",
@@ -84,11 +133,7 @@ impl Server {
         // The server rejects unknown `RJOBS_` variables.
         .env_remove("RJOBS_E2E_STDERR")
         .stdout(Stdio::piped())
-        .stderr(if show_stderr {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
+        .stderr(stderr);
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -228,6 +273,26 @@ impl Client {
         }
         let resp = rb.body(body).send().await.unwrap();
         Self::decode(resp).await
+    }
+
+    /// `GET path` as the admin: (status, body).
+    pub async fn admin_get(&self, srv: &Server, path: &str) -> (u16, Value) {
+        self.call("GET", &srv.url(path), Some(ADMIN), None).await
+    }
+
+    /// Executes the job at `job` (`/applications/{app}/resource-jobs/{id}`) with its default
+    /// context, as the admin; the execution's path.
+    pub async fn execute(&self, srv: &Server, job: &str) -> String {
+        let (st, v) = self
+            .call(
+                "POST",
+                &srv.url(&format!("{job}/execute")),
+                Some(ADMIN),
+                Some(&serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        format!("{job}/executions/{}", v["executionId"].as_str().unwrap())
     }
 
     /// Creates an application as the admin; its id.

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rjobs_mqtt::devices::{send_ack, Fleet};
+use rumqttc::MqttOptions;
 use serde_json::{json, Value};
 
 use crate::common::{Client, Server, ADMIN};
@@ -159,40 +160,21 @@ pub fn simulate_on(
 ) -> tokio::task::JoinHandle<()> {
     let mut opts = MqttOptions::new(unique("simr"), "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(5));
-    let (client, mut el) = AsyncClient::new(opts, 10_000);
+    let mut fleet = Fleet::new(opts);
     tokio::spawn(async move {
         loop {
-            let p = match el.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    let _ = client.try_subscribe("losant/+/command", QoS::AtLeastOnce);
-                    continue;
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => p,
-                Ok(_) => continue,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let device = p.topic.split('/').nth(1).unwrap_or("").to_string();
-            if !devices.contains_key(&device) {
+            let command = fleet.next_command(Duration::from_millis(100)).await;
+            if !devices.contains_key(&command.device) {
                 continue;
             }
-            let cmd: Value = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
+            let cmd = command.json().unwrap_or(Value::Null);
             let ack = json!({"iterationId": cmd["payload"]["iterationId"],
                              "attempt": cmd["payload"]["attempt"], "success": true});
-            let c = client.clone();
+            let c = fleet.client().clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(30)).await;
                 for _ in 0..copies {
-                    let _ = c
-                        .publish(
-                            format!("losant/{device}/iteration/ack"),
-                            QoS::AtLeastOnce,
-                            false,
-                            ack.to_string(),
-                        )
-                        .await;
+                    let _ = send_ack(&c, &command.device, ack.to_string()).await;
                 }
             });
         }
