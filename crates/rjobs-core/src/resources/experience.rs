@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{
     check_description, check_len, check_name, check_tag_map, nullable, parse_ids, parse_opt_id,
@@ -137,22 +137,55 @@ impl GroupPatch {
     }
 }
 
+/// The REST shape of an experience group (`experienceGroup.json`).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupView {
+    /// Id.
+    pub id: Id,
+    /// The same id.
+    pub experience_group_id: Id,
+    /// Owning application.
+    pub application_id: Id,
+    /// Creation instant.
+    pub creation_date: Timestamp,
+    /// Last change.
+    pub last_updated: Timestamp,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Parent group.
+    pub parent_id: Option<Id>,
+    /// `{key: value}` tags.
+    pub group_tags: BTreeMap<String, String>,
+    /// Member users.
+    pub experience_user_ids: Vec<Id>,
+    /// Member devices.
+    pub device_ids: Vec<Id>,
+}
+
 impl ExperienceGroup {
     /// The REST shape (`experienceGroup.json`).
+    pub fn view(&self) -> GroupView {
+        GroupView {
+            id: self.id.clone(),
+            experience_group_id: self.id.clone(),
+            application_id: self.application_id.clone(),
+            creation_date: self.creation_date,
+            last_updated: self.last_updated,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            parent_id: self.parent_id.clone(),
+            group_tags: self.group_tags.clone(),
+            experience_user_ids: self.user_ids.clone(),
+            device_ids: self.device_ids.clone(),
+        }
+    }
+
+    /// [`ExperienceGroup::view`] as a JSON value.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "experienceGroupId": self.id,
-            "applicationId": self.application_id,
-            "creationDate": self.creation_date,
-            "lastUpdated": self.last_updated,
-            "name": self.name,
-            "description": self.description,
-            "parentId": self.parent_id,
-            "groupTags": self.group_tags,
-            "experienceUserIds": self.user_ids,
-            "deviceIds": self.device_ids,
-        })
+        super::to_value(&self.view())
     }
 }
 
@@ -320,29 +353,66 @@ impl UserPatch {
     }
 }
 
+/// The REST shape of an experience user (`experienceUser.json`), without any password
+/// material.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// Id.
+    pub id: Id,
+    /// The same id.
+    pub experience_user_id: Id,
+    /// Owning application.
+    pub application_id: Id,
+    /// Creation instant.
+    pub creation_date: Timestamp,
+    /// Last change.
+    pub last_updated: Timestamp,
+    /// Last login (rjobs has none).
+    pub last_login: Option<Timestamp>,
+    /// When the password was last set.
+    pub password_last_updated: Option<Timestamp>,
+    /// Lower-cased email.
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// `{key: value}` tags.
+    pub user_tags: BTreeMap<String, String>,
+    /// Groups the user belongs to.
+    pub experience_group_ids: Vec<Id>,
+}
+
 impl ExperienceUser {
-    /// The REST shape (`experienceUser.json`), without any password material.
+    /// The REST shape (`experienceUser.json`).
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id.clone(),
+            experience_user_id: self.id.clone(),
+            application_id: self.application_id.clone(),
+            creation_date: self.creation_date,
+            last_updated: self.last_updated,
+            last_login: self.last_login,
+            password_last_updated: self.password_last_updated,
+            email: self.email.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            user_tags: self.user_tags.clone(),
+            experience_group_ids: self.group_ids.clone(),
+        }
+    }
+
+    /// [`ExperienceUser::view`] as a JSON value.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "experienceUserId": self.id,
-            "applicationId": self.application_id,
-            "creationDate": self.creation_date,
-            "lastUpdated": self.last_updated,
-            "lastLogin": self.last_login,
-            "passwordLastUpdated": self.password_last_updated,
-            "email": self.email,
-            "firstName": self.first_name,
-            "lastName": self.last_name,
-            "userTags": self.user_tags,
-            "experienceGroupIds": self.group_ids,
-        })
+        super::to_value(&self.view())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn user_validation() {

@@ -19,9 +19,15 @@ pub mod device;
 pub mod experience;
 pub mod table;
 
-pub use device::{Attribute, Device, DevicePatch, DevicePost};
-pub use experience::{ExperienceGroup, ExperienceUser, GroupPatch, GroupPost, UserPatch, UserPost};
-pub use table::{Cell, Column, ColumnType, Constraint, DataRow, DataTable, TablePatch, TablePost};
+pub use device::{Attribute, ConnectionInfo, Device, DevicePatch, DevicePost, DeviceView};
+pub use experience::{
+    ExperienceGroup, ExperienceUser, GroupPatch, GroupPost, GroupView, UserPatch, UserPost,
+    UserView,
+};
+pub use table::{
+    Cell, Column, ColumnType, Constraint, DataRow, DataTable, RowView, TablePatch, TablePost,
+    TableView,
+};
 
 /// Most items one bulk call may create.
 pub const MAX_BULK: usize = 10_000;
@@ -34,6 +40,12 @@ pub struct Tag {
     pub key: String,
     /// 1–255 characters.
     pub value: String,
+}
+
+/// A view as a JSON value. Views are plain data (strings, numbers, ids, timestamps, maps with
+/// string keys), which always serialize.
+pub fn to_value<T: Serialize>(view: &T) -> serde_json::Value {
+    serde_json::to_value(view).unwrap_or(serde_json::Value::Null)
 }
 
 /// Prefixes a field error with a bulk item's index: `[3].name: ...`.
