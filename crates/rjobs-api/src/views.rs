@@ -80,6 +80,7 @@ impl JsonSchema for Text {
 /// filterField?, filter?, applicationId?, query?}`.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "{T}List")]
 pub struct List<T> {
     /// The page.
     pub items: Vec<T>,
