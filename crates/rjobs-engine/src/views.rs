@@ -6,7 +6,7 @@
 
 use rjobs_core::engine::controls::{AbortConfigView, RolloutView};
 use rjobs_core::engine::Summary;
-use rjobs_core::execution::{Execution, IterationRow};
+use rjobs_core::execution::{ExecSettings, Execution, IterationRow};
 use rjobs_core::jobs::ResourceJob;
 use rjobs_core::resources::to_value;
 use rjobs_core::{Id, Timestamp};
@@ -34,20 +34,9 @@ pub struct JobView {
     pub query_json: String,
     /// The default template context (JSON text).
     pub default_context: String,
-    /// Iterations in flight at most.
-    pub max_iteration_concurrency: i64,
-    /// Milliseconds between two starts.
-    pub iteration_delay: i64,
-    /// Milliseconds an iteration may take.
-    pub iteration_timeout: i64,
-    /// Whether a failed iteration is retried.
-    pub retry_on_failure: bool,
-    /// Whether a timed-out iteration is retried.
-    pub retry_on_timeout: bool,
-    /// Retries at most.
-    pub max_iteration_retries: i64,
-    /// Milliseconds before a retry.
-    pub retry_delay: i64,
+    /// Concurrency, pacing, timeout and retries.
+    #[serde(flatten)]
+    pub settings: ExecSettings,
     /// Creation instant.
     pub creation_date: Timestamp,
     /// Last change.
@@ -78,13 +67,7 @@ impl JobView {
             resource_type: j.resource_type.as_str(),
             query_json: j.query_json.clone(),
             default_context: j.default_context.clone(),
-            max_iteration_concurrency: j.max_iteration_concurrency,
-            iteration_delay: j.iteration_delay,
-            iteration_timeout: j.iteration_timeout,
-            retry_on_failure: j.retry_on_failure,
-            retry_on_timeout: j.retry_on_timeout,
-            max_iteration_retries: j.max_iteration_retries,
-            retry_delay: j.retry_delay,
+            settings: ExecSettings::of(j),
             creation_date: j.creation_date,
             last_updated: j.last_updated,
             data_table_id: j.data_table_id.clone(),
@@ -230,20 +213,9 @@ pub struct ExecutionView {
     /// Why it errored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
-    /// Iterations in flight at most.
-    pub max_iteration_concurrency: i64,
-    /// Milliseconds between two starts.
-    pub iteration_delay: i64,
-    /// Milliseconds an iteration may take.
-    pub iteration_timeout: i64,
-    /// Whether a failed iteration is retried.
-    pub retry_on_failure: bool,
-    /// Whether a timed-out iteration is retried.
-    pub retry_on_timeout: bool,
-    /// Retries at most.
-    pub max_iteration_retries: i64,
-    /// Milliseconds before a retry.
-    pub retry_delay: i64,
+    /// The settings it runs with (the job's, when it started).
+    #[serde(flatten)]
+    pub settings: ExecSettings,
     /// Operator controls (extensions).
     #[serde(flatten)]
     pub controls: ControlsView,
@@ -252,7 +224,6 @@ pub struct ExecutionView {
 impl ExecutionView {
     /// The view of `e` with the counters `s` and the report link, if any.
     pub fn of(e: &Execution, s: &Summary, report_url: Option<&str>) -> Self {
-        let st = &e.settings;
         ExecutionView {
             id: e.id.clone(),
             resource_job_execution_id: e.id.clone(),
@@ -273,13 +244,7 @@ impl ExecutionView {
             accumulator: e.accumulator.clone(),
             data_table_id: e.data_table_id.clone(),
             error_message: e.error_message.clone(),
-            max_iteration_concurrency: st.max_iteration_concurrency,
-            iteration_delay: st.iteration_delay,
-            iteration_timeout: st.iteration_timeout,
-            retry_on_failure: st.retry_on_failure,
-            retry_on_timeout: st.retry_on_timeout,
-            max_iteration_retries: st.max_iteration_retries,
-            retry_delay: st.retry_delay,
+            settings: e.settings,
             controls: ControlsView::of(e),
         }
     }

@@ -9,14 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::routes::crud;
 use crate::state::AppState;
 use crate::views::{success, List, Reply, Success};
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &["name", "id", "creationDate", "lastUpdated"],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!([], ["name"]);
 
 /// The application in the path (404 if absent); its guard has authorized the caller.
 pub(crate) async fn load_app(state: &AppState, path: &PathParams) -> ApiResult<Application> {

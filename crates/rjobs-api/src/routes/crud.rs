@@ -106,6 +106,20 @@ pub(crate) async fn delete<R: Owned>(state: &AppState, path: &PathParams) -> Api
     Ok(r)
 }
 
+/// The list spec of a named resource: sorted by `name`, `id`, `creationDate`, `lastUpdated` and
+/// the `extra` fields, filtered by `filter`, 100 a page (applications, devices, data tables,
+/// groups, jobs, workflows).
+macro_rules! named_list {
+    ([$($extra:literal),*], [$($filter:literal),*]) => {
+        rjobs_core::list::ListSpec {
+            sort_fields: &["name", "id", "creationDate", "lastUpdated", $($extra),*],
+            filter_fields: &[$($filter),*],
+            default_per_page: 100,
+        }
+    };
+}
+pub(crate) use named_list;
+
 /// Implements [`Owned`] for a record from its store calls:
 ///
 /// ```ignore

@@ -19,11 +19,7 @@ use crate::routes::crud::{self};
 use crate::state::AppState;
 use crate::views::{List, Reply};
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &["name", "id", "creationDate", "lastUpdated"],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!([], ["name"]);
 
 fn record_of(def: &rjobs_flow::FlowDef, base: FlowRecord) -> FlowRecord {
     let body = rjobs_flow::flow_json(def);

@@ -194,14 +194,7 @@ impl DevicePatch {
     pub fn apply(self, d: &Device, now: Timestamp) -> Result<Device, FieldError> {
         let _ = (&self.edge_agent_version, &self.system_interval);
         let mut n = d.clone();
-        if let Some(v) = self.name {
-            check_name("name", &v)?;
-            n.name = v;
-        }
-        if let Some(v) = self.description {
-            check_description("description", &v)?;
-            n.description = v;
-        }
+        super::patch_text(self.name, self.description, &mut n.name, &mut n.description)?;
         if let Some(v) = self.device_class {
             check_class(&v)?;
             n.device_class = v;

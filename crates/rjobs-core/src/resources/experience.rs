@@ -16,8 +16,10 @@ use crate::{Id, Timestamp};
 /// Most members/groups one body may list.
 pub const MAX_MEMBERS: usize = 1000;
 
-/// An experience group.
-#[derive(Debug, Clone, PartialEq)]
+/// An experience group. It serializes as the API shows it, but for the `experienceGroupId`
+/// alias of the id (see [`GroupView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ExperienceGroup {
     /// Id.
     pub id: Id,
@@ -32,6 +34,7 @@ pub struct ExperienceGroup {
     /// `{key: value}` tags.
     pub group_tags: BTreeMap<String, String>,
     /// Member users.
+    #[serde(rename = "experienceUserIds")]
     pub user_ids: Vec<Id>,
     /// Member devices.
     pub device_ids: Vec<Id>,
@@ -111,14 +114,7 @@ impl GroupPatch {
     pub fn apply(self, g: &ExperienceGroup, now: Timestamp) -> Result<ExperienceGroup, FieldError> {
         let _ = (&self.experience_endpoint_ids, &self.device_tags);
         let mut n = g.clone();
-        if let Some(v) = self.name {
-            check_name("name", &v)?;
-            n.name = v;
-        }
-        if let Some(v) = self.description {
-            check_description("description", &v)?;
-            n.description = v;
-        }
+        super::patch_text(self.name, self.description, &mut n.name, &mut n.description)?;
         if let Some(v) = self.parent_id {
             n.parent_id = parse_opt_id("parentId", &v)?;
         }
@@ -137,49 +133,24 @@ impl GroupPatch {
     }
 }
 
-/// The REST shape of an experience group (`experienceGroup.json`).
+/// The REST shape of an experience group (`experienceGroup.json`): the group and the alias of
+/// its id.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupView {
-    /// Id.
-    pub id: Id,
-    /// The same id.
+    /// The group.
+    #[serde(flatten)]
+    pub group: ExperienceGroup,
+    /// The group's id, under the original's name.
     pub experience_group_id: Id,
-    /// Owning application.
-    pub application_id: Id,
-    /// Creation instant.
-    pub creation_date: Timestamp,
-    /// Last change.
-    pub last_updated: Timestamp,
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Parent group.
-    pub parent_id: Option<Id>,
-    /// `{key: value}` tags.
-    pub group_tags: BTreeMap<String, String>,
-    /// Member users.
-    pub experience_user_ids: Vec<Id>,
-    /// Member devices.
-    pub device_ids: Vec<Id>,
 }
 
 impl ExperienceGroup {
     /// The REST shape (`experienceGroup.json`).
     pub fn view(&self) -> GroupView {
         GroupView {
-            id: self.id.clone(),
+            group: self.clone(),
             experience_group_id: self.id.clone(),
-            application_id: self.application_id.clone(),
-            creation_date: self.creation_date,
-            last_updated: self.last_updated,
-            name: self.name.clone(),
-            description: self.description.clone(),
-            parent_id: self.parent_id.clone(),
-            group_tags: self.group_tags.clone(),
-            experience_user_ids: self.user_ids.clone(),
-            device_ids: self.device_ids.clone(),
         }
     }
 
@@ -189,8 +160,10 @@ impl ExperienceGroup {
     }
 }
 
-/// An experience user.
-#[derive(Debug, Clone, PartialEq)]
+/// An experience user. It serializes as the API shows it (never the password hash), but for
+/// the `experienceUserId` alias of the id (see [`UserView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ExperienceUser {
     /// Id.
     pub id: Id,
@@ -203,10 +176,12 @@ pub struct ExperienceUser {
     /// Up to 1024 characters.
     pub last_name: String,
     /// PHC string of the password hash; never rendered.
+    #[serde(skip)]
     pub password_hash: String,
     /// `{key: value}` tags.
     pub user_tags: BTreeMap<String, String>,
     /// Groups the user belongs to.
+    #[serde(rename = "experienceGroupIds")]
     pub group_ids: Vec<Id>,
     /// Last login (rjobs has no login; kept for queries and clients).
     pub last_login: Option<Timestamp>,
@@ -353,53 +328,24 @@ impl UserPatch {
     }
 }
 
-/// The REST shape of an experience user (`experienceUser.json`), without any password
-/// material.
+/// The REST shape of an experience user (`experienceUser.json`): the user and the alias of its
+/// id, without any password material.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
-    /// Id.
-    pub id: Id,
-    /// The same id.
+    /// The user.
+    #[serde(flatten)]
+    pub user: ExperienceUser,
+    /// The user's id, under the original's name.
     pub experience_user_id: Id,
-    /// Owning application.
-    pub application_id: Id,
-    /// Creation instant.
-    pub creation_date: Timestamp,
-    /// Last change.
-    pub last_updated: Timestamp,
-    /// Last login (rjobs has none).
-    pub last_login: Option<Timestamp>,
-    /// When the password was last set.
-    pub password_last_updated: Option<Timestamp>,
-    /// Lower-cased email.
-    pub email: String,
-    /// First name.
-    pub first_name: String,
-    /// Last name.
-    pub last_name: String,
-    /// `{key: value}` tags.
-    pub user_tags: BTreeMap<String, String>,
-    /// Groups the user belongs to.
-    pub experience_group_ids: Vec<Id>,
 }
 
 impl ExperienceUser {
     /// The REST shape (`experienceUser.json`).
     pub fn view(&self) -> UserView {
         UserView {
-            id: self.id.clone(),
+            user: self.clone(),
             experience_user_id: self.id.clone(),
-            application_id: self.application_id.clone(),
-            creation_date: self.creation_date,
-            last_updated: self.last_updated,
-            last_login: self.last_login,
-            password_last_updated: self.password_last_updated,
-            email: self.email.clone(),
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-            user_tags: self.user_tags.clone(),
-            experience_group_ids: self.group_ids.clone(),
         }
     }
 

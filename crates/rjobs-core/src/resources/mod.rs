@@ -86,6 +86,24 @@ pub fn check_description(field: &str, s: &str) -> Result<(), FieldError> {
     check_len(field, s, 0, 32767)
 }
 
+/// Applies a patch's `name` and `description`, each validated, to a record's.
+pub fn patch_text(
+    name: Option<String>,
+    description: Option<String>,
+    to_name: &mut String,
+    to_description: &mut String,
+) -> Result<(), FieldError> {
+    if let Some(v) = name {
+        check_name("name", &v)?;
+        *to_name = v;
+    }
+    if let Some(v) = description {
+        check_description("description", &v)?;
+        *to_description = v;
+    }
+    Ok(())
+}
+
 /// A tag key or attribute/column name: `^[0-9a-zA-Z_-]{1,255}$`.
 pub fn check_key(field: &str, s: &str) -> Result<(), FieldError> {
     let ok = !s.is_empty()

@@ -82,8 +82,10 @@ impl ColumnType {
     }
 }
 
-/// A data table.
-#[derive(Debug, Clone, PartialEq)]
+/// A data table. It serializes as the API shows it, but for the `dataTableId` alias of the id
+/// (see [`TableView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DataTable {
     /// Id.
     pub id: Id,
@@ -173,39 +175,21 @@ impl TablePatch {
     /// Applies the changes.
     pub fn apply(self, t: &DataTable, now: Timestamp) -> Result<DataTable, FieldError> {
         let mut n = t.clone();
-        if let Some(v) = self.name {
-            check_name("name", &v)?;
-            n.name = v;
-        }
-        if let Some(v) = self.description {
-            check_description("description", &v)?;
-            n.description = v;
-        }
+        super::patch_text(self.name, self.description, &mut n.name, &mut n.description)?;
         n.last_updated = now;
         Ok(n)
     }
 }
 
-/// The REST shape of a data table (`dataTable.json`).
+/// The REST shape of a data table (`dataTable.json`): the table and the alias of its id.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TableView {
-    /// Id.
-    pub id: Id,
-    /// The same id.
+    /// The table.
+    #[serde(flatten)]
+    pub table: DataTable,
+    /// The table's id, under the original's name.
     pub data_table_id: Id,
-    /// Owning application.
-    pub application_id: Id,
-    /// Creation instant.
-    pub creation_date: Timestamp,
-    /// Last change.
-    pub last_updated: Timestamp,
-    /// Name.
-    pub name: String,
-    /// Description.
-    pub description: String,
-    /// Columns.
-    pub columns: Vec<Column>,
 }
 
 /// The REST shape of a row: `{id, createdAt, updatedAt, <columns>}`.
@@ -229,14 +213,8 @@ impl DataTable {
     /// The REST shape (`dataTable.json`).
     pub fn view(&self) -> TableView {
         TableView {
-            id: self.id.clone(),
+            table: self.clone(),
             data_table_id: self.id.clone(),
-            application_id: self.application_id.clone(),
-            creation_date: self.creation_date,
-            last_updated: self.last_updated,
-            name: self.name.clone(),
-            description: self.description.clone(),
-            columns: self.columns.clone(),
         }
     }
 

@@ -19,18 +19,10 @@ use crate::state::AppState;
 use crate::views::{success, Reply, Success};
 use rjobs_engine::views::JobView;
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &[
-        "name",
-        "id",
-        "creationDate",
-        "lastUpdated",
-        "lastExecutionRequested",
-        "resourceType",
-    ],
-    filter_fields: &["name", "resourceType"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!(
+    ["lastExecutionRequested", "resourceType"],
+    ["name", "resourceType"]
+);
 
 /// The settable fields (create and patch). `resourceType` is taken only on create.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

@@ -12,11 +12,7 @@ use crate::routes::crud::{self};
 use crate::state::AppState;
 use crate::views::Reply;
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &["name", "id", "creationDate", "lastUpdated"],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!([], ["name"]);
 
 pub(crate) async fn create(
     State(state): State<AppState>,

@@ -18,18 +18,7 @@ use crate::routes::crud;
 use crate::state::AppState;
 use crate::views::{success, Created, Reply, Success};
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &[
-        "name",
-        "id",
-        "creationDate",
-        "lastUpdated",
-        "deviceClass",
-        "connectionStatus",
-    ],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!(["deviceClass", "connectionStatus"], ["name"]);
 
 pub(crate) async fn create(
     State(state): State<AppState>,

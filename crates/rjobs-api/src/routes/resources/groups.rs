@@ -19,11 +19,7 @@ use crate::routes::crud::{self};
 use crate::state::AppState;
 use crate::views::{Created, Reply};
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &["name", "id", "creationDate", "lastUpdated"],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!([], ["name"]);
 
 /// The ids one kind of reference of a group points at.
 type RefsOf = fn(&ExperienceGroup) -> Vec<Id>;
