@@ -30,7 +30,9 @@ impl<T: Serialize> IntoResponse for Reply<T> {
 }
 
 /// An answer whose success body has the schema of `T`: [`Reply<T>`], with a status, in a result.
-/// Non-JSON answers (a [`Response`]) answer [`Text`].
+/// A hand-built [`Response`] answers only [`Text`]: what it holds is not a type the compiler
+/// sees, so it is kept to the rows whose media is not JSON (the CSV report, the event stream,
+/// the metrics).
 pub trait Answers<T> {}
 impl<T> Answers<T> for Reply<T> {}
 impl<T> Answers<T> for (StatusCode, Reply<T>) {}
