@@ -3,8 +3,10 @@
 //!
 //! Why here and not in the API: the same validation runs for a single `POST`, for every item of a
 //! bulk call (where the error must name the item's index, `[3].name: ...`) and in tests, and the
-//! REST shape of each record (`to_json`) is needed both by handlers and by the store (the engine
-//! reads resources "as their REST GET" to hand them to workflows). Bodies deserialize with
+//! REST shape of each record (its view, `view()`, a type deriving `Serialize` and `JsonSchema`
+//! whose schema `/openapi.json` shows; `to_json` is the same as a JSON value) is needed both by
+//! handlers and by the store (the engine reads resources "as their REST GET" to hand them to
+//! workflows). Bodies deserialize with
 //! `deny_unknown_fields`; fields the original API defines but rjobs does not model are declared
 //! and ignored, so official clients never get a 400 for a legal body.
 
