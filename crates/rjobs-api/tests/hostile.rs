@@ -2,63 +2,22 @@
 //! original's application scopes are accepted, control characters and trailing bytes are 400s
 //! naming the field, and `/metrics` honours `metrics_public`.
 
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
-use rjobs_api::{router, ApiSettings};
-use rjobs_store::Store;
+use axum::http::StatusCode;
+use common::{Api, ADMIN};
+use rjobs_api::ApiSettings;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 mod common;
 
-const ADMIN: &str = "admin-token";
-
-struct Api {
-    router: Router,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
 async fn api_with(metrics_public: bool) -> Api {
-    let dir = tempfile::tempdir().unwrap();
     let settings = ApiSettings {
         metrics_public,
         ..common::settings(ADMIN)
     };
-    let state = common::state(&dir, settings).await;
-    Api {
-        store: state.store.clone(),
-        router: router(state),
-        _dir: dir,
-    }
+    common::api_with(settings).await
 }
 
 impl Api {
-    async fn raw(&self, method: &str, uri: &str, token: &str, body: &str) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if !token.is_empty() {
-            req = req.header("authorization", format!("Bearer {token}"));
-        }
-        if !body.is_empty() {
-            req = req.header("content-type", "application/json");
-        }
-        let res = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::from(body.to_string())).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let v = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, v)
-    }
-
     async fn call(&self, method: &str, uri: &str, token: &str, body: Value) -> (StatusCode, Value) {
         let text = if body.is_null() {
             String::new()
@@ -66,19 +25,6 @@ impl Api {
             body.to_string()
         };
         self.raw(method, uri, token, &text).await
-    }
-
-    async fn app(&self) -> String {
-        let (st, v) = self
-            .call("POST", "/applications", ADMIN, json!({"name": "fleet"}))
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    async fn token(&self, app: &str, scope: &[&str]) -> String {
-        let app = rjobs_core::Id::parse(app).unwrap();
-        common::token(self.store.as_ref(), &app, scope).await
     }
 }
 

@@ -2,8 +2,8 @@
 //! `/openapi.json`. Checked through the router: every row is served (a guarded row answers 401
 //! without a token, which only its guard can do, the fallbacks answer 404/405), every guarded
 //! row refuses another application's token and a token whose scopes the action does not accept
-//! (403, before any handler runs), and the document lists exactly the rows, each body with the
-//! schema derived from its handler's type.
+//! (403, before any handler runs), and the document lists exactly the rows, each body and each
+//! success answer with the schema derived from its handler's type.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
 use http_body_util::BodyExt;
-use rjobs_api::routes::table::{Guard, ROUTES};
+use rjobs_api::routes::table::{Guard, Media, ROUTES};
 use rjobs_api::{router, ApiSettings, AppState};
 use rjobs_core::model::Application;
 use rjobs_core::{Id, Timestamp};
@@ -166,6 +166,36 @@ async fn document_lists_exactly_the_table() {
     );
     let id_pattern = param["schema"]["pattern"].as_str().unwrap();
     assert_eq!(id_pattern, "^[0-9a-fA-F]{24}$");
+    // Every success answer has the schema of its view type: a named one for JSON (typed list
+    // items included), a string for the rest; only this document and the cluster status are
+    // free-form.
+    let free = ["/openapi.json", "/cluster"];
+    for r in ROUTES {
+        let op = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
+        let schema = &op["responses"][r.success.to_string()]["content"][r.media.as_str()]["schema"];
+        match r.media {
+            Media::Json if free.contains(&r.path) => assert_eq!(schema, &Value::Bool(true)),
+            Media::Json => {
+                let named = schema["$ref"].as_str().or(schema["items"]["$ref"].as_str());
+                assert!(
+                    named.is_some(),
+                    "{} {}: {schema}",
+                    r.method.as_str(),
+                    r.path
+                );
+            }
+            _ => assert_eq!(schema, &serde_json::json!({"type": "string"}), "{}", r.path),
+        }
+    }
+    let list = &doc["paths"]["/applications/{applicationId}/devices"]["get"]["responses"]["200"];
+    let list = list["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap();
+    let list = &schemas[list.trim_start_matches("#/components/schemas/")];
+    assert_eq!(
+        list["properties"]["items"]["items"]["$ref"],
+        "#/components/schemas/DeviceView"
+    );
     // Every `$ref` resolves.
     let text = doc.to_string();
     for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {

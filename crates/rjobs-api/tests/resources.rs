@@ -2,35 +2,14 @@
 //! bodies in the original's field names, validation messages naming the field (and the item
 //! index of a bulk call), 404s, scope checks, and that passwords never come back.
 
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
-use rjobs_api::router;
-use rjobs_store::Store;
+use axum::http::StatusCode;
+use common::{Api, ADMIN};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 mod common;
 
-const ADMIN: &str = "admin-token";
-
-struct Api {
-    router: Router,
-    store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
-}
-
 async fn api() -> Api {
-    let dir = tempfile::tempdir().unwrap();
-    let state = common::state(&dir, common::settings(ADMIN)).await;
-    Api {
-        store: state.store.clone(),
-        router: router(state),
-        _dir: dir,
-    }
+    common::api_with(common::settings(ADMIN)).await
 }
 
 impl Api {
@@ -41,50 +20,8 @@ impl Api {
         token: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", format!("Bearer {token}"));
-        let body = match body {
-            Some(v) => {
-                req = req.header("content-type", "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let res = self
-            .router
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        let v = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, v)
-    }
-
-    async fn app(&self) -> String {
-        let (st, v) = self
-            .call(
-                "POST",
-                "/applications",
-                ADMIN,
-                Some(json!({"name": "fleet"})),
-            )
-            .await;
-        assert_eq!(st, StatusCode::CREATED, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// An application token with `scope`, returned as the bearer string.
-    async fn token(&self, app: &str, scope: &[&str]) -> String {
-        let app = rjobs_core::Id::parse(app).unwrap();
-        common::token(self.store.as_ref(), &app, scope).await
+        let text = body.map_or_else(String::new, |v| v.to_string());
+        self.raw(method, uri, token, &text).await
     }
 }
 

@@ -6,8 +6,10 @@ use crate::engine::{ExecutionStatus, IterationId, IterationRecord, RetryPolicy, 
 use crate::jobs::{ResourceJob, ResourceType};
 use crate::{Id, Timestamp};
 
-/// The job settings an execution runs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The job settings an execution runs with (serialized as in the API, where a job and an
+/// execution both show them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ExecSettings {
     /// `maxIterationConcurrency`.
     pub max_iteration_concurrency: i64,

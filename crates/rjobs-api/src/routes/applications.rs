@@ -2,23 +2,18 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::model::Application;
-use rjobs_core::Id;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use rjobs_core::{Id, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
+use crate::routes::crud;
 use crate::state::AppState;
-use crate::views;
+use crate::views::{success, List, Reply, Success};
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &["name", "id", "creationDate", "lastUpdated"],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!([], ["name"]);
 
 /// The application in the path (404 if absent); its guard has authorized the caller.
 pub(crate) async fn load_app(state: &AppState, path: &PathParams) -> ApiResult<Application> {
@@ -28,6 +23,37 @@ pub(crate) async fn load_app(state: &AppState, path: &PathParams) -> ApiResult<A
         .get_application(&app_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Application"))
+}
+
+/// An application as the API shows it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AppView {
+    /// Id.
+    id: Id,
+    /// The same id.
+    application_id: Id,
+    /// Name.
+    name: String,
+    /// Description.
+    description: String,
+    /// Creation instant.
+    creation_date: Timestamp,
+    /// Last change.
+    last_updated: Timestamp,
+}
+
+impl From<&Application> for AppView {
+    fn from(a: &Application) -> Self {
+        AppView {
+            id: a.id.clone(),
+            application_id: a.id.clone(),
+            name: a.name.clone(),
+            description: a.description.clone(),
+            creation_date: a.creation_date,
+            last_updated: a.last_updated,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -66,17 +92,17 @@ fn check_description(d: &str) -> ApiResult<()> {
 pub(crate) async fn list(
     State(state): State<AppState>,
     Params(q): Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<List<AppView>>> {
     let p = ListParams::parse(&LIST, &q)?;
     let page = state.store.list_applications(&p).await?;
-    let items = page.items.iter().map(views::application).collect();
-    Ok(Json(views::envelope(items, page.total_count, &p, None)))
+    let items = page.items.iter().map(AppView::from).collect();
+    Ok(Reply(List::new(items, page.total_count, &p, None)))
 }
 
 pub(crate) async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<AppPost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<AppView>)> {
     check_name(&body.name)?;
     check_description(&body.description)?;
     let now = state.clock.now();
@@ -89,22 +115,22 @@ pub(crate) async fn create(
         version: 1,
     };
     state.store.insert_application(&app).await?;
-    Ok((StatusCode::CREATED, Json(views::application(&app))))
+    Ok((StatusCode::CREATED, Reply(AppView::from(&app))))
 }
 
 pub(crate) async fn read(
     State(state): State<AppState>,
     path: PathParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<AppView>> {
     let app = load_app(&state, &path).await?;
-    Ok(Json(views::application(&app)))
+    Ok(Reply(AppView::from(&app)))
 }
 
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<AppPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<AppView>> {
     let app = load_app(&state, &path).await?;
     let mut next = app.clone();
     if let Some(n) = body.name {
@@ -118,17 +144,17 @@ pub(crate) async fn update(
     next.last_updated = state.clock.now();
     next.version = app.version + 1;
     state.store.update_application(&next, app.version).await?;
-    Ok(Json(views::application(&next)))
+    Ok(Reply(AppView::from(&next)))
 }
 
 pub(crate) async fn remove(
     State(state): State<AppState>,
     path: PathParams,
     _: NoBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Success>> {
     let app: Id = load_app(&state, &path).await?.id;
     if !state.store.delete_application(&app).await? {
         return Err(ApiError::not_found("Application"));
     }
-    Ok(Json(json!({"success": true})))
+    Ok(success())
 }

@@ -7,18 +7,19 @@
 
 use async_trait::async_trait;
 use axum::extract::State;
-use axum::Json;
 use rjobs_core::list::{ListParams, ListSpec};
 use rjobs_core::Id;
 use rjobs_query::{Query, ResourceType};
 use rjobs_store::{Page, Store, StoreError};
-use serde_json::Value;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use super::applications::load_app;
-use super::resources::{list_query, success, with_query};
+use super::resources::list_query;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{NoBody, Params, PathParams};
 use crate::state::AppState;
+use crate::views::{success, List, Reply, Success};
 
 /// A record owned by one application and addressed by one path id.
 #[async_trait]
@@ -44,7 +45,9 @@ pub(crate) trait Owned: Sized + Send + 'static {
     /// Deletes one; false if it did not exist.
     async fn delete(s: &dyn Store, app: &Id, id: &Id) -> Result<bool, StoreError>;
     /// The record as the API shows it.
-    fn view(&self) -> Value;
+    type View: Serialize + JsonSchema + Send;
+    /// The record's view.
+    fn view(&self) -> Self::View;
 }
 
 /// The record in the path (404 if it, or its application, does not exist).
@@ -60,8 +63,8 @@ pub(crate) async fn load<R: Owned>(state: &AppState, path: &PathParams) -> ApiRe
 pub(crate) async fn read<R: Owned>(
     State(state): State<AppState>,
     path: PathParams,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(load::<R>(&state, &path).await?.view()))
+) -> ApiResult<Reply<R::View>> {
+    Ok(Reply(load::<R>(&state, &path).await?.view()))
 }
 
 /// `GET …`: a page in the original's envelope; the parsed `query`, if any, is echoed.
@@ -69,7 +72,7 @@ pub(crate) async fn list<R: Owned>(
     State(state): State<AppState>,
     path: PathParams,
     Params(q): Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<List<R::View>>> {
     let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&R::LIST, &q)?;
     let (query, echo) = match R::QUERY {
@@ -78,8 +81,8 @@ pub(crate) async fn list<R: Owned>(
     };
     let page = R::page(state.store.as_ref(), &app.id, &p, query.as_ref()).await?;
     let items = page.items.iter().map(R::view).collect();
-    let env = crate::views::envelope(items, page.total_count, &p, Some(&app.id));
-    Ok(Json(with_query(env, echo)))
+    let env = List::new(items, page.total_count, &p, Some(&app.id));
+    Ok(Reply(env.with_query(echo)))
 }
 
 /// `DELETE …/{id}`: `{"success": true}`, or a 404.
@@ -87,9 +90,9 @@ pub(crate) async fn remove<R: Owned>(
     State(state): State<AppState>,
     path: PathParams,
     _: NoBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Success>> {
     delete::<R>(&state, &path).await?;
-    Ok(Json(success()))
+    Ok(success())
 }
 
 /// Loads and deletes the record in the path; the deleted record, for callers with more to do.
@@ -103,19 +106,33 @@ pub(crate) async fn delete<R: Owned>(state: &AppState, path: &PathParams) -> Api
     Ok(r)
 }
 
+/// The list spec of a named resource: sorted by `name`, `id`, `creationDate`, `lastUpdated` and
+/// the `extra` fields, filtered by `filter`, 100 a page (applications, devices, data tables,
+/// groups, jobs, workflows).
+macro_rules! named_list {
+    ([$($extra:literal),*], [$($filter:literal),*]) => {
+        rjobs_core::list::ListSpec {
+            sort_fields: &["name", "id", "creationDate", "lastUpdated", $($extra),*],
+            filter_fields: &[$($filter),*],
+            default_per_page: 100,
+        }
+    };
+}
+pub(crate) use named_list;
+
 /// Implements [`Owned`] for a record from its store calls:
 ///
 /// ```ignore
 /// owned!(ApiToken, "API token", "apiTokenId", LIST,
 ///     get: get_api_token, page(s, app, p, _q): s.list_api_tokens(app, p),
-///     delete: delete_api_token, view: views::api_token);
+///     delete: delete_api_token, view(TokenView): TokenView::of);
 /// ```
 ///
 /// `query: ResourceType::Device` (last) makes its list take the advanced `?query=`.
 macro_rules! owned {
     ($t:ty, $name:literal, $id:literal, $list:expr,
      get: $get:ident, page($s:ident, $app:ident, $p:ident, $q:ident): $page:expr,
-     delete: $del:ident, view: $view:path $(, query: $rt:expr)?) => {
+     delete: $del:ident, view($vt:ty): $view:path $(, query: $rt:expr)?) => {
         #[async_trait::async_trait]
         impl $crate::routes::crud::Owned for $t {
             const NAME: &'static str = $name;
@@ -145,7 +162,8 @@ macro_rules! owned {
             ) -> Result<bool, rjobs_store::StoreError> {
                 s.$del(app, id).await
             }
-            fn view(&self) -> serde_json::Value {
+            type View = $vt;
+            fn view(&self) -> $vt {
                 $view(self)
             }
         }

@@ -6,23 +6,20 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::list::{parse_uint, ListParams, ListSpec};
+use rjobs_core::{Id, Timestamp};
 use rjobs_store::FlowRecord;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::applications::load_app;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, PathParams};
 use crate::routes::crud::{self};
 use crate::state::AppState;
-use crate::views;
+use crate::views::{List, Reply};
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &["name", "id", "creationDate", "lastUpdated"],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!([], ["name"]);
 
 fn record_of(def: &rjobs_flow::FlowDef, base: FlowRecord) -> FlowRecord {
     let body = rjobs_flow::flow_json(def);
@@ -41,17 +38,63 @@ fn record_of(def: &rjobs_flow::FlowDef, base: FlowRecord) -> FlowRecord {
 }
 
 /// The flow as the API returns it: the document plus id, flowId, applicationId and dates.
-fn view(f: &FlowRecord) -> Value {
-    let mut v = f.body.clone();
-    if let Value::Object(m) = &mut v {
-        m.insert("id".into(), json!(f.id));
-        m.insert("flowId".into(), json!(f.id));
-        m.insert("applicationId".into(), json!(f.application_id));
-        m.insert("flowClass".into(), json!("cloud"));
-        m.insert("creationDate".into(), json!(f.creation_date));
-        m.insert("lastUpdated".into(), json!(f.last_updated));
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FlowView {
+    /// The workflow document (name, description, enabled, triggers, nodes, …), as `rjobs-flow`
+    /// renders it. First, so that the fields below win over any of the same name.
+    #[serde(flatten)]
+    document: Map<String, Value>,
+    /// Id.
+    id: Id,
+    /// The same id.
+    flow_id: Id,
+    /// Owning application.
+    application_id: Id,
+    /// Always `cloud`.
+    flow_class: &'static str,
+    /// Creation instant.
+    creation_date: Timestamp,
+    /// Last change.
+    last_updated: Timestamp,
+}
+
+fn view(f: &FlowRecord) -> FlowView {
+    FlowView {
+        document: f.body.as_object().cloned().unwrap_or_default(),
+        id: f.id.clone(),
+        flow_id: f.id.clone(),
+        application_id: f.application_id.clone(),
+        flow_class: "cloud",
+        creation_date: f.creation_date,
+        last_updated: f.last_updated,
     }
-    v
+}
+
+/// One run of a workflow, in `GET .../flows/{flowId}/logs`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FlowRunView {
+    /// Id.
+    id: Id,
+    /// The workflow.
+    flow_id: Id,
+    /// Its application.
+    application_id: Id,
+    /// When it ran.
+    time: Timestamp,
+    /// What triggered it.
+    trigger_type: String,
+    /// The trigger's key.
+    trigger_id: String,
+    /// How it ended.
+    status: String,
+    /// Why it failed.
+    error: Option<String>,
+    /// What debug nodes recorded.
+    debug: Value,
+    /// How long it took.
+    duration_ms: i64,
 }
 
 fn flow_error(e: rjobs_flow::FlowError) -> ApiError {
@@ -99,25 +142,20 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     path: PathParams,
     Params(q): Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<List<FlowView>>> {
     let app = load_app(&state, &path).await?;
     let p = ListParams::parse(&LIST, &q)?;
     let triggers = trigger_filter(&q)?;
     let page = state.store.list_flows(&app.id, &p, &triggers).await?;
     let items = page.items.iter().map(view).collect();
-    Ok(Json(views::envelope(
-        items,
-        page.total_count,
-        &p,
-        Some(&app.id),
-    )))
+    Ok(Reply(List::new(items, page.total_count, &p, Some(&app.id))))
 }
 
 pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<FlowView>)> {
     let app = load_app(&state, &path).await?;
     let mut def = rjobs_flow::parse_flow(&body).map_err(flow_error)?;
     let now = state.clock.now();
@@ -136,14 +174,14 @@ pub(crate) async fn create(
     };
     let rec = record_of(&def, base);
     state.store.insert_flow(&rec).await?;
-    Ok((StatusCode::CREATED, Json(view(&rec))))
+    Ok((StatusCode::CREATED, Reply(view(&rec))))
 }
 
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<FlowView>> {
     let cur = crud::load::<FlowRecord>(&state, &path).await?;
     let def = rjobs_flow::parse_flow(&cur.body).map_err(|e| ApiError::internal(&e))?;
     let mut next_def = rjobs_flow::patch_flow(&def, &body).map_err(flow_error)?;
@@ -153,36 +191,34 @@ pub(crate) async fn update(
     next.last_updated = now;
     next.version = cur.version + 1;
     state.store.update_flow(&next, cur.version).await?;
-    Ok(Json(view(&next)))
+    Ok(Reply(view(&next)))
 }
 
 pub(crate) async fn logs(
     State(state): State<AppState>,
     path: PathParams,
     Params(q): Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Vec<FlowRunView>>> {
     let f = crud::load::<FlowRecord>(&state, &path).await?;
     let limit = parse_uint(&q, "limit", 1, 1, 1000)?;
     let since = rjobs_core::list::parse_millis(&q, "since")?;
     let runs = state.store.list_flow_runs(&f.id, since, limit).await?;
-    let items: Vec<Value> = runs
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "flowId": r.flow_id,
-                "applicationId": r.application_id,
-                "time": r.time,
-                "triggerType": r.trigger_type,
-                "triggerId": r.trigger_key,
-                "status": r.status,
-                "error": r.error,
-                "debug": r.debug,
-                "durationMs": r.duration_ms,
-            })
+    let items = runs
+        .into_iter()
+        .map(|r| FlowRunView {
+            id: r.id,
+            flow_id: r.flow_id,
+            application_id: r.application_id,
+            time: r.time,
+            trigger_type: r.trigger_type,
+            trigger_id: r.trigger_key,
+            status: r.status,
+            error: r.error,
+            debug: r.debug,
+            duration_ms: r.duration_ms,
         })
         .collect();
-    Ok(Json(Value::Array(items)))
+    Ok(Reply(items))
 }
 
 crud::owned!(
@@ -193,5 +229,5 @@ crud::owned!(
     get: get_flow,
     page(s, app, p, q): s.list_flows(app, p, &[]),
     delete: delete_flow,
-    view: view
+    view(FlowView): view
 );

@@ -3,11 +3,14 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
+use crate::views::Reply;
 
 mod applications;
 pub(crate) mod crud;
@@ -32,23 +35,40 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+/// `GET /health`: `{status, database}` plus each component's status under its name (the MQTT
+/// connection); 503 with `{"status": "unavailable", "database": "unreachable"}`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Health {
+    /// `ok` or `unavailable`.
+    status: &'static str,
+    /// `reachable` or `unreachable`.
+    database: &'static str,
+    /// Components by name (reported, never making the server unhealthy).
+    #[serde(flatten)]
+    components: BTreeMap<&'static str, Value>,
+}
+
+async fn health(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (StatusCode, Reply<Health>) {
     match state.store.ping().await {
         Ok(()) => {
-            // Components (the MQTT connection) are reported, never make the server unhealthy.
-            let mut body = json!({"status": "ok", "database": "reachable"});
-            for (name, status) in state.engine.component_status() {
-                body[name] = status;
-            }
-            Json(body).into_response()
+            let components = state.engine.component_status().into_iter().collect();
+            let body = Health {
+                status: "ok",
+                database: "reachable",
+                components,
+            };
+            (StatusCode::OK, Reply(body))
         }
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "database": "unreachable"})),
-            )
-                .into_response()
+            let body = Health {
+                status: "unavailable",
+                database: "unreachable",
+                components: BTreeMap::new(),
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, Reply(body))
         }
     }
 }
@@ -145,17 +165,15 @@ async fn guard(
 }
 
 /// `GET /openapi.json`.
-async fn openapi(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> Json<serde_json::Value> {
-    Json(crate::openapi::document(&state.settings.public_url))
+async fn openapi(axum::extract::State(state): axum::extract::State<AppState>) -> Reply<Value> {
+    Reply(crate::openapi::document(&state.settings.public_url))
 }
 
 /// `GET /cluster`: node identity, every node's heartbeat and dispatch count, every lease.
 async fn cluster(
     axum::extract::State(state): axum::extract::State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(state.engine.cluster_status().await?))
+) -> Result<Reply<Value>, ApiError> {
+    Ok(Reply(state.engine.cluster_status().await?))
 }
 
 /// `GET /metrics`: Prometheus text format. Open to anyone unless the `metrics_public` setting is

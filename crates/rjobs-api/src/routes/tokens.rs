@@ -3,13 +3,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::list::ListSpec;
 use rjobs_core::model::{ApiToken, TokenStatus};
 use rjobs_core::secret::{hash_token, new_token, APP_PREFIX};
-use rjobs_core::Timestamp;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use rjobs_core::{Id, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use super::applications::load_app;
 use crate::auth::Principal;
@@ -18,13 +16,69 @@ use crate::extract::{JsonBody, PathParams};
 use crate::routes::crud::{self};
 use crate::scopes::{covers, grantable};
 use crate::state::AppState;
-use crate::views;
+use crate::views::Reply;
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "status", "id", "creationDate"],
     filter_fields: &["name", "status"],
     default_per_page: 1000,
 };
+
+/// An application API token as the API shows it, without the secret.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TokenView {
+    /// Id.
+    id: Id,
+    /// The same id.
+    api_token_id: Id,
+    /// The application.
+    owner_id: Id,
+    /// Always `application`.
+    owner_type: &'static str,
+    /// Name.
+    name: String,
+    /// Description.
+    description: String,
+    /// Scopes held.
+    scope: Vec<String>,
+    /// `active` or `inactive`.
+    status: &'static str,
+    /// Creation instant.
+    creation_date: Timestamp,
+    /// Last change.
+    last_updated: Timestamp,
+    /// When it stops working; absent when never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_date: Option<Timestamp>,
+}
+
+impl TokenView {
+    fn of(t: &ApiToken) -> Self {
+        TokenView {
+            id: t.id.clone(),
+            api_token_id: t.id.clone(),
+            owner_id: t.application_id.clone(),
+            owner_type: "application",
+            name: t.name.clone(),
+            description: t.description.clone(),
+            scope: t.scope.clone(),
+            status: t.status.as_str(),
+            creation_date: t.creation_date,
+            last_updated: t.last_updated,
+            expiration_date: t.expiration_date,
+        }
+    }
+}
+
+/// A new token: the view plus the token itself, shown this once.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct TokenCreated {
+    #[serde(flatten)]
+    view: TokenView,
+    /// The bearer token.
+    token: String,
+}
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -78,7 +132,7 @@ pub(crate) async fn create(
     who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<TokenPost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<TokenCreated>)> {
     let app = load_app(&state, &path).await?;
     check_text(&body.name, &body.description)?;
     let scope = body.scope.unwrap_or_else(|| vec!["all.Application".into()]);
@@ -113,11 +167,14 @@ pub(crate) async fn create(
         version: 1,
     };
     state.store.insert_api_token(&token).await?;
-    let mut v = views::api_token(&token);
-    if let Value::Object(m) = &mut v {
-        m.insert("token".into(), json!(secret));
-    }
-    Ok((StatusCode::CREATED, Json(v)))
+    let view = TokenView::of(&token);
+    Ok((
+        StatusCode::CREATED,
+        Reply(TokenCreated {
+            view,
+            token: secret,
+        }),
+    ))
 }
 
 /// A token (not an admin) may only create or manage tokens within the scopes it holds itself.
@@ -142,7 +199,7 @@ pub(crate) async fn update(
     who: Principal,
     path: PathParams,
     JsonBody(body): JsonBody<TokenPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<TokenView>> {
     let t = crud::load::<ApiToken>(&state, &path).await?;
     // Re-enabling or extending a wider token would widen what the caller can reach.
     check_within(&who, &t.scope)?;
@@ -163,7 +220,7 @@ pub(crate) async fn update(
     next.last_updated = state.clock.now();
     next.version = t.version + 1;
     state.store.update_api_token(&next, t.version).await?;
-    Ok(Json(views::api_token(&next)))
+    Ok(Reply(TokenView::of(&next)))
 }
 
 crud::owned!(
@@ -174,5 +231,5 @@ crud::owned!(
     get: get_api_token,
     page(s, app, p, q): s.list_api_tokens(app, p),
     delete: delete_api_token,
-    view: views::api_token
+    view(TokenView): TokenView::of
 );

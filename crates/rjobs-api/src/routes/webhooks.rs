@@ -6,18 +6,18 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::list::{parse_uint, ListSpec};
 use rjobs_core::webhooks::EventType;
+use rjobs_core::{Id, Timestamp};
 use rjobs_store::webhooks::{AttemptRecord, WebhookRecord};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::applications::load_app;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, PathParams};
 use crate::routes::crud::{self};
 use crate::state::AppState;
+use crate::views::Reply;
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &["name", "id", "url", "creationDate"],
@@ -47,31 +47,97 @@ pub(crate) struct WebhookPatch {
 }
 
 /// A webhook as the API shows it (never with its secret).
-fn view(w: &WebhookRecord) -> Value {
-    json!({
-        "id": w.id,
-        "webhookId": w.id,
-        "applicationId": w.application_id,
-        "name": w.name,
-        "url": w.url,
-        "events": w.events.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
-        "enabled": w.enabled,
-        "creationDate": w.creation_date,
-        "lastUpdated": w.last_updated,
-    })
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WebhookView {
+    /// Id.
+    id: Id,
+    /// The same id.
+    webhook_id: Id,
+    /// Owning application.
+    application_id: Id,
+    /// Name.
+    name: String,
+    /// Where events are posted.
+    url: String,
+    /// The event types sent (`execution.started`, …).
+    events: Vec<&'static str>,
+    /// Whether events are sent.
+    enabled: bool,
+    /// Creation instant.
+    creation_date: Timestamp,
+    /// Last change.
+    last_updated: Timestamp,
 }
 
-fn attempt_view(a: &AttemptRecord) -> Value {
-    json!({
-        "eventId": a.event_id,
-        "eventType": a.event_type.as_str(),
-        "attempt": a.attempt,
-        "statusCode": a.status_code,
-        "error": a.error,
-        "outcome": a.outcome,
-        "at": a.at,
-        "durationMs": a.duration_ms,
-    })
+fn view(w: &WebhookRecord) -> WebhookView {
+    WebhookView {
+        id: w.id.clone(),
+        webhook_id: w.id.clone(),
+        application_id: w.application_id.clone(),
+        name: w.name.clone(),
+        url: w.url.clone(),
+        events: w.events.iter().map(|e| e.as_str()).collect(),
+        enabled: w.enabled,
+        creation_date: w.creation_date,
+        last_updated: w.last_updated,
+    }
+}
+
+/// A new webhook: the view plus its signing secret, shown this once.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct WebhookCreated {
+    #[serde(flatten)]
+    view: WebhookView,
+    /// The signing secret (`whsec_…`).
+    secret: String,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AttemptView {
+    /// The event (`webhook-id`).
+    event_id: String,
+    /// Its type.
+    event_type: &'static str,
+    /// Attempt number, from 1.
+    attempt: u32,
+    /// The receiver's status, when it answered.
+    status_code: Option<u16>,
+    /// Why the attempt failed.
+    error: Option<String>,
+    /// How it ended.
+    outcome: String,
+    /// When.
+    at: Timestamp,
+    /// How long it took.
+    duration_ms: i64,
+}
+
+fn attempt_view(a: AttemptRecord) -> AttemptView {
+    AttemptView {
+        event_id: a.event_id,
+        event_type: a.event_type.as_str(),
+        attempt: a.attempt,
+        status_code: a.status_code,
+        error: a.error,
+        outcome: a.outcome,
+        at: a.at,
+        duration_ms: a.duration_ms,
+    }
+}
+
+/// `GET …/deliveries`: `{count, items, webhookId}`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Deliveries {
+    /// Attempts listed.
+    count: usize,
+    /// The attempts, newest first.
+    items: Vec<AttemptView>,
+    /// The webhook.
+    webhook_id: Id,
 }
 
 fn check_name(name: &str) -> ApiResult<()> {
@@ -113,7 +179,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<WebhookPost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<WebhookCreated>)> {
     let app = load_app(&state, &path).await?;
     check_name(&body.name)?;
     check_url(&body.url)?;
@@ -132,16 +198,18 @@ pub(crate) async fn create(
         version: 1,
     };
     state.store.insert_webhook(&w).await?;
-    let mut v = view(&w);
-    v["secret"] = json!(w.secret.expose());
-    Ok((StatusCode::CREATED, Json(v)))
+    let created = WebhookCreated {
+        view: view(&w),
+        secret: w.secret.expose().to_string(),
+    };
+    Ok((StatusCode::CREATED, Reply(created)))
 }
 
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<WebhookPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<WebhookView>> {
     let w = crud::load::<WebhookRecord>(&state, &path).await?;
     let mut next = w.clone();
     if let Some(n) = body.name {
@@ -161,28 +229,28 @@ pub(crate) async fn update(
     next.last_updated = state.clock.now();
     next.version = w.version + 1;
     state.store.update_webhook(&next, w.version).await?;
-    Ok(Json(view(&next)))
+    Ok(Reply(view(&next)))
 }
 
 pub(crate) async fn deliveries(
     State(state): State<AppState>,
     path: PathParams,
     Params(q): Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Deliveries>> {
     let w = crud::load::<WebhookRecord>(&state, &path).await?;
     let limit = parse_uint(&q, "limit", MAX_DELIVERIES, 1, MAX_DELIVERIES)?;
-    let items: Vec<Value> = state
+    let items: Vec<AttemptView> = state
         .store
         .webhook_attempts(&w.id, limit)
         .await?
-        .iter()
+        .into_iter()
         .map(attempt_view)
         .collect();
-    Ok(Json(json!({
-        "count": items.len(),
-        "items": items,
-        "webhookId": w.id,
-    })))
+    Ok(Reply(Deliveries {
+        count: items.len(),
+        items,
+        webhook_id: w.id,
+    }))
 }
 
 crud::owned!(
@@ -193,5 +261,5 @@ crud::owned!(
     get: get_webhook,
     page(s, app, p, q): s.list_webhooks(app, p),
     delete: delete_webhook,
-    view: view
+    view(WebhookView): view
 );

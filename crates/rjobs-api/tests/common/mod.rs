@@ -1,16 +1,25 @@
 //! What the router tests share: a state over a fresh SQLite database on a manual clock (cheap
-//! password hashing, a fixed admin token), and application tokens written straight into the
-//! store with the scopes a test needs.
+//! password hashing, a fixed admin token), application tokens written straight into the store
+//! with the scopes a test needs, and [`Api`], a router to call as the admin or a token.
 
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::sync::Arc;
 
-use rjobs_api::{ApiSettings, AppState, PasswordCost};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use rjobs_api::{router, ApiSettings, AppState, PasswordCost};
 use rjobs_core::model::{ApiToken, TokenStatus};
 use rjobs_core::secret::hash_token;
 use rjobs_core::{Clock, Id, IdGen, ManualClock, Timestamp};
 use rjobs_store::Store;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// The fixed admin token of [`settings`] as [`Api`] uses it.
+pub const ADMIN: &str = "admin-token";
 
 /// The manual clock's instant.
 pub const NOW: i64 = 1_764_000_000_000;
@@ -71,4 +80,88 @@ pub async fn token(store: &dyn Store, app: &Id, scope: &[&str]) -> String {
     };
     store.insert_api_token(&t).await.unwrap();
     secret
+}
+
+/// A router over a fresh database, with the store behind it.
+pub struct Api {
+    /// The router.
+    pub router: Router,
+    /// Its store.
+    pub store: Arc<dyn Store>,
+    /// Its engine (never running: a test ticks it).
+    pub engine: Arc<rjobs_engine::Engine>,
+    _dir: tempfile::TempDir,
+}
+
+/// An [`Api`] with `settings` (see [`settings`] for the admin token).
+pub async fn api_with(settings: ApiSettings) -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(&dir, settings).await;
+    Api {
+        store: state.store.clone(),
+        engine: state.engine.clone(),
+        router: router(state),
+        _dir: dir,
+    }
+}
+
+impl Api {
+    /// Sends `body` (JSON text, or nothing when empty) with `token` (none when empty); the
+    /// answer as JSON, as a string when it is not JSON, `null` when empty.
+    pub async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        token: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let (status, bytes) = self.bytes(method, uri, token, body).await;
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (status, v)
+    }
+
+    /// As [`Api::raw`], the answer's bytes as sent.
+    pub async fn bytes(
+        &self,
+        method: &str,
+        uri: &str,
+        token: &str,
+        body: &str,
+    ) -> (StatusCode, Vec<u8>) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if !token.is_empty() {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        if !body.is_empty() {
+            req = req.header("content-type", "application/json");
+        }
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, bytes.to_vec())
+    }
+
+    /// Creates an application as the admin; its id.
+    pub async fn app(&self) -> String {
+        let body = json!({"name": "fleet"}).to_string();
+        let (st, v) = self.raw("POST", "/applications", ADMIN, &body).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    /// An application token with `scope`, returned as the bearer string.
+    pub async fn token(&self, app: &str, scope: &[&str]) -> String {
+        let app = Id::parse(app).unwrap();
+        token(self.store.as_ref(), &app, scope).await
+    }
 }

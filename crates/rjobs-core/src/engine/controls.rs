@@ -16,13 +16,15 @@
 //!   (rounded up to the millisecond, so no 60 s window ever holds more than the rate); above
 //!   it, `floor(rate / 60,000)` starts per millisecond. Retries are paced by `retryDelay` alone.
 
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::Summary;
 use crate::list::FieldError;
 
-/// What an abort criterion counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What an abort criterion counts (serialized as its API name, [`AbortOutcome::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub enum AbortOutcome {
     /// `failed`.
     Failed,
@@ -177,39 +179,80 @@ impl AbortConfig {
     }
 
     /// The API shape.
-    pub fn to_json(&self) -> Value {
-        let criteria: Vec<Value> = self
-            .criteria
-            .iter()
-            .map(|c| {
-                json!({
-                    "outcome": c.outcome.as_str(),
-                    "thresholdPercent": percent(u64::from(c.threshold_bp)),
-                    "minFinished": c.min_finished,
-                })
-            })
-            .collect();
-        json!({ "criteria": criteria })
+    pub fn view(&self) -> AbortConfigView {
+        let criteria = self.criteria.iter().map(|c| c.view()).collect();
+        AbortConfigView { criteria }
     }
+
+    /// [`AbortConfig::view`] as a JSON value (what the store keeps).
+    pub fn to_json(&self) -> Value {
+        crate::resources::to_value(&self.view())
+    }
+}
+
+impl AbortCriterion {
+    fn view(&self) -> CriterionView {
+        CriterionView {
+            outcome: self.outcome,
+            threshold_percent: percent(u64::from(self.threshold_bp)),
+            min_finished: self.min_finished,
+        }
+    }
+}
+
+/// The API shape of `abortConfig`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct AbortConfigView {
+    /// The criteria, in order.
+    pub criteria: Vec<CriterionView>,
+}
+
+/// The API shape of one abort criterion.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CriterionView {
+    /// What is counted.
+    pub outcome: AbortOutcome,
+    /// The share of finished iterations, in percent (two decimals).
+    pub threshold_percent: f64,
+    /// Finished iterations needed before the criterion is checked.
+    pub min_finished: u64,
+}
+
+/// The API shape of `abortReason`: the criterion that held, and the figures.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AbortReasonView {
+    /// Index of the criterion in `abortConfig.criteria`.
+    pub criterion: usize,
+    /// The criterion.
+    #[serde(flatten)]
+    pub rule: CriterionView,
+    /// Finished iterations when it held.
+    pub finished: u64,
+    /// Of which had the outcome.
+    pub matched: u64,
+    /// `matched / finished`, in percent (two decimals).
+    pub percent: f64,
+    /// The same, in words.
+    pub message: String,
 }
 
 impl AbortReason {
     /// The API shape (`abortReason`): which criterion held, and the figures.
-    pub fn to_json(&self) -> Value {
+    pub fn view(&self) -> AbortReasonView {
         let share = if self.finished == 0 {
             0.0
         } else {
             (self.matched as f64 * 10_000.0 / self.finished as f64).round() / 100.0
         };
-        json!({
-            "criterion": self.criterion,
-            "outcome": self.rule.outcome.as_str(),
-            "thresholdPercent": percent(u64::from(self.rule.threshold_bp)),
-            "minFinished": self.rule.min_finished,
-            "finished": self.finished,
-            "matched": self.matched,
-            "percent": share,
-            "message": format!(
+        AbortReasonView {
+            criterion: self.criterion,
+            rule: self.rule.view(),
+            finished: self.finished,
+            matched: self.matched,
+            percent: share,
+            message: format!(
                 "{} of {} finished iterations ({share}%) were {}, at or above the threshold of {}%",
                 self.matched,
                 self.finished,
@@ -220,7 +263,12 @@ impl AbortReason {
                 },
                 percent(u64::from(self.rule.threshold_bp)),
             ),
-        })
+        }
+    }
+
+    /// [`AbortReason::view`] as a JSON value (what the store keeps).
+    pub fn to_json(&self) -> Value {
+        crate::resources::to_value(&self.view())
     }
 }
 
@@ -318,21 +366,54 @@ impl RolloutConfig {
     }
 
     /// The API shape.
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("maxPerMinute".into(), json!(self.max_per_minute));
-        if let Some(x) = self.exponential_rate {
-            m.insert(
-                "exponentialRate".into(),
-                json!({
-                    "baseRatePerMinute": x.base_rate_per_minute,
-                    "incrementFactor": f64::from(x.increment_factor_milli) / 1000.0,
-                    "rateIncreaseCriteria": {"numberOfSucceeded": x.number_of_succeeded},
-                }),
-            );
+    pub fn view(&self) -> RolloutView {
+        RolloutView {
+            max_per_minute: self.max_per_minute,
+            exponential_rate: self.exponential_rate.map(|x| ExponentialRateView {
+                base_rate_per_minute: x.base_rate_per_minute,
+                increment_factor: f64::from(x.increment_factor_milli) / 1000.0,
+                rate_increase_criteria: RateIncrease {
+                    number_of_succeeded: x.number_of_succeeded,
+                },
+            }),
         }
-        Value::Object(m)
     }
+
+    /// [`RolloutConfig::view`] as a JSON value (what the store keeps).
+    pub fn to_json(&self) -> Value {
+        crate::resources::to_value(&self.view())
+    }
+}
+
+/// The API shape of `rolloutConfig`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutView {
+    /// Highest rate, starts per minute.
+    pub max_per_minute: u32,
+    /// The ramp; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exponential_rate: Option<ExponentialRateView>,
+}
+
+/// The API shape of `rolloutConfig.exponentialRate`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExponentialRateView {
+    /// Starting rate, per minute.
+    pub base_rate_per_minute: u32,
+    /// Factor of each increase.
+    pub increment_factor: f64,
+    /// When the rate increases.
+    pub rate_increase_criteria: RateIncrease,
+}
+
+/// `rateIncreaseCriteria`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateIncrease {
+    /// Successes between two increases.
+    pub number_of_succeeded: u64,
 }
 
 /// How a rate turns into starts: `per_start` starts at once, then `gap_ms` until the next.

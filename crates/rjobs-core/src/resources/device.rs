@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{check_description, check_key, check_name, check_tags, nullable, parse_opt_id, Tag};
 use crate::list::FieldError;
@@ -194,14 +194,7 @@ impl DevicePatch {
     pub fn apply(self, d: &Device, now: Timestamp) -> Result<Device, FieldError> {
         let _ = (&self.edge_agent_version, &self.system_interval);
         let mut n = d.clone();
-        if let Some(v) = self.name {
-            check_name("name", &v)?;
-            n.name = v;
-        }
-        if let Some(v) = self.description {
-            check_description("description", &v)?;
-            n.description = v;
-        }
+        super::patch_text(self.name, self.description, &mut n.name, &mut n.description)?;
         if let Some(v) = self.device_class {
             check_class(&v)?;
             n.device_class = v;
@@ -231,38 +224,85 @@ impl DevicePatch {
     }
 }
 
+/// `connectionInfo` of a device: `{"connected": null}` when never reported, else
+/// `{"connected": 1|0, "time": ...}`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ConnectionInfo {
+    /// `1` connected, `0` disconnected, `null` never reported.
+    pub connected: Option<u8>,
+    /// The last connection (or disconnection) instant; absent when never reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<Option<Timestamp>>,
+}
+
+/// The REST shape of a device (`device.json`).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceView {
+    /// Id.
+    pub id: Id,
+    /// The same id.
+    pub device_id: Id,
+    /// Owning application.
+    pub application_id: Id,
+    /// Creation instant.
+    pub creation_date: Timestamp,
+    /// Last change.
+    pub last_updated: Timestamp,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// One of the device classes.
+    pub device_class: String,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// Attributes.
+    pub attributes: Vec<Attribute>,
+    /// Parent device.
+    pub parent_id: Option<Id>,
+    /// Gateway of a peripheral; absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_id: Option<Id>,
+    /// Connection status.
+    pub connection_info: ConnectionInfo,
+}
+
 impl Device {
     /// The REST shape (`device.json`).
-    pub fn to_json(&self) -> Value {
-        let connection = match self.connected {
-            None => json!({ "connected": null }),
-            Some(true) => json!({ "connected": 1, "time": self.connected_at }),
-            Some(false) => json!({ "connected": 0, "time": self.disconnected_at }),
+    pub fn view(&self) -> DeviceView {
+        let (connected, time) = match self.connected {
+            None => (None, None),
+            Some(true) => (Some(1), Some(self.connected_at)),
+            Some(false) => (Some(0), Some(self.disconnected_at)),
         };
-        let mut v = json!({
-            "id": self.id,
-            "deviceId": self.id,
-            "applicationId": self.application_id,
-            "creationDate": self.creation_date,
-            "lastUpdated": self.last_updated,
-            "name": self.name,
-            "description": self.description,
-            "deviceClass": self.device_class,
-            "tags": self.tags,
-            "attributes": self.attributes,
-            "parentId": self.parent_id,
-            "connectionInfo": connection,
-        });
-        if let (Some(g), Value::Object(m)) = (&self.gateway_id, &mut v) {
-            m.insert("gatewayId".into(), json!(g));
+        DeviceView {
+            id: self.id.clone(),
+            device_id: self.id.clone(),
+            application_id: self.application_id.clone(),
+            creation_date: self.creation_date,
+            last_updated: self.last_updated,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            device_class: self.device_class.clone(),
+            tags: self.tags.clone(),
+            attributes: self.attributes.clone(),
+            parent_id: self.parent_id.clone(),
+            gateway_id: self.gateway_id.clone(),
+            connection_info: ConnectionInfo { connected, time },
         }
-        v
+    }
+
+    /// [`Device::view`] as a JSON value (what workflows and the store read).
+    pub fn to_json(&self) -> Value {
+        super::to_value(&self.view())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn id() -> Id {
         Id::parse("575ec8687ae143cd83dc4a97").unwrap()

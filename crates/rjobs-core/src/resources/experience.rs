@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{
     check_description, check_len, check_name, check_tag_map, nullable, parse_ids, parse_opt_id,
@@ -16,8 +16,10 @@ use crate::{Id, Timestamp};
 /// Most members/groups one body may list.
 pub const MAX_MEMBERS: usize = 1000;
 
-/// An experience group.
-#[derive(Debug, Clone, PartialEq)]
+/// An experience group. It serializes as the API shows it, but for the `experienceGroupId`
+/// alias of the id (see [`GroupView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ExperienceGroup {
     /// Id.
     pub id: Id,
@@ -32,6 +34,7 @@ pub struct ExperienceGroup {
     /// `{key: value}` tags.
     pub group_tags: BTreeMap<String, String>,
     /// Member users.
+    #[serde(rename = "experienceUserIds")]
     pub user_ids: Vec<Id>,
     /// Member devices.
     pub device_ids: Vec<Id>,
@@ -111,14 +114,7 @@ impl GroupPatch {
     pub fn apply(self, g: &ExperienceGroup, now: Timestamp) -> Result<ExperienceGroup, FieldError> {
         let _ = (&self.experience_endpoint_ids, &self.device_tags);
         let mut n = g.clone();
-        if let Some(v) = self.name {
-            check_name("name", &v)?;
-            n.name = v;
-        }
-        if let Some(v) = self.description {
-            check_description("description", &v)?;
-            n.description = v;
-        }
+        super::patch_text(self.name, self.description, &mut n.name, &mut n.description)?;
         if let Some(v) = self.parent_id {
             n.parent_id = parse_opt_id("parentId", &v)?;
         }
@@ -137,27 +133,37 @@ impl GroupPatch {
     }
 }
 
+/// The REST shape of an experience group (`experienceGroup.json`): the group and the alias of
+/// its id.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupView {
+    /// The group.
+    #[serde(flatten)]
+    pub group: ExperienceGroup,
+    /// The group's id, under the original's name.
+    pub experience_group_id: Id,
+}
+
 impl ExperienceGroup {
     /// The REST shape (`experienceGroup.json`).
+    pub fn view(&self) -> GroupView {
+        GroupView {
+            group: self.clone(),
+            experience_group_id: self.id.clone(),
+        }
+    }
+
+    /// [`ExperienceGroup::view`] as a JSON value.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "experienceGroupId": self.id,
-            "applicationId": self.application_id,
-            "creationDate": self.creation_date,
-            "lastUpdated": self.last_updated,
-            "name": self.name,
-            "description": self.description,
-            "parentId": self.parent_id,
-            "groupTags": self.group_tags,
-            "experienceUserIds": self.user_ids,
-            "deviceIds": self.device_ids,
-        })
+        super::to_value(&self.view())
     }
 }
 
-/// An experience user.
-#[derive(Debug, Clone, PartialEq)]
+/// An experience user. It serializes as the API shows it (never the password hash), but for
+/// the `experienceUserId` alias of the id (see [`UserView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ExperienceUser {
     /// Id.
     pub id: Id,
@@ -170,10 +176,12 @@ pub struct ExperienceUser {
     /// Up to 1024 characters.
     pub last_name: String,
     /// PHC string of the password hash; never rendered.
+    #[serde(skip)]
     pub password_hash: String,
     /// `{key: value}` tags.
     pub user_tags: BTreeMap<String, String>,
     /// Groups the user belongs to.
+    #[serde(rename = "experienceGroupIds")]
     pub group_ids: Vec<Id>,
     /// Last login (rjobs has no login; kept for queries and clients).
     pub last_login: Option<Timestamp>,
@@ -320,29 +328,37 @@ impl UserPatch {
     }
 }
 
+/// The REST shape of an experience user (`experienceUser.json`): the user and the alias of its
+/// id, without any password material.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// The user.
+    #[serde(flatten)]
+    pub user: ExperienceUser,
+    /// The user's id, under the original's name.
+    pub experience_user_id: Id,
+}
+
 impl ExperienceUser {
-    /// The REST shape (`experienceUser.json`), without any password material.
+    /// The REST shape (`experienceUser.json`).
+    pub fn view(&self) -> UserView {
+        UserView {
+            user: self.clone(),
+            experience_user_id: self.id.clone(),
+        }
+    }
+
+    /// [`ExperienceUser::view`] as a JSON value.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "experienceUserId": self.id,
-            "applicationId": self.application_id,
-            "creationDate": self.creation_date,
-            "lastUpdated": self.last_updated,
-            "lastLogin": self.last_login,
-            "passwordLastUpdated": self.password_last_updated,
-            "email": self.email,
-            "firstName": self.first_name,
-            "lastName": self.last_name,
-            "userTags": self.user_tags,
-            "experienceGroupIds": self.group_ids,
-        })
+        super::to_value(&self.view())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn user_validation() {

@@ -3,8 +3,10 @@
 //!
 //! Why here and not in the API: the same validation runs for a single `POST`, for every item of a
 //! bulk call (where the error must name the item's index, `[3].name: ...`) and in tests, and the
-//! REST shape of each record (`to_json`) is needed both by handlers and by the store (the engine
-//! reads resources "as their REST GET" to hand them to workflows). Bodies deserialize with
+//! REST shape of each record (its view, `view()`, a type deriving `Serialize` and `JsonSchema`
+//! whose schema `/openapi.json` shows; `to_json` is the same as a JSON value) is needed both by
+//! handlers and by the store (the engine reads resources "as their REST GET" to hand them to
+//! workflows). Bodies deserialize with
 //! `deny_unknown_fields`; fields the original API defines but rjobs does not model are declared
 //! and ignored, so official clients never get a 400 for a legal body.
 
@@ -19,9 +21,15 @@ pub mod device;
 pub mod experience;
 pub mod table;
 
-pub use device::{Attribute, Device, DevicePatch, DevicePost};
-pub use experience::{ExperienceGroup, ExperienceUser, GroupPatch, GroupPost, UserPatch, UserPost};
-pub use table::{Cell, Column, ColumnType, Constraint, DataRow, DataTable, TablePatch, TablePost};
+pub use device::{Attribute, ConnectionInfo, Device, DevicePatch, DevicePost, DeviceView};
+pub use experience::{
+    ExperienceGroup, ExperienceUser, GroupPatch, GroupPost, GroupView, UserPatch, UserPost,
+    UserView,
+};
+pub use table::{
+    Cell, Column, ColumnType, Constraint, DataRow, DataTable, RowView, TablePatch, TablePost,
+    TableView,
+};
 
 /// Most items one bulk call may create.
 pub const MAX_BULK: usize = 10_000;
@@ -34,6 +42,12 @@ pub struct Tag {
     pub key: String,
     /// 1–255 characters.
     pub value: String,
+}
+
+/// A view as a JSON value. Views are plain data (strings, numbers, ids, timestamps, maps with
+/// string keys), which always serialize.
+pub fn to_value<T: Serialize>(view: &T) -> serde_json::Value {
+    serde_json::to_value(view).unwrap_or(serde_json::Value::Null)
 }
 
 /// Prefixes a field error with a bulk item's index: `[3].name: ...`.
@@ -72,6 +86,24 @@ pub fn check_name(field: &str, s: &str) -> Result<(), FieldError> {
 /// A `description` (up to 32767 characters).
 pub fn check_description(field: &str, s: &str) -> Result<(), FieldError> {
     check_len(field, s, 0, 32767)
+}
+
+/// Applies a patch's `name` and `description`, each validated, to a record's.
+pub fn patch_text(
+    name: Option<String>,
+    description: Option<String>,
+    to_name: &mut String,
+    to_description: &mut String,
+) -> Result<(), FieldError> {
+    if let Some(v) = name {
+        check_name("name", &v)?;
+        *to_name = v;
+    }
+    if let Some(v) = description {
+        check_description("description", &v)?;
+        *to_description = v;
+    }
+    Ok(())
 }
 
 /// A tag key or attribute/column name: `^[0-9a-zA-Z_-]{1,255}$`.

@@ -2,8 +2,10 @@
 //! against the table's columns here (type, `required`, `unique` ⇒ required, `defaultValue`), so
 //! that the store only has to enforce uniqueness — which needs the database.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::{check_description, check_key, check_name};
 use crate::list::FieldError;
@@ -80,8 +82,10 @@ impl ColumnType {
     }
 }
 
-/// A data table.
-#[derive(Debug, Clone, PartialEq)]
+/// A data table. It serializes as the API shows it, but for the `dataTableId` alias of the id
+/// (see [`TableView`]).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DataTable {
     /// Id.
     pub id: Id,
@@ -171,32 +175,52 @@ impl TablePatch {
     /// Applies the changes.
     pub fn apply(self, t: &DataTable, now: Timestamp) -> Result<DataTable, FieldError> {
         let mut n = t.clone();
-        if let Some(v) = self.name {
-            check_name("name", &v)?;
-            n.name = v;
-        }
-        if let Some(v) = self.description {
-            check_description("description", &v)?;
-            n.description = v;
-        }
+        super::patch_text(self.name, self.description, &mut n.name, &mut n.description)?;
         n.last_updated = now;
         Ok(n)
     }
 }
 
+/// The REST shape of a data table (`dataTable.json`): the table and the alias of its id.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TableView {
+    /// The table.
+    #[serde(flatten)]
+    pub table: DataTable,
+    /// The table's id, under the original's name.
+    pub data_table_id: Id,
+}
+
+/// The REST shape of a row: `{id, createdAt, updatedAt, <columns>}`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RowView {
+    /// The column values (a column without a value is absent). First, so that the fields
+    /// below win over a column of the same name, as they always did.
+    #[serde(flatten)]
+    #[schemars(with = "BTreeMap<String, Cell>")]
+    pub data: Map<String, Value>,
+    /// Id.
+    pub id: Id,
+    /// Creation instant.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
 impl DataTable {
     /// The REST shape (`dataTable.json`).
+    pub fn view(&self) -> TableView {
+        TableView {
+            table: self.clone(),
+            data_table_id: self.id.clone(),
+        }
+    }
+
+    /// [`DataTable::view`] as a JSON value.
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "dataTableId": self.id,
-            "applicationId": self.application_id,
-            "creationDate": self.creation_date,
-            "lastUpdated": self.last_updated,
-            "name": self.name,
-            "description": self.description,
-            "columns": self.columns,
-        })
+        super::to_value(&self.view())
     }
 
     /// The column named `name`.
@@ -304,18 +328,25 @@ pub struct DataRow {
 
 impl DataRow {
     /// The REST shape: `{id, createdAt, updatedAt, <columns>}`.
+    pub fn view(&self) -> RowView {
+        RowView {
+            id: self.id.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            data: self.data.clone(),
+        }
+    }
+
+    /// [`DataRow::view`] as a JSON value.
     pub fn to_json(&self) -> Value {
-        let mut m = self.data.clone();
-        m.insert("id".into(), json!(self.id));
-        m.insert("createdAt".into(), json!(self.created_at));
-        m.insert("updatedAt".into(), json!(self.updated_at));
-        Value::Object(m)
+        super::to_value(&self.view())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn table() -> DataTable {
         let id = Id::parse("575ec8687ae143cd83dc4a97").unwrap();

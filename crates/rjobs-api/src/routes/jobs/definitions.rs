@@ -4,12 +4,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::engine::controls::{AbortConfig, RolloutConfig};
 use rjobs_core::jobs::{ResourceJob, ResourceType};
 use rjobs_core::list::ListSpec;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::query::check_job;
 use crate::error::{ApiError, ApiResult};
@@ -17,20 +16,13 @@ use crate::extract::{JsonBody, NoBody, Params, PathParams};
 use crate::routes::applications::load_app;
 use crate::routes::crud::{self};
 use crate::state::AppState;
-use rjobs_engine::views as view;
+use crate::views::{success, Reply, Success};
+use rjobs_engine::views::JobView;
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &[
-        "name",
-        "id",
-        "creationDate",
-        "lastUpdated",
-        "lastExecutionRequested",
-        "resourceType",
-    ],
-    filter_fields: &["name", "resourceType"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!(
+    ["lastExecutionRequested", "resourceType"],
+    ["name", "resourceType"]
+);
 
 /// The settable fields (create and patch). `resourceType` is taken only on create.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -97,7 +89,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<JobBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<JobView>)> {
     let app = load_app(&state, &path).await?;
     let name = body
         .name
@@ -118,14 +110,14 @@ pub(crate) async fn create(
     job.validate(&state.settings.job_limits)?;
     check_job(&state, &job).await?;
     state.store.insert_job(&job).await?;
-    Ok((StatusCode::CREATED, Json(view::job(&job))))
+    Ok((StatusCode::CREATED, Reply(JobView::of(&job))))
 }
 
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<JobBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<JobView>)> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     if body.resource_type.is_some() {
         return Err(ApiError::validation(
@@ -139,7 +131,7 @@ pub(crate) async fn update(
     next.last_updated = state.clock.now();
     next.version = job.version + 1;
     state.store.update_job(&next, job.version).await?;
-    Ok((StatusCode::CREATED, Json(view::job(&next))))
+    Ok((StatusCode::CREATED, Reply(JobView::of(&next))))
 }
 
 pub(crate) async fn remove(
@@ -147,7 +139,7 @@ pub(crate) async fn remove(
     path: PathParams,
     Params(q): Params,
     _: NoBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Success>> {
     let include_workflows = rjobs_core::list::parse_flag(&q, "includeWorkflows")?;
     // Executions, iterations and reports go with the job (cascade): in-flight iterations are
     // abandoned and later acks find nothing.
@@ -159,7 +151,7 @@ pub(crate) async fn remove(
             .await?;
         tracing::info!(resource_job_id = %job.id, flows = n, "deleted the job's workflows");
     }
-    Ok(Json(json!({"success": true})))
+    Ok(success())
 }
 
 crud::owned!(
@@ -170,5 +162,5 @@ crud::owned!(
     get: get_job,
     page(s, app, p, q): s.list_jobs(app, p),
     delete: delete_job,
-    view: view::job
+    view(JobView): JobView::of
 );

@@ -3,13 +3,12 @@
 //! parameters are checked here, the rendering and the target set in the engine.
 
 use axum::extract::State;
-use axum::Json;
 use rjobs_core::engine::IterationState;
 use rjobs_core::jobs::check_table_ref;
 use rjobs_core::Id;
 use rjobs_engine::{ExecuteRequest, RerunRequest};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::executions::source;
 use crate::auth::Principal;
@@ -17,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, PathParams};
 use crate::routes::crud;
 use crate::state::AppState;
+use crate::views::Reply;
 use rjobs_core::jobs::ResourceJob;
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -27,6 +27,51 @@ pub(crate) struct ExecBody {
     data_table_id: Option<String>,
     /// Extension: re-run an earlier execution's failures.
     rerun_of: Option<Value>,
+}
+
+/// What `execute` answers: the new execution, or with `dryRun=true` the preview.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum Executed {
+    /// `{"success": true, "executionId"}`.
+    Started(Started),
+    /// The dry run's preview.
+    Preview(Preview),
+}
+
+/// An execution was started.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Started {
+    /// Always true.
+    success: bool,
+    /// The new execution.
+    execution_id: Id,
+}
+
+/// A dry run: the target set it would iterate over, nothing written.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Preview {
+    /// Always true.
+    dry_run: bool,
+    /// Resources targeted.
+    count: u64,
+    /// The first of them.
+    sample: Vec<Target>,
+    /// The query, rendered.
+    query_json: Value,
+    /// The data table (data table jobs).
+    data_table_id: Option<Id>,
+}
+
+/// One targeted resource.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Target {
+    /// Its id.
+    id: Id,
+    /// Its name.
+    name: String,
 }
 
 /// `rerunOf`: `{"executionId", "statuses": [...]}` (statuses default to failed and timedOut).
@@ -90,7 +135,7 @@ pub(crate) async fn execute(
     path: PathParams,
     Params(q): Params,
     JsonBody(body): JsonBody<ExecBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Executed>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let dry_run = rjobs_core::list::parse_flag(&q, "dryRun")?;
     let rerun = body.rerun_of.as_ref().map(rerun_of).transpose()?;
@@ -144,19 +189,22 @@ pub(crate) async fn execute(
     };
     if dry_run {
         let d = state.engine.dry_run(&job, req).await?;
-        let sample: Vec<Value> = d
+        let sample = d
             .sample
-            .iter()
-            .map(|(id, name)| json!({"id": id, "name": name}))
+            .into_iter()
+            .map(|(id, name)| Target { id, name })
             .collect();
-        return Ok(Json(json!({
-            "dryRun": true,
-            "count": d.count,
-            "sample": sample,
-            "queryJson": d.query_json,
-            "dataTableId": d.data_table_id,
+        return Ok(Reply(Executed::Preview(Preview {
+            dry_run: true,
+            count: d.count,
+            sample,
+            query_json: d.query_json,
+            data_table_id: d.data_table_id,
         })));
     }
     let id = state.engine.execute(&job, req).await?;
-    Ok(Json(json!({"success": true, "executionId": id})))
+    Ok(Reply(Executed::Started(Started {
+        success: true,
+        execution_id: id,
+    })))
 }

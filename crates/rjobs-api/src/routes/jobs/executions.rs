@@ -6,21 +6,22 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use rjobs_core::engine::IterationState;
 use rjobs_core::execution::{Execution, Source};
 use rjobs_core::jobs::ResourceJob;
 use rjobs_core::list::parse_uint;
 use rjobs_core::Id;
-use rjobs_engine::{views, AckRequest};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use rjobs_engine::views::{ExecutionView, IterationView};
+use rjobs_engine::AckRequest;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, NoBody, Params, PathParams};
 use crate::routes::crud;
 use crate::state::AppState;
+use crate::views::{success, Reply, Success};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +86,7 @@ pub(crate) async fn control<K: ControlKind>(
     path: PathParams,
     Params(q): Params,
     _: NoBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Success>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let exec = execution_id(&q)?;
     let (app, e) = (&job.application_id, &state.engine);
@@ -94,11 +95,11 @@ pub(crate) async fn control<K: ControlKind>(
         Control::Pause => e.pause(app, &job.id, &exec).await?,
         Control::Resume => e.resume(app, &job.id, &exec).await?,
     }
-    Ok(Json(json!({"success": true})))
+    Ok(success())
 }
 
 /// The log item of an execution, with its summary and (once final) its signed report link.
-fn log_item(state: &AppState, e: &Execution) -> Value {
+fn log_item(state: &AppState, e: &Execution) -> ExecutionView {
     // The counters are columns of the execution row, kept with every transition.
     let summary = e.summary;
     let url = e.status.is_final().then(|| {
@@ -109,14 +110,14 @@ fn log_item(state: &AppState, e: &Execution) -> Value {
             state.clock.now(),
         )
     });
-    views::execution_log(e, &summary, url.as_deref())
+    ExecutionView::of(e, &summary, url.as_deref())
 }
 
 pub(crate) async fn logs(
     State(state): State<AppState>,
     path: PathParams,
     Params(q): Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Vec<ExecutionView>>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let limit = parse_uint(&q, "limit", 1, 1, 100)?;
     let since = rjobs_core::list::parse_millis(&q, "since")?;
@@ -128,7 +129,7 @@ pub(crate) async fn logs(
     for e in &execs {
         items.push(log_item(&state, e));
     }
-    Ok(Json(Value::Array(items)))
+    Ok(Reply(items))
 }
 
 pub(super) async fn load_execution(
@@ -144,17 +145,45 @@ pub(super) async fn load_execution(
         .ok_or_else(|| ApiError::not_found("Execution"))
 }
 
-pub(crate) async fn one(State(state): State<AppState>, path: PathParams) -> ApiResult<Json<Value>> {
+pub(crate) async fn one(
+    State(state): State<AppState>,
+    path: PathParams,
+) -> ApiResult<Reply<ExecutionView>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
-    Ok(Json(log_item(&state, &e)))
+    Ok(Reply(log_item(&state, &e)))
+}
+
+/// A page of an execution's iterations.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IterationList {
+    /// The iterations, in order.
+    items: Vec<IterationView>,
+    /// Iterations on this page.
+    count: usize,
+    /// Iterations matching.
+    total_count: u64,
+    /// Page size.
+    per_page: u32,
+    /// Page number, from 0.
+    page: u32,
+    /// The application.
+    application_id: Id,
+    /// The job.
+    resource_job_id: Id,
+    /// The execution.
+    execution_id: Id,
+    /// The status filtered on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'static str>,
 }
 
 pub(crate) async fn iterations(
     State(state): State<AppState>,
     path: PathParams,
     Params(q): Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<IterationList>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
     let status = match q.get("status").map(|s| s.trim()).filter(|s| !s.is_empty()) {
@@ -176,28 +205,25 @@ pub(crate) async fn iterations(
             per_page,
         )
         .await?;
-    let items: Vec<Value> = res.items.iter().map(views::iteration).collect();
-    let mut v = json!({
-        "count": items.len(),
-        "items": items,
-        "totalCount": res.total_count,
-        "perPage": per_page,
-        "page": page,
-        "applicationId": job.application_id,
-        "resourceJobId": job.id,
-        "executionId": e.id,
-    });
-    if let (Some(s), Value::Object(m)) = (status, &mut v) {
-        m.insert("status".into(), json!(s.as_str()));
-    }
-    Ok(Json(v))
+    let items: Vec<IterationView> = res.items.iter().map(IterationView::from).collect();
+    Ok(Reply(IterationList {
+        count: items.len(),
+        items,
+        total_count: res.total_count,
+        per_page,
+        page,
+        application_id: job.application_id,
+        resource_job_id: job.id,
+        execution_id: e.id,
+        status: status.map(IterationState::as_str),
+    }))
 }
 
 /// `GET …/iterations/{iterationId}` (extension): one iteration as the iterations list shows it.
 pub(crate) async fn iteration(
     State(state): State<AppState>,
     path: PathParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<IterationView>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let e = load_execution(&state, &job, &path).await?;
     let raw = path.0.get("iterationId").map_or("", String::as_str);
@@ -208,14 +234,14 @@ pub(crate) async fn iteration(
         false => None,
     };
     let row = row.ok_or_else(|| ApiError::not_found("Iteration"))?;
-    Ok(Json(views::iteration(&row)))
+    Ok(Reply(IterationView::from(&row)))
 }
 
 pub(crate) async fn acknowledge(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<AckBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Success>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let exec = path.id("executionId")?;
     let iteration_id = path.0.get("iterationId").cloned().unwrap_or_default();
@@ -234,7 +260,7 @@ pub(crate) async fn acknowledge(
             },
         )
         .await?;
-    Ok(Json(json!({"success": true})))
+    Ok(success())
 }
 
 /// The CSV report: with a valid signed link (`expires`, `signature`) no token is needed.

@@ -5,15 +5,15 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::Json;
 use rjobs_engine::{AckRequest, EngineError};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParams};
 use crate::routes::crud;
 use crate::state::AppState;
+use crate::views::{AnyObject, Reply};
 use rjobs_core::jobs::ResourceJob;
 
 /// Most iterations one claim or one batch acknowledgement carries.
@@ -44,11 +44,38 @@ pub(crate) struct BatchItem {
     accumulator: Option<Value>,
 }
 
+/// `{items}`: the claimed attempts, each `{id, resourceId, resourceName, attempt, deadline,
+/// payload}` with the trigger payload of the iteration (built by the engine).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct Claimed {
+    /// The attempts handed out.
+    items: Vec<AnyObject>,
+}
+
+/// `{results}`: one result per acknowledgement, in the order of the body.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(crate) struct BatchResults {
+    /// The results.
+    results: Vec<BatchResult>,
+}
+
+/// The result of one acknowledgement of a batch.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct BatchResult {
+    /// The iteration.
+    iteration_id: String,
+    /// `applied`, `conflict` or `notFound`.
+    status: &'static str,
+    /// Why it was not applied.
+    message: Option<String>,
+}
+
 pub(crate) async fn claim(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<ClaimBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Claimed>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let exec = path.id("executionId")?;
     let limit = body.limit.unwrap_or(100);
@@ -73,14 +100,21 @@ pub(crate) async fn claim(
             Duration::from_millis(wait),
         )
         .await?;
-    Ok(Json(json!({ "items": items })))
+    let items = items
+        .into_iter()
+        .filter_map(|v| match v {
+            Value::Object(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    Ok(Reply(Claimed { items }))
 }
 
 pub(crate) async fn acknowledge_batch(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<BatchBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<BatchResults>> {
     let job = crud::load::<ResourceJob>(&state, &path).await?;
     let exec = path.id("executionId")?;
     if body.items.is_empty() || body.items.len() > MAX_ITEMS {
@@ -114,7 +148,11 @@ pub(crate) async fn acknowledge_batch(
             // Storage failed for this item alone: the request fails, as a single ack would.
             Err(other) => return Err(other.into()),
         };
-        results.push(json!({ "iterationId": id, "status": status, "message": message }));
+        results.push(BatchResult {
+            iteration_id: id,
+            status,
+            message,
+        });
     }
-    Ok(Json(json!({ "results": results })))
+    Ok(Reply(BatchResults { results }))
 }

@@ -2,46 +2,41 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::list::ListSpec;
-use rjobs_core::resources::{DataTable, TablePatch, TablePost};
-use serde_json::Value;
+use rjobs_core::resources::{DataTable, TablePatch, TablePost, TableView};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParams};
 use crate::routes::applications::load_app;
 use crate::routes::crud::{self};
 use crate::state::AppState;
+use crate::views::Reply;
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &["name", "id", "creationDate", "lastUpdated"],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!([], ["name"]);
 
 pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<TablePost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<TableView>)> {
     let app = load_app(&state, &path).await?;
     let now = state.clock.now();
     let t = body.into_table(state.ids.next(now), app.id, now)?;
     state.store.insert_data_table(&t).await?;
-    Ok((StatusCode::CREATED, Json(t.to_json())))
+    Ok((StatusCode::CREATED, Reply(t.view())))
 }
 
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<TablePatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<TableView>> {
     let t = crud::load::<DataTable>(&state, &path).await?;
     let next = body.apply(&t, state.clock.now())?;
     if !state.store.update_data_table(&next).await? {
         return Err(ApiError::not_found("Data table"));
     }
-    Ok(Json(next.to_json()))
+    Ok(Reply(next.view()))
 }
 
 crud::owned!(
@@ -52,5 +47,5 @@ crud::owned!(
     get: get_data_table,
     page(s, app, p, q): s.list_data_tables(app, p),
     delete: delete_data_table,
-    view: DataTable::to_json
+    view(TableView): DataTable::view
 );

@@ -3,51 +3,40 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::list::ListSpec;
-use rjobs_core::resources::{Device, DevicePatch, DevicePost};
+use rjobs_core::resources::{Device, DevicePatch, DevicePost, DeviceView};
 use rjobs_core::Timestamp;
 use rjobs_query::ResourceType;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{bulk_created, check_bulk_len, success, validate_all};
+use super::{check_bulk_len, validate_all};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonArray, JsonBody, PathParams};
 use crate::routes::applications::load_app;
 use crate::routes::crud;
 use crate::state::AppState;
+use crate::views::{success, Created, Reply, Success};
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &[
-        "name",
-        "id",
-        "creationDate",
-        "lastUpdated",
-        "deviceClass",
-        "connectionStatus",
-    ],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!(["deviceClass", "connectionStatus"], ["name"]);
 
 pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<DevicePost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<DeviceView>)> {
     let app = load_app(&state, &path).await?;
     let now = state.clock.now();
     let d = body.into_device(state.ids.next(now), app.id, now)?;
     state.store.insert_devices(std::slice::from_ref(&d)).await?;
-    Ok((StatusCode::CREATED, Json(d.to_json())))
+    Ok((StatusCode::CREATED, Reply(d.view())))
 }
 
 pub(crate) async fn bulk(
     State(state): State<AppState>,
     path: PathParams,
     JsonArray(items): JsonArray<DevicePost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Created>)> {
     let app = load_app(&state, &path).await?;
     check_bulk_len(items.len())?;
     let now = state.clock.now();
@@ -57,7 +46,7 @@ pub(crate) async fn bulk(
     state.store.insert_devices(&devices).await?;
     Ok((
         StatusCode::CREATED,
-        Json(bulk_created(devices.iter().map(|d| &d.id))),
+        Created::of(devices.iter().map(|d| &d.id)),
     ))
 }
 
@@ -65,13 +54,13 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<DevicePatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<DeviceView>> {
     let d = crud::load::<Device>(&state, &path).await?;
     let next = body.apply(&d, state.clock.now())?;
     if !state.store.update_device(&next).await? {
         return Err(ApiError::not_found("Device"));
     }
-    Ok(Json(next.to_json()))
+    Ok(Reply(next.view()))
 }
 
 /// `deviceConnectionStatus.json`: the status plus optional instants; the rest is accepted and
@@ -114,7 +103,7 @@ pub(crate) async fn set_connection_status(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<ConnectionStatus>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Success>> {
     let _ = (
         &body.ip_address,
         &body.disconnect_reason,
@@ -157,7 +146,7 @@ pub(crate) async fn set_connection_status(
     {
         return Err(ApiError::not_found("Device"));
     }
-    Ok(Json(success()))
+    Ok(success())
 }
 
 crud::owned!(
@@ -168,6 +157,6 @@ crud::owned!(
     get: get_device,
     page(s, app, p, q): s.list_devices(app, p, q),
     delete: delete_device,
-    view: Device::to_json,
+    view(DeviceView): Device::view,
     query: ResourceType::Device
 );

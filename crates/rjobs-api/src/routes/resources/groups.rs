@@ -6,25 +6,20 @@ use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::list::ListSpec;
-use rjobs_core::resources::{ExperienceGroup, GroupPatch, GroupPost};
+use rjobs_core::resources::{ExperienceGroup, GroupPatch, GroupPost, GroupView};
 use rjobs_core::Id;
 use rjobs_query::ResourceType;
-use serde_json::Value;
 
-use super::{bulk_created, check_bulk_len, validate_all};
+use super::{check_bulk_len, validate_all};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonArray, JsonBody, PathParams};
 use crate::routes::applications::load_app;
 use crate::routes::crud::{self};
 use crate::state::AppState;
+use crate::views::{Created, Reply};
 
-const LIST: ListSpec = ListSpec {
-    sort_fields: &["name", "id", "creationDate", "lastUpdated"],
-    filter_fields: &["name"],
-    default_per_page: 100,
-};
+const LIST: ListSpec = crud::named_list!([], ["name"]);
 
 /// The ids one kind of reference of a group points at.
 type RefsOf = fn(&ExperienceGroup) -> Vec<Id>;
@@ -84,20 +79,20 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<GroupPost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<GroupView>)> {
     let app = load_app(&state, &path).await?;
     let now = state.clock.now();
     let g = body.into_group(state.ids.next(now), app.id.clone(), now)?;
     check_group_refs(&state, &app.id, std::slice::from_ref(&g), false).await?;
     state.store.insert_groups(std::slice::from_ref(&g)).await?;
-    Ok((StatusCode::CREATED, Json(g.to_json())))
+    Ok((StatusCode::CREATED, Reply(g.view())))
 }
 
 pub(crate) async fn bulk(
     State(state): State<AppState>,
     path: PathParams,
     JsonArray(items): JsonArray<GroupPost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Created>)> {
     let app = load_app(&state, &path).await?;
     check_bulk_len(items.len())?;
     let now = state.clock.now();
@@ -108,7 +103,7 @@ pub(crate) async fn bulk(
     state.store.insert_groups(&groups).await?;
     Ok((
         StatusCode::CREATED,
-        Json(bulk_created(groups.iter().map(|g| &g.id))),
+        Created::of(groups.iter().map(|g| &g.id)),
     ))
 }
 
@@ -116,7 +111,7 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<GroupPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<GroupView>> {
     let g = crud::load::<ExperienceGroup>(&state, &path).await?;
     let next = body.apply(&g, state.clock.now())?;
     let app = &g.application_id;
@@ -141,7 +136,7 @@ pub(crate) async fn update(
     if !state.store.update_group(&next).await? {
         return Err(ApiError::not_found("Experience group"));
     }
-    Ok(Json(next.to_json()))
+    Ok(Reply(next.view()))
 }
 
 crud::owned!(
@@ -152,6 +147,6 @@ crud::owned!(
     get: get_group,
     page(s, app, p, q): s.list_groups(app, p, q),
     delete: delete_group,
-    view: ExperienceGroup::to_json,
+    view(GroupView): ExperienceGroup::view,
     query: ResourceType::ExperienceGroup
 );

@@ -2,17 +2,16 @@
 //! experience groups and users, plus the bulk-creation extension (`POST .../bulk`).
 //!
 //! Handlers follow the house pattern — authorize and load the application, validate with the
-//! `rjobs_core::resources` bodies, one store call, render with the records' `to_json` — and the
+//! `rjobs_core::resources` bodies, one store call, render with the records' typed views — and the
 //! pieces every resource shares live here: parsing the `query` parameter into a compiled-later
-//! advanced query, the bulk-body rules and the `{created, ids}` answer.
+//! advanced query and the bulk-body rules.
 
 use std::collections::HashMap;
 
 use rjobs_core::list::FieldError;
 use rjobs_core::resources::{at_index, MAX_BULK};
-use rjobs_core::Id;
 use rjobs_query::{Query, QueryError, ResourceType, TableSchema};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -64,14 +63,6 @@ pub(crate) fn list_query(
     Ok(Some((parse_query(rt, &v, None)?, v)))
 }
 
-/// Adds the echoed `query` to a list envelope.
-pub(crate) fn with_query(mut env: Value, q: Option<Value>) -> Value {
-    if let (Some(q), Value::Object(m)) = (q, &mut env) {
-        m.insert("query".into(), q);
-    }
-    env
-}
-
 /// Checks a bulk body's size.
 pub(crate) fn check_bulk_len(n: usize) -> ApiResult<()> {
     if n == 0 || n > MAX_BULK {
@@ -92,15 +83,4 @@ pub(crate) fn validate_all<B, T>(
         .enumerate()
         .map(|(i, b)| f(b).map_err(|e| ApiError::from(at_index(i, e))))
         .collect()
-}
-
-/// The bulk answer `{created, ids}`.
-pub(crate) fn bulk_created<'a>(ids: impl Iterator<Item = &'a Id>) -> Value {
-    let ids: Vec<&Id> = ids.collect();
-    json!({ "created": ids.len(), "ids": ids })
-}
-
-/// `{"success": true}`.
-pub(crate) fn success() -> Value {
-    json!({ "success": true })
 }

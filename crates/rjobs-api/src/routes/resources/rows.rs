@@ -10,18 +10,20 @@ use std::collections::HashMap;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::list::{parse_uint, FieldError};
-use rjobs_core::resources::{at_index, DataRow, DataTable};
+use rjobs_core::resources::{at_index, DataRow, DataTable, RowView};
+use rjobs_core::Id;
 use rjobs_query::{ResourceType, TableSchema};
 use rjobs_store::resources::RowParams;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{bulk_created, check_bulk_len, parse_query, success};
+use super::{check_bulk_len, parse_query};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::{parse_json, JsonArray, JsonBody, NoBody, Params, PathParams};
 use crate::routes::crud;
 use crate::state::AppState;
+use crate::views::{success, Created, Reply, Success};
 
 /// Default and largest `limit`.
 const DEFAULT_LIMIT: u32 = 1000;
@@ -126,12 +128,51 @@ fn row_params(t: &DataTable, q: &HashMap<String, String>) -> Result<RowParams, F
     })
 }
 
+/// A page of rows: `{items, count, totalCount, limit, offset, sortColumn?, sortDirection,
+/// dataTableId, applicationId, query?}`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RowList {
+    /// The rows.
+    items: Vec<RowView>,
+    /// Rows on this page.
+    count: usize,
+    /// Rows matching.
+    total_count: u64,
+    /// Page size.
+    limit: u32,
+    /// Rows skipped.
+    offset: u64,
+    /// The column sorted on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sort_column: Option<String>,
+    /// `asc` or `desc`.
+    sort_direction: &'static str,
+    /// The table.
+    data_table_id: Id,
+    /// Its application.
+    application_id: Id,
+    /// The query, echoed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<Value>,
+}
+
+/// What creating rows answers: the row, or the rows of an array body.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum RowsCreated {
+    /// One row.
+    One(RowView),
+    /// The rows, in the order of the body.
+    Many(Vec<RowView>),
+}
+
 async fn page(
     state: &AppState,
     t: &DataTable,
     q: &HashMap<String, String>,
     query: Option<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<RowList>> {
     let p = row_params(t, q)?;
     let parsed = match &query {
         Some(v) => Some(parse_query(
@@ -142,33 +183,26 @@ async fn page(
         None => None,
     };
     let page = state.store.query_rows(t, &p, parsed.as_ref()).await?;
-    let items: Vec<Value> = page.items.iter().map(DataRow::to_json).collect();
-    let mut env = json!({
-        "count": items.len(),
-        "items": items,
-        "totalCount": page.total_count,
-        "limit": p.limit,
-        "offset": p.offset,
-        "sortDirection": if p.descending { "desc" } else { "asc" },
-        "dataTableId": t.id,
-        "applicationId": t.application_id,
-    });
-    if let Value::Object(m) = &mut env {
-        if let Some(c) = p.sort_column {
-            m.insert("sortColumn".into(), json!(c));
-        }
-        if let Some(q) = query {
-            m.insert("query".into(), q);
-        }
-    }
-    Ok(Json(env))
+    let items: Vec<RowView> = page.items.iter().map(DataRow::view).collect();
+    Ok(Reply(RowList {
+        count: items.len(),
+        items,
+        total_count: page.total_count,
+        limit: p.limit,
+        offset: p.offset,
+        sort_column: p.sort_column,
+        sort_direction: if p.descending { "desc" } else { "asc" },
+        data_table_id: t.id.clone(),
+        application_id: t.application_id.clone(),
+        query,
+    }))
 }
 
 pub(crate) async fn list(
     State(state): State<AppState>,
     path: PathParams,
     Params(q): Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<RowList>> {
     let t = crud::load::<DataTable>(&state, &path).await?;
     page(&state, &t, &q, None).await
 }
@@ -178,7 +212,7 @@ pub(crate) async fn query(
     path: PathParams,
     Params(q): Params,
     JsonBody(mut v): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<RowList>> {
     let t = crud::load::<DataTable>(&state, &path).await?;
     if let Value::Object(m) = &v {
         if m.len() == 1 && t.column("query").is_none() {
@@ -220,15 +254,15 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
     RowBody(v): RowBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<RowsCreated>)> {
     let t = crud::load::<DataTable>(&state, &path).await?;
     match v {
         Value::Array(items) => {
             check_bulk_len(items.len())?;
             let rows = new_rows(&state, &t, &items, true)?;
             state.store.insert_rows(&t, &rows).await?;
-            let out: Vec<Value> = rows.iter().map(DataRow::to_json).collect();
-            Ok((StatusCode::CREATED, Json(Value::Array(out))))
+            let out = rows.iter().map(DataRow::view).collect();
+            Ok((StatusCode::CREATED, Reply(RowsCreated::Many(out))))
         }
         other => {
             let mut rows = new_rows(&state, &t, std::slice::from_ref(&other), false)?;
@@ -236,7 +270,7 @@ pub(crate) async fn create(
             let row = rows
                 .pop()
                 .ok_or_else(|| ApiError::internal(&"no row created"))?;
-            Ok((StatusCode::CREATED, Json(row.to_json())))
+            Ok((StatusCode::CREATED, Reply(RowsCreated::One(row.view()))))
         }
     }
 }
@@ -245,15 +279,12 @@ pub(crate) async fn bulk(
     State(state): State<AppState>,
     path: PathParams,
     JsonArray(items): JsonArray<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Created>)> {
     let t = crud::load::<DataTable>(&state, &path).await?;
     check_bulk_len(items.len())?;
     let rows = new_rows(&state, &t, &items, true)?;
     state.store.insert_rows(&t, &rows).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(bulk_created(rows.iter().map(|r| &r.id))),
-    ))
+    Ok((StatusCode::CREATED, Created::of(rows.iter().map(|r| &r.id))))
 }
 
 async fn load_row(state: &AppState, t: &DataTable, path: &PathParams) -> ApiResult<DataRow> {
@@ -268,16 +299,16 @@ async fn load_row(state: &AppState, t: &DataTable, path: &PathParams) -> ApiResu
 pub(crate) async fn read(
     State(state): State<AppState>,
     path: PathParams,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<RowView>> {
     let t = crud::load::<DataTable>(&state, &path).await?;
-    Ok(Json(load_row(&state, &t, &path).await?.to_json()))
+    Ok(Reply(load_row(&state, &t, &path).await?.view()))
 }
 
 pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(v): JsonBody<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<RowView>> {
     let t = crud::load::<DataTable>(&state, &path).await?;
     let row = load_row(&state, &t, &path).await?;
     let mut next = row.clone();
@@ -286,14 +317,14 @@ pub(crate) async fn update(
     if !state.store.update_row(&t, &next).await? {
         return Err(ApiError::not_found("Data table row"));
     }
-    Ok(Json(next.to_json()))
+    Ok(Reply(next.view()))
 }
 
 pub(crate) async fn remove(
     State(state): State<AppState>,
     path: PathParams,
     _: NoBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<Success>> {
     let t = crud::load::<DataTable>(&state, &path).await?;
     let id = path.id("rowId")?;
     if !state
@@ -303,5 +334,5 @@ pub(crate) async fn remove(
     {
         return Err(ApiError::not_found("Data table row"));
     }
-    Ok(Json(success()))
+    Ok(success())
 }

@@ -6,19 +6,18 @@ use std::collections::HashSet;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use rjobs_core::list::ListSpec;
-use rjobs_core::resources::{ExperienceUser, UserPatch, UserPost};
+use rjobs_core::resources::{ExperienceUser, UserPatch, UserPost, UserView};
 use rjobs_core::Id;
 use rjobs_query::ResourceType;
-use serde_json::Value;
 
-use super::{bulk_created, check_bulk_len, password, validate_all};
+use super::{check_bulk_len, password, validate_all};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonArray, JsonBody, PathParams};
 use crate::routes::applications::load_app;
 use crate::routes::crud::{self};
 use crate::state::AppState;
+use crate::views::{Created, Reply};
 
 const LIST: ListSpec = ListSpec {
     sort_fields: &[
@@ -79,21 +78,21 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<UserPost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<UserView>)> {
     let app = load_app(&state, &path).await?;
     let now = state.clock.now();
     let (mut u, pw) = body.into_user(state.ids.next(now), app.id.clone(), now)?;
     check_groups(&state, &app.id, std::slice::from_ref(&u), false).await?;
     u.password_hash = password::hash(state.settings.password_cost, pw).await?;
     state.store.insert_users(std::slice::from_ref(&u)).await?;
-    Ok((StatusCode::CREATED, Json(u.to_json())))
+    Ok((StatusCode::CREATED, Reply(u.view())))
 }
 
 pub(crate) async fn bulk(
     State(state): State<AppState>,
     path: PathParams,
     JsonArray(items): JsonArray<UserPost>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Reply<Created>)> {
     let app = load_app(&state, &path).await?;
     check_bulk_len(items.len())?;
     let now = state.clock.now();
@@ -111,7 +110,7 @@ pub(crate) async fn bulk(
     state.store.insert_users(&users).await?;
     Ok((
         StatusCode::CREATED,
-        Json(bulk_created(users.iter().map(|u| &u.id))),
+        Created::of(users.iter().map(|u| &u.id)),
     ))
 }
 
@@ -119,7 +118,7 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     path: PathParams,
     JsonBody(body): JsonBody<UserPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Reply<UserView>> {
     let u = crud::load::<ExperienceUser>(&state, &path).await?;
     let (mut next, pw) = body.apply(&u, state.clock.now())?;
     check_groups(
@@ -135,7 +134,7 @@ pub(crate) async fn update(
     if !state.store.update_user(&next).await? {
         return Err(ApiError::not_found("Experience user"));
     }
-    Ok(Json(next.to_json()))
+    Ok(Reply(next.view()))
 }
 
 crud::owned!(
@@ -146,6 +145,6 @@ crud::owned!(
     get: get_user,
     page(s, app, p, q): s.list_users(app, p, q),
     delete: delete_user,
-    view: ExperienceUser::to_json,
+    view(UserView): ExperienceUser::view,
     query: ResourceType::ExperienceUser
 );
