@@ -172,6 +172,5 @@ impl Created {
     }
 }
 
-/// A JSON object of any shape (workflow definitions, checked by `rjobs-flow`; claimed attempts,
-/// built by the engine).
+/// A JSON object of any shape (workflow definitions, checked by `rjobs-flow`).
 pub type AnyObject = Map<String, Value>;

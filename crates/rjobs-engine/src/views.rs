@@ -255,6 +255,24 @@ pub fn execution_log(e: &Execution, s: &Summary, report_url: Option<&str>) -> Va
     to_value(&ExecutionView::of(e, s, report_url))
 }
 
+/// An attempt handed to an external worker by a claim (extension).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClaimedView {
+    /// The iteration (`<executionId>-<resourceId>`), to acknowledge.
+    pub id: String,
+    /// The resource iterated.
+    pub resource_id: Id,
+    /// Its name.
+    pub resource_name: String,
+    /// The attempt number, to acknowledge with (`attempt`).
+    pub attempt: u32,
+    /// When the attempt times out.
+    pub deadline: Option<Timestamp>,
+    /// The Job: Iteration trigger's `data` for this attempt.
+    pub payload: Map<String, Value>,
+}
+
 /// An iteration item of the iterations listing (extension).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

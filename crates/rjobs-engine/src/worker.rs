@@ -17,6 +17,7 @@ use rjobs_store::{ClaimOp, StoreError, WriteOp, WriteOutcome};
 use serde_json::{json, Value};
 
 use crate::engine::Engine;
+use crate::views::ClaimedView;
 use crate::{payload, EngineError};
 
 /// How often a waiting claim looks again when no local start wakes it.
@@ -33,7 +34,7 @@ impl Engine {
         exec: &Id,
         limit: u32,
         wait: Duration,
-    ) -> Result<Vec<Value>, EngineError> {
+    ) -> Result<Vec<ClaimedView>, EngineError> {
         let e = self
             .store
             .load_execution(exec)
@@ -59,7 +60,7 @@ impl Engine {
         }
     }
 
-    async fn claim_once(&self, e: &Execution, limit: u32) -> Result<Vec<Value>, EngineError> {
+    async fn claim_once(&self, e: &Execution, limit: u32) -> Result<Vec<ClaimedView>, EngineError> {
         let op = WriteOp::Claim(ClaimOp {
             exec: e.id.clone(),
             limit,
@@ -101,14 +102,17 @@ impl Engine {
                 e.accumulator.as_deref(),
                 &info,
             );
-            out.push(json!({
-                "id": row.iteration_id().to_string(),
-                "resourceId": row.resource_id,
-                "resourceName": row.resource_name,
-                "attempt": attempt,
-                "deadline": row.record.deadline,
-                "payload": data,
-            }));
+            out.push(ClaimedView {
+                id: row.iteration_id().to_string(),
+                resource_id: row.resource_id.clone(),
+                resource_name: row.resource_name.clone(),
+                attempt,
+                deadline: row.record.deadline,
+                payload: match data {
+                    Value::Object(m) => m,
+                    _ => serde_json::Map::new(),
+                },
+            });
         }
         Ok(out)
     }

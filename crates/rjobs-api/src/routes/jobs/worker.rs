@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathParams};
 use crate::routes::crud;
 use crate::state::AppState;
-use crate::views::{AnyObject, Reply};
+use crate::views::Reply;
 use rjobs_core::jobs::ResourceJob;
 
 /// Most iterations one claim or one batch acknowledgement carries.
@@ -49,7 +49,7 @@ pub(crate) struct BatchItem {
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub(crate) struct Claimed {
     /// The attempts handed out.
-    items: Vec<AnyObject>,
+    items: Vec<rjobs_engine::views::ClaimedView>,
 }
 
 /// `{results}`: one result per acknowledgement, in the order of the body.
@@ -100,13 +100,6 @@ pub(crate) async fn claim(
             Duration::from_millis(wait),
         )
         .await?;
-    let items = items
-        .into_iter()
-        .filter_map(|v| match v {
-            Value::Object(m) => Some(m),
-            _ => None,
-        })
-        .collect();
     Ok(Reply(Claimed { items }))
 }
 
