@@ -359,14 +359,22 @@ impl FlowSink {
             let Ok(_permit) = slots.acquire().await else {
                 return;
             };
-            for &index in &start.indexes {
+            let mut start = start;
+            let runs = start.indexes.len();
+            for (k, index) in start.indexes.clone().into_iter().enumerate() {
+                // The last run takes the trigger's data; only the others copy it.
+                let data = if k + 1 == runs {
+                    std::mem::take(&mut start.data)
+                } else {
+                    start.data.clone()
+                };
                 let payload = rjobs_flow::envelope(
                     &def,
                     flow_id.as_str(),
                     index,
                     start.application_id.as_str(),
                     &start.app_name,
-                    start.data.clone(),
+                    data,
                     &start.time.to_rfc3339(),
                 );
                 let host = EngineHost {
@@ -401,7 +409,7 @@ impl FlowSink {
 
 #[async_trait]
 impl TriggerSink for FlowSink {
-    async fn fire(&self, ev: TriggerEvent) {
+    async fn fire(&self, mut ev: TriggerEvent) {
         let Some(cached) = self.flows_of(&ev).await else {
             return;
         };
@@ -409,14 +417,21 @@ impl TriggerSink for FlowSink {
             return;
         };
         let key = ev.resource_job_id.to_string();
-        for (rec, def) in cached.flows.iter() {
+        let flows = cached.flows.len();
+        for (i, (rec, def)) in cached.flows.iter().enumerate() {
+            // The last flow takes the trigger's data; only the others copy it.
+            let data = if i + 1 == flows {
+                std::mem::take(&mut ev.data)
+            } else {
+                ev.data.clone()
+            };
             let start = RunStart {
                 application_id: ev.application_id.clone(),
                 app_name: cached.app_name.clone(),
                 trigger_type: ev.kind.as_str().to_string(),
                 key: key.clone(),
                 indexes: def.listens_to(ev.kind.as_str(), &key),
-                data: ev.data.clone(),
+                data,
                 time: ev.time,
             };
             self.spawn_runs(engine.clone(), rec.id.clone(), def.clone(), start);
