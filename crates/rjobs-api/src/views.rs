@@ -12,20 +12,24 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rjobs_core::list::ListParams;
-use rjobs_core::resources::to_value;
 use rjobs_core::Id;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// A JSON answer of view type `T`. It is rendered through a [`Value`], whose object keys are
-/// sorted, so the bytes on the wire do not depend on the order of the view's fields.
+/// sorted, so the bytes on the wire do not depend on the order of the view's fields. A view that
+/// does not serialize (it cannot happen for plain data, but a view is code) is a logged 500,
+/// never a `null` answered as success.
 #[derive(Debug)]
 pub struct Reply<T>(pub T);
 
 impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
-        Json(to_value(&self.0)).into_response()
+        match serde_json::to_value(&self.0) {
+            Ok(v) => Json(v).into_response(),
+            Err(e) => crate::error::ApiError::internal(&e).into_response(),
+        }
     }
 }
 

@@ -58,7 +58,7 @@ pub(crate) fn iteration(
     serial: bool,
     acc: Option<&str>,
     info: &AttemptInfo,
-) -> Value {
+) -> Map<String, Value> {
     let mut d = Map::new();
     if serial {
         d.insert("accumulator".into(), accumulator(acc));
@@ -67,7 +67,7 @@ pub(crate) fn iteration(
     d.insert("execution".into(), exec_obj.clone());
     d.insert("iterationId".into(), json!(row.iteration_id().to_string()));
     attempt_fields(&mut d, info);
-    Value::Object(d)
+    d
 }
 
 /// The attempt's number and whether a failure or a timeout of it will be retried (the Job:

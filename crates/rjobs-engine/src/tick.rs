@@ -397,7 +397,9 @@ impl Engine {
                             .with_label_values(&["retry"])
                             .observe(lag);
                     }
-                    let data = payload::iteration(e, &exec_obj, &row, res, serial, acc, &info);
+                    let data = Value::Object(payload::iteration(
+                        e, &exec_obj, &row, res, serial, acc, &info,
+                    ));
                     self.fire(e, TriggerKind::Iteration, data).await;
                 }
                 _ => {

@@ -108,10 +108,7 @@ impl Engine {
                 resource_name: row.resource_name.clone(),
                 attempt,
                 deadline: row.record.deadline,
-                payload: match data {
-                    Value::Object(m) => m,
-                    _ => serde_json::Map::new(),
-                },
+                payload: data,
             });
         }
         Ok(out)
