@@ -37,6 +37,11 @@ const ONE_BACKEND: &[(&str, &str, Backend)] = &[
     ),
     (
         "sql/set_ops.rs",
+        "FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[]",
+        Backend::Postgres,
+    ),
+    (
+        "sql/set_ops.rs",
         "ANY($1::text[]) ORDER BY id FOR UPDATE",
         Backend::Postgres,
     ),

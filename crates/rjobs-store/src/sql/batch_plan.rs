@@ -209,22 +209,6 @@ pub(crate) fn padded(n: usize, max: usize) -> usize {
     n.next_power_of_two().min(max).max(n.min(max))
 }
 
-/// Splits `n` rows into statement sizes that are powers of two (at most `max`), for inserts,
-/// which cannot be padded.
-pub(crate) fn pieces(mut n: usize, max: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    while n > 0 {
-        let p = if n >= max {
-            max
-        } else {
-            1 << (usize::BITS - 1 - n.leading_zeros())
-        };
-        out.push(p);
-        n -= p;
-    }
-    out
-}
-
 /// Columns bound per iteration write (see [`update_sql`]).
 pub(crate) const UPDATE_COLS: usize = 12;
 
@@ -277,14 +261,23 @@ pub(crate) const EXEC_CHANGE_SQL: &str = "UPDATE executions SET
 /// Columns bound per flow run (see [`flow_runs_sql`]).
 pub(crate) const FLOW_RUN_COLS: usize = 10;
 
-/// Inserts `rows` flow runs.
-pub(crate) fn flow_runs_sql(postgres: bool, rows: usize) -> String {
+/// Inserts up to `rows` flow runs on SQLite: the statement is padded to `rows` with all-`NULL`
+/// rows that the `WHERE` drops, so a batch of any size is one statement of a cached size.
+pub(crate) fn flow_runs_sql(rows: usize) -> String {
     format!(
         "INSERT INTO flow_runs (id, flow_id, application_id, time, trigger_type, trigger_key,
-             status, error, debug, duration_ms) VALUES {}",
-        values(postgres, rows, FLOW_RUN_COLS)
+             status, error, debug, duration_ms)
+         SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL",
+        values(false, rows, FLOW_RUN_COLS)
     )
 }
+
+/// Drops the runs of flow `$1` older than its `$2` newest. The cut is the newest run beyond
+/// those kept, found by walking the `(flow_id, time)` index backwards; nothing is deleted while
+/// the flow has no more than `$2` runs.
+pub(crate) const PRUNE_RUNS_SQL: &str = "DELETE FROM flow_runs WHERE flow_id = $1
+         AND (time, id) <= (SELECT time, id FROM flow_runs WHERE flow_id = $1
+                            ORDER BY time DESC, id DESC LIMIT 1 OFFSET $2)";
 
 /// Hands out up to `$3` started, unclaimed attempts of execution `$1` still before their
 /// deadline (`$2`). PostgreSQL skips rows another node's claim holds.
@@ -314,6 +307,7 @@ mod tests {
         assert_eq!(values(false, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(values(true, 1, 1), "($1)");
         assert!(update_sql(2).contains("(?, ?"));
+        assert!(flow_runs_sql(2).contains("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), (?"));
         assert!(values(true, 2, 12).contains("($13, $14"));
     }
 
@@ -329,11 +323,6 @@ mod tests {
             (700, 512),
         ] {
             assert_eq!(padded(n, 512), p, "{n}");
-        }
-        for n in 0..2000 {
-            let ps = pieces(n, 512);
-            assert_eq!(ps.iter().sum::<usize>(), n);
-            assert!(ps.iter().all(|p| p.is_power_of_two() && *p <= 512));
         }
     }
 }

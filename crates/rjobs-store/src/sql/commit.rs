@@ -21,9 +21,7 @@ use rjobs_core::engine::ExecutionStatus;
 use rjobs_core::Id;
 use tokio::sync::oneshot;
 
-use super::batch_plan::{
-    claim_sql, flow_runs_sql, pieces, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL,
-};
+use super::batch_plan::{claim_sql, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL, PRUNE_RUNS_SQL};
 use super::executions::settings_from_row;
 use super::iterations::iteration_from_row;
 use super::outbox::Outbox;
@@ -31,7 +29,7 @@ use super::row::{id, RowExt};
 use super::set_ops::SetOps;
 use super::{with_write, SqlStore};
 use crate::batch::{AckRejected, BatchStore, WriteOp, WriteOutcome, MAX_BATCH};
-use crate::{Backend, StoreError};
+use crate::{Backend, FlowRun, StoreError};
 
 type Reply = oneshot::Sender<Result<WriteOutcome, StoreError>>;
 
@@ -42,8 +40,6 @@ pub(crate) struct GroupCommit {
     running: AtomicBool,
 }
 
-/// Most flow runs per `INSERT` (a batch is split into power-of-two statements).
-const RUNS_PER_STATEMENT: usize = 256;
 /// Most yields the writer makes while its queue still grows.
 const LINGER_YIELDS: usize = 8;
 /// Flow runs kept per flow (older ones are pruned now and then).
@@ -247,29 +243,15 @@ impl SqlStore {
             let runs: Vec<usize> = (0..ops.len())
                 .filter(|i| matches!(ops[*i], WriteOp::FlowRun(_)))
                 .collect();
-            let mut rest = &runs[..];
-            for size in pieces(runs.len(), RUNS_PER_STATEMENT) {
-                let (chunk, tail) = rest.split_at(size);
-                rest = tail;
-                let sql = flow_runs_sql(postgres, chunk.len());
-                let mut q = sqlx::query(&sql);
-                for i in chunk {
-                    let WriteOp::FlowRun(r) = &ops[*i] else { continue };
-                    q = q
-                        .bind(r.id.as_str())
-                        .bind(r.flow_id.as_str())
-                        .bind(r.application_id.as_str())
-                        .bind(r.time.as_millis())
-                        .bind(r.trigger_type.as_str())
-                        .bind(r.trigger_key.as_str())
-                        .bind(r.status.as_str())
-                        .bind(r.error.as_deref())
-                        .bind(r.debug.to_string())
-                        .bind(r.duration_ms);
-                }
-                q.execute(&mut *tx).await?;
-            }
-            // Pruning scans the kept runs, so it runs for about one run in 256 (the id's
+            let lines: Vec<&FlowRun> = runs
+                .iter()
+                .filter_map(|i| match &ops[*i] {
+                    WriteOp::FlowRun(r) => Some(r),
+                    _ => None,
+                })
+                .collect();
+            SetOps::insert_runs(&mut *tx, &lines).await?;
+            // Pruning walks the kept runs, so it runs for about one run in 256 (the id's
             // counter byte): the log stays near KEEP_RUNS + 256 runs per flow.
             let mut prune: Vec<&Id> = runs
                 .iter()
@@ -281,11 +263,7 @@ impl SqlStore {
             prune.sort();
             prune.dedup();
             for flow in prune {
-                sqlx::query(
-                    "DELETE FROM flow_runs WHERE flow_id = $1 AND id NOT IN (
-                         SELECT id FROM flow_runs WHERE flow_id = $1
-                         ORDER BY time DESC, id DESC LIMIT $2)",
-                )
+                sqlx::query(PRUNE_RUNS_SQL)
                 .bind(flow.as_str())
                 .bind(KEEP_RUNS)
                 .execute(&mut *tx)
