@@ -130,6 +130,7 @@ impl From<StoreError> for ApiError {
             e @ (StoreError::Fenced
             | StoreError::InvalidUrl(_)
             | StoreError::Database(_)
+            | StoreError::Sqlite(_)
             | StoreError::Migrate(_)
             | StoreError::Corrupt(_)
             | StoreError::Aborted) => ApiError::internal(&e),

@@ -72,6 +72,10 @@ pub enum StoreError {
     /// The database could not be reached or refused the operation.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite refused a statement of the group commit's direct connection (see the store's
+    /// `sql::direct`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

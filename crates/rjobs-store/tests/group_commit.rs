@@ -229,7 +229,7 @@ async fn a_failing_operation_does_not_fail_its_neighbours(s: Arc<SqlStore>) {
         .await;
     assert!(applied(&out[0]), "{:?}", out[0]);
     assert!(
-        matches!(out[1], Err(StoreError::Database(_))),
+        matches!(out[1], Err(StoreError::Database(_) | StoreError::Sqlite(_))),
         "{:?}",
         out[1]
     );

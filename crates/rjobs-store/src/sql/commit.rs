@@ -4,8 +4,9 @@
 //! each caller with its own outcome. While one batch commits the next one gathers, so under load
 //! a transaction carries hundreds of state changes and a caller waits about one commit.
 //!
-//! On SQLite this turns thousands of statement hand-offs to sqlx's worker thread per second into
-//! a handful per batch; on PostgreSQL, thousands of round trips and fsyncs into one of each.
+//! On SQLite a batch is one lock of the write connection's handle and direct calls (`direct.rs`)
+//! instead of a hand-off to sqlx's worker thread per statement; on PostgreSQL, thousands of round
+//! trips and fsyncs become a few set-based statements and one commit per batch.
 //!
 //! Answers come only after the commit, so an answered write is durable. If the transaction fails
 //! as a whole (say one operation's text is refused by the database), each operation is retried
@@ -43,7 +44,7 @@ pub(crate) struct GroupCommit {
 /// Most yields the writer makes while its queue still grows.
 const LINGER_YIELDS: usize = 8;
 /// Flow runs kept per flow (older ones are pruned now and then).
-const KEEP_RUNS: i64 = 1000;
+pub(crate) const KEEP_RUNS: i64 = 1000;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -71,6 +72,52 @@ pub(crate) fn ack_target(r: &impl RowExt) -> Result<AckTarget, StoreError> {
             ],
         )?,
     })
+}
+
+/// The fences of a batch's engine writes, each to be checked (`false` until it is).
+pub(crate) fn fences_of(ops: &[WriteOp]) -> HashMap<(Id, String, i64), bool> {
+    let mut fences = HashMap::new();
+    for op in ops {
+        if let WriteOp::Apply(a) = op {
+            if let Some(f) = &a.exec_write.fence {
+                fences.insert((a.exec.clone(), f.owner.clone(), f.epoch), false);
+            }
+        }
+    }
+    fences
+}
+
+/// Refuses, alone, each engine write whose fence did not hold.
+pub(crate) fn fence_outcomes(
+    ops: &[WriteOp],
+    fences: &HashMap<(Id, String, i64), bool>,
+    outs: &mut Outs,
+) {
+    for (i, op) in ops.iter().enumerate() {
+        let WriteOp::Apply(a) = op else { continue };
+        let Some(f) = &a.exec_write.fence else {
+            continue;
+        };
+        if fences.get(&(a.exec.clone(), f.owner.clone(), f.epoch)) != Some(&true) {
+            outs[i] = Some(Err(StoreError::Fenced));
+        }
+    }
+}
+
+/// The flows whose old runs this batch prunes. Pruning walks the kept runs, so it runs for
+/// about one run in 256 (the id's counter byte): the log stays near KEEP_RUNS + 256 runs per
+/// flow.
+pub(crate) fn pruned_flows<'a>(ops: &'a [WriteOp], runs: &[usize]) -> Vec<&'a Id> {
+    let mut prune: Vec<&Id> = runs
+        .iter()
+        .filter_map(|i| match &ops[*i] {
+            WriteOp::FlowRun(r) if r.id.as_str().ends_with("00") => Some(&r.flow_id),
+            _ => None,
+        })
+        .collect();
+    prune.sort();
+    prune.dedup();
+    prune
 }
 
 #[async_trait]
@@ -175,20 +222,24 @@ impl SqlStore {
         &self,
         ops: &[WriteOp],
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        if let super::Pools::Sqlite { write, .. } = &self.pools {
+            let mut conn = write.acquire().await?;
+            let mut handle = conn.lock_handle().await?;
+            let raw = handle.as_raw_handle().as_ptr();
+            // SAFETY: `handle` keeps the connection locked out of sqlx's worker thread while
+            // `direct` lives; `direct` does not own the handle (it never closes it) and is
+            // dropped first, finalizing the statements it prepared.
+            #[allow(unsafe_code)]
+            let mut direct = unsafe { rusqlite::Connection::from_handle(raw) }?;
+            return super::direct::commit(&mut direct, ops);
+        }
         let postgres = self.backend_kind() == Backend::Postgres;
         let mut outs: Outs = (0..ops.len()).map(|_| None).collect();
         with_write!(self, pool => {
             let mut tx = pool.begin().await?;
             // Fences: an engine write decided under a lease that moved is refused alone. Checked
             // in key order (lock order, see `drain`).
-            let mut fences: HashMap<(Id, String, i64), bool> = HashMap::new();
-            for op in ops {
-                if let WriteOp::Apply(a) = op {
-                    if let Some(f) = &a.exec_write.fence {
-                        fences.insert((a.exec.clone(), f.owner.clone(), f.epoch), false);
-                    }
-                }
-            }
+            let mut fences = fences_of(ops);
             let mut keys: Vec<_> = fences.keys().cloned().collect();
             keys.sort();
             for key in keys {
@@ -204,13 +255,7 @@ impl SqlStore {
                 .rows_affected();
                 fences.insert(key, n == 1);
             }
-            for (i, op) in ops.iter().enumerate() {
-                let WriteOp::Apply(a) = op else { continue };
-                let Some(f) = &a.exec_write.fence else { continue };
-                if fences.get(&(a.exec.clone(), f.owner.clone(), f.epoch)) != Some(&true) {
-                    outs[i] = Some(Err(StoreError::Fenced));
-                }
-            }
+            fence_outcomes(ops, &fences, &mut outs);
             // Status guards: a start applies only while its execution is still `inProgress`
             // (a pause or cancel answered by any node wins). PostgreSQL also locks, in id
             // order, every execution the batch changes (see `SetOps::exec_statuses`).
@@ -251,18 +296,7 @@ impl SqlStore {
                 })
                 .collect();
             SetOps::insert_runs(&mut *tx, &lines).await?;
-            // Pruning walks the kept runs, so it runs for about one run in 256 (the id's
-            // counter byte): the log stays near KEEP_RUNS + 256 runs per flow.
-            let mut prune: Vec<&Id> = runs
-                .iter()
-                .filter_map(|i| match &ops[*i] {
-                    WriteOp::FlowRun(r) if r.id.as_str().ends_with("00") => Some(&r.flow_id),
-                    _ => None,
-                })
-                .collect();
-            prune.sort();
-            prune.dedup();
-            for flow in prune {
+            for flow in pruned_flows(ops, &runs) {
                 sqlx::query(PRUNE_RUNS_SQL)
                 .bind(flow.as_str())
                 .bind(KEEP_RUNS)

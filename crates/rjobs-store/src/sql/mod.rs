@@ -20,6 +20,7 @@ mod batch_plan;
 mod commit;
 mod data_tables;
 mod devices;
+mod direct;
 mod executions;
 mod flows;
 mod groups;

@@ -181,3 +181,28 @@ async fn insert_postgres(c: &mut PgConnection, evs: &[Ev<'_>]) -> Result<(), Sto
         .await?;
     Ok(())
 }
+
+/// The round's iteration events on the SQLite writer's direct connection (see `direct.rs`): one
+/// cached single-row statement per event.
+pub(crate) fn iteration_events_direct(
+    c: &rusqlite::Connection,
+    writes: &[RoundWrite],
+    won: &HashSet<(Id, i64)>,
+) -> Result<(), StoreError> {
+    let evs = events(writes, won);
+    if evs.is_empty() {
+        return Ok(());
+    }
+    let sql =
+        iteration_sql("(SELECT ?1 AS execution_id, ?2 AS seq, ?3 AS event_type, ?4 AS at) AS v");
+    let mut st = c.prepare_cached(&sql)?;
+    for e in evs {
+        st.execute(rusqlite::params![
+            e.exec.as_str(),
+            e.seq,
+            e.ty.as_str(),
+            e.at
+        ])?;
+    }
+    Ok(())
+}

@@ -37,6 +37,22 @@ macro_rules! impl_row_ext {
 impl_row_ext!(SqliteRow);
 impl_row_ext!(PgRow);
 
+/// The SQLite writer's direct connection (see `direct.rs`).
+impl RowExt for rusqlite::Row<'_> {
+    fn text(&self, col: &str) -> Result<String, StoreError> {
+        Ok(self.get::<_, String>(col)?)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get::<_, Option<String>>(col)?)
+    }
+    fn int(&self, col: &str) -> Result<i64, StoreError> {
+        Ok(self.get::<_, i64>(col)?)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.get::<_, Option<i64>>(col)?)
+    }
+}
+
 /// Decodes a stored 24-hex id.
 pub(crate) fn id(r: &impl RowExt, col: &str) -> Result<rjobs_core::Id, StoreError> {
     let s = r.text(col)?;
