@@ -1,7 +1,8 @@
 //! The pure half of the group commit: how one round of a batch turns its operations into
-//! set-based writes, and the SQL text those writes use. No I/O here; `commit.rs` runs it.
+//! iteration writes, and the SQL text both backends share. No I/O here; `commit.rs` (PostgreSQL)
+//! and `direct.rs` (SQLite) run it.
 //!
-//! A *round* holds at most one write per iteration, so that one `UPDATE … FROM (VALUES …)`
+//! A *round* holds at most one write per iteration, so that one `UPDATE … FROM UNNEST(…)`
 //! decides every compare-and-set unambiguously (with two source rows for one target row the
 //! database would apply an arbitrary one). An operation touching an iteration already written in
 //! the round waits for the next round of the same transaction, and an ack then re-reads its row,
@@ -13,7 +14,7 @@ use rjobs_core::engine::{decide_ack, AckDecision, ExecutionStatus, SummaryDelta}
 use rjobs_core::execution::{ExecSettings, IterationRow};
 use rjobs_core::{Id, Timestamp};
 
-use crate::batch::{AckApplied, AckRejected, WriteOp, WriteOutcome};
+use crate::batch::{AckApplied, AckOp, AckRejected, WriteOp, WriteOutcome};
 use crate::{IterationWrite, StoreError};
 
 /// An ack's iteration and the execution fields its decision needs, as read in the transaction.
@@ -62,7 +63,7 @@ impl ExecChange {
 pub(crate) type Outs = Vec<Option<Result<WriteOutcome, StoreError>>>;
 
 /// Plans one round over the operations `todo` (indices into `ops`, in order), with the ack
-/// targets read for them. Refused acks get their outcome at once.
+/// targets read for them. Refused acks get their outcome at once; the writes come in lock order.
 pub(crate) fn plan_round(
     ops: &[WriteOp],
     todo: &[usize],
@@ -126,6 +127,10 @@ pub(crate) fn plan_round(
             WriteOp::FlowRun(_) | WriteOp::Claim(_) => {}
         }
     }
+    // Lock order (see `commit.rs`, `drain`): iterations by (execution, seq).
+    round
+        .writes
+        .sort_by(|a, b| (&a.exec, a.w.seq).cmp(&(&b.exec, b.w.seq)));
     round
 }
 
@@ -177,30 +182,18 @@ impl Round {
     }
 }
 
-/// `(…), (…)` with `rows` tuples of `cols` placeholders: `$1`, `$2`, … on PostgreSQL, `?` on
-/// SQLite — whose driver looks every numbered parameter up by name, a cost that grows with the
-/// square of the parameter count (a quarter of all CPU time in a profile of 500-row updates).
-pub(crate) fn values(postgres: bool, rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            if postgres {
-                s.push('$');
-                s.push_str(&(r * cols + c + 1).to_string());
-            } else {
-                s.push('?');
-            }
-        }
-        s.push(')');
+/// Why an ack whose iteration was not read is refused, given its execution's application and
+/// job as stored (`None`: no such execution): an execution of another application, or of
+/// another job than the caller named, is not found either.
+pub(crate) fn missing(a: &AckOp, owner: Option<(String, String)>) -> AckRejected {
+    let visible = owner.is_some_and(|(app, job)| {
+        app == a.app.as_str() && a.job.as_ref().is_none_or(|j| j.as_str() == job)
+    });
+    if visible {
+        AckRejected::IterationNotFound
+    } else {
+        AckRejected::ExecutionNotFound
     }
-    s
 }
 
 /// The statement size a batch of `n` rows is padded to: a power of two up to `max`, so each
@@ -209,46 +202,10 @@ pub(crate) fn padded(n: usize, max: usize) -> usize {
     n.next_power_of_two().min(max).max(n.min(max))
 }
 
-/// Columns bound per iteration write (see [`update_sql`]).
-pub(crate) const UPDATE_COLS: usize = 12;
-
-/// The set-based compare-and-set of `rows` iteration writes on SQLite; returns the rows that
-/// won (PostgreSQL's, with `UNNEST`, is in `set_ops.rs`).
 /// The finish order an iteration gets in the write that gives it a final outcome: its
 /// execution's finished count before the round, plus one (see "Finish order" in `iterations.rs`).
 pub(crate) const FINISH_SEQ: &str = "SELECT n_succeeded + n_failed + n_timed_out + 1
      FROM executions WHERE executions.id = iterations.execution_id";
-
-pub(crate) fn update_sql(rows: usize) -> String {
-    format!(
-        "UPDATE iterations SET state = v.column3, attempt = v.column4, started_at = v.column5,
-             deadline = v.column6, retry_at = v.column7, completed_at = v.column8,
-             message = v.column9, accumulator = v.column10,
-             finish_seq = CASE WHEN v.column3 IN ('succeeded', 'failed', 'timedOut')
-                 THEN ({}) ELSE iterations.finish_seq END
-         FROM (VALUES {}) AS v
-         WHERE iterations.execution_id = v.column1 AND iterations.seq = v.column2
-             AND iterations.state = v.column11 AND iterations.attempt = v.column12
-         RETURNING execution_id, seq",
-        FINISH_SEQ,
-        values(false, rows, UPDATE_COLS)
-    )
-}
-
-/// Reads the iterations and executions of `rows` (execution, resource) keys on SQLite.
-pub(crate) fn ack_read_sql(rows: usize) -> String {
-    format!(
-        "SELECT i.*, e.application_id AS x_app, e.resource_job_id AS x_job, e.status AS x_status,
-             e.max_iteration_concurrency AS x_mic, e.iteration_delay AS x_delay,
-             e.iteration_timeout AS x_timeout, e.retry_on_failure AS x_rof,
-             e.retry_on_timeout AS x_rot, e.max_iteration_retries AS x_mir,
-             e.retry_delay AS x_rd
-         FROM (VALUES {}) AS k
-         JOIN iterations i ON i.execution_id = k.column1 AND i.resource_id = k.column2
-         JOIN executions e ON e.id = i.execution_id",
-        values(false, rows, 2)
-    )
-}
 
 /// Adds a round's changes to one execution row.
 pub(crate) const EXEC_CHANGE_SQL: &str = "UPDATE executions SET
@@ -257,20 +214,6 @@ pub(crate) const EXEC_CHANGE_SQL: &str = "UPDATE executions SET
          last_start_at = CASE WHEN $6 > COALESCE(last_start_at, -1) THEN $6 ELSE last_start_at END,
          accumulator = COALESCE($7, accumulator)
      WHERE id = $8";
-
-/// Columns bound per flow run (see [`flow_runs_sql`]).
-pub(crate) const FLOW_RUN_COLS: usize = 10;
-
-/// Inserts up to `rows` flow runs on SQLite: the statement is padded to `rows` with all-`NULL`
-/// rows that the `WHERE` drops, so a batch of any size is one statement of a cached size.
-pub(crate) fn flow_runs_sql(rows: usize) -> String {
-    format!(
-        "INSERT INTO flow_runs (id, flow_id, application_id, time, trigger_type, trigger_key,
-             status, error, debug, duration_ms)
-         SELECT * FROM (VALUES {}) WHERE column1 IS NOT NULL",
-        values(false, rows, FLOW_RUN_COLS)
-    )
-}
 
 /// Drops the runs of flow `$1` older than its `$2` newest. The cut is the newest run beyond
 /// those kept, found by walking the `(flow_id, time)` index backwards; nothing is deleted while
@@ -300,16 +243,6 @@ pub(crate) fn claim_sql(postgres: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placeholders_are_numbered_row_by_row() {
-        assert_eq!(values(true, 2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(values(false, 2, 2), "(?, ?), (?, ?)");
-        assert_eq!(values(true, 1, 1), "($1)");
-        assert!(update_sql(2).contains("(?, ?"));
-        assert!(flow_runs_sql(2).contains("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), (?"));
-        assert!(values(true, 2, 12).contains("($13, $14"));
-    }
 
     #[test]
     fn statement_sizes() {

@@ -22,15 +22,17 @@ use rjobs_core::engine::ExecutionStatus;
 use rjobs_core::Id;
 use tokio::sync::oneshot;
 
-use super::batch_plan::{claim_sql, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL, PRUNE_RUNS_SQL};
+use super::batch_plan::{
+    claim_sql, missing, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL, PRUNE_RUNS_SQL,
+};
 use super::executions::settings_from_row;
 use super::iterations::iteration_from_row;
-use super::outbox::Outbox;
+use super::outbox::iteration_events_pg;
 use super::row::{id, RowExt};
 use super::set_ops::SetOps;
-use super::{with_write, SqlStore};
-use crate::batch::{AckRejected, BatchStore, WriteOp, WriteOutcome, MAX_BATCH};
-use crate::{Backend, FlowRun, StoreError};
+use super::SqlStore;
+use crate::batch::{BatchStore, WriteOp, WriteOutcome, MAX_BATCH};
+use crate::{FlowRun, StoreError};
 
 type Reply = oneshot::Sender<Result<WriteOutcome, StoreError>>;
 
@@ -217,25 +219,28 @@ impl SqlStore {
         }
     }
 
-    /// Applies `ops` in one transaction.
+    /// Applies `ops` in one transaction: on SQLite with direct calls (`direct.rs`), on
+    /// PostgreSQL with the set-based statements of `set_ops.rs`.
     async fn commit_ops(
         &self,
         ops: &[WriteOp],
     ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-        if let super::Pools::Sqlite { write, .. } = &self.pools {
-            let mut conn = write.acquire().await?;
-            let mut handle = conn.lock_handle().await?;
-            let raw = handle.as_raw_handle().as_ptr();
-            // SAFETY: `handle` keeps the connection locked out of sqlx's worker thread while
-            // `direct` lives; `direct` does not own the handle (it never closes it) and is
-            // dropped first, finalizing the statements it prepared.
-            #[allow(unsafe_code)]
-            let mut direct = unsafe { rusqlite::Connection::from_handle(raw) }?;
-            return super::direct::commit(&mut direct, ops);
-        }
-        let postgres = self.backend_kind() == Backend::Postgres;
+        let pool = match &self.pools {
+            super::Pools::Sqlite { write, .. } => {
+                let mut conn = write.acquire().await?;
+                let mut handle = conn.lock_handle().await?;
+                let raw = handle.as_raw_handle().as_ptr();
+                // SAFETY: `handle` keeps the connection locked out of sqlx's worker thread while
+                // `direct` lives; `direct` does not own the handle (it never closes it) and is
+                // dropped first, finalizing the statements it prepared.
+                #[allow(unsafe_code)]
+                let mut direct = unsafe { rusqlite::Connection::from_handle(raw) }?;
+                return super::direct::commit(&mut direct, ops);
+            }
+            super::Pools::Postgres(pool) => pool,
+        };
         let mut outs: Outs = (0..ops.len()).map(|_| None).collect();
-        with_write!(self, pool => {
+        {
             let mut tx = pool.begin().await?;
             // Fences: an engine write decided under a lease that moved is refused alone. Checked
             // in key order (lock order, see `drain`).
@@ -257,16 +262,14 @@ impl SqlStore {
             }
             fence_outcomes(ops, &fences, &mut outs);
             // Status guards: a start applies only while its execution is still `inProgress`
-            // (a pause or cancel answered by any node wins). PostgreSQL also locks, in id
-            // order, every execution the batch changes (see `SetOps::exec_statuses`).
+            // (a pause or cancel answered by any node wins). Every execution the batch changes
+            // is locked, in id order (see `SetOps::exec_statuses`).
             let mut touched: Vec<&Id> = ops
                 .iter()
                 .enumerate()
                 .filter_map(|(i, op)| match op {
-                    WriteOp::Apply(a) if outs[i].is_none() => {
-                        (postgres || a.exec_write.require_status.is_some()).then_some(&a.exec)
-                    }
-                    WriteOp::Ack(a) if postgres => Some(&a.exec),
+                    WriteOp::Apply(a) if outs[i].is_none() => Some(&a.exec),
+                    WriteOp::Ack(a) => Some(&a.exec),
                     _ => None,
                 })
                 .collect();
@@ -276,7 +279,9 @@ impl SqlStore {
                 let statuses = SetOps::exec_statuses(&mut *tx, &touched).await?;
                 for (i, op) in ops.iter().enumerate() {
                     let WriteOp::Apply(a) = op else { continue };
-                    let Some(want) = a.exec_write.require_status else { continue };
+                    let Some(want) = a.exec_write.require_status else {
+                        continue;
+                    };
                     if outs[i].is_none()
                         && statuses.get(&a.exec).map(String::as_str) != Some(want.as_str())
                     {
@@ -298,10 +303,10 @@ impl SqlStore {
             SetOps::insert_runs(&mut *tx, &lines).await?;
             for flow in pruned_flows(ops, &runs) {
                 sqlx::query(PRUNE_RUNS_SQL)
-                .bind(flow.as_str())
-                .bind(KEEP_RUNS)
-                .execute(&mut *tx)
-                .await?;
+                    .bind(flow.as_str())
+                    .bind(KEEP_RUNS)
+                    .execute(&mut *tx)
+                    .await?;
             }
             for i in runs {
                 outs[i] = Some(Ok(WriteOutcome::Logged));
@@ -326,9 +331,7 @@ impl SqlStore {
                 for t in SetOps::read_acks(&mut *tx, &keys).await? {
                     found.insert((t.row.execution_id.clone(), t.row.resource_id.clone()), t);
                 }
-                let mut round = plan_round(ops, &todo, &found, &mut outs);
-                // Lock order (see `drain`): iterations by (execution, seq).
-                round.writes.sort_by(|a, b| (&a.exec, a.w.seq).cmp(&(&b.exec, b.w.seq)));
+                let round = plan_round(ops, &todo, &found, &mut outs);
                 for i in &round.missing {
                     let WriteOp::Ack(a) = &ops[*i] else { continue };
                     let owner: Option<(String, String)> = sqlx::query_as(
@@ -337,22 +340,15 @@ impl SqlStore {
                     .bind(a.exec.as_str())
                     .fetch_optional(&mut *tx)
                     .await?;
-                    let visible = owner.is_some_and(|(app, job)| {
-                        app == a.app.as_str() && a.job.as_ref().is_none_or(|j| j.as_str() == job)
-                    });
-                    let why = if visible {
-                        AckRejected::IterationNotFound
-                    } else {
-                        AckRejected::ExecutionNotFound
-                    };
-                    outs[*i] = Some(Ok(WriteOutcome::Ack(Err(why))));
+                    outs[*i] = Some(Ok(WriteOutcome::Ack(Err(missing(a, owner)))));
                 }
                 let won = SetOps::cas_writes(&mut *tx, &round.writes).await?;
                 // Webhooks: iteration failures' events, in this transaction (see `outbox.rs`).
-                Outbox::iteration_events(&mut *tx, &round.writes, &won).await?;
+                iteration_events_pg(&mut tx, &round.writes, &won).await?;
                 let next = round.deferred.clone();
                 let changes = round.finish(ops, &won, &mut outs);
-                let mut changes: Vec<_> = changes.into_iter().filter(|(_, c)| !c.is_noop()).collect();
+                let mut changes: Vec<_> =
+                    changes.into_iter().filter(|(_, c)| !c.is_noop()).collect();
                 changes.sort_by(|a, b| a.0.cmp(&b.0));
                 for (exec, c) in changes {
                     sqlx::query(EXEC_CHANGE_SQL)
@@ -370,7 +366,7 @@ impl SqlStore {
                 todo = next;
             }
             // Claims last, so attempts started in this batch can be handed out by it.
-            let claim = claim_sql(postgres);
+            let claim = claim_sql(true);
             for (i, op) in ops.iter().enumerate() {
                 let WriteOp::Claim(c) = op else { continue };
                 let rows = sqlx::query(&claim)
@@ -387,7 +383,7 @@ impl SqlStore {
                 outs[i] = Some(Ok(WriteOutcome::Claimed(rows)));
             }
             tx.commit().await?;
-        });
+        }
         Ok(outs
             .into_iter()
             .map(|o| o.unwrap_or(Err(StoreError::Aborted)))

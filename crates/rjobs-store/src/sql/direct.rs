@@ -21,12 +21,12 @@ use rjobs_core::Id;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::batch_plan::{
-    claim_sql, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL, FINISH_SEQ, PRUNE_RUNS_SQL,
+    claim_sql, missing, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL, FINISH_SEQ, PRUNE_RUNS_SQL,
 };
 use super::commit::{ack_target, fence_outcomes, fences_of, pruned_flows, KEEP_RUNS};
 use super::iterations::iteration_from_row;
 use super::outbox::iteration_events_direct;
-use crate::batch::{AckRejected, WriteOp, WriteOutcome};
+use crate::batch::{WriteOp, WriteOutcome};
 use crate::StoreError;
 
 /// One iteration's compare-and-set (the row form of `batch_plan::update_sql`).
@@ -152,10 +152,7 @@ pub(crate) fn commit(
                 }
             }
         }
-        let mut round = plan_round(ops, &todo, &found, &mut outs);
-        round
-            .writes
-            .sort_by(|a, b| (&a.exec, a.w.seq).cmp(&(&b.exec, b.w.seq)));
+        let round = plan_round(ops, &todo, &found, &mut outs);
         for i in &round.missing {
             let WriteOp::Ack(a) = &ops[*i] else { continue };
             let owner: Option<(String, String)> = tx
@@ -164,15 +161,7 @@ pub(crate) fn commit(
                 )?
                 .query_row(params![a.exec.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            let visible = owner.is_some_and(|(app, job)| {
-                app == a.app.as_str() && a.job.as_ref().is_none_or(|j| j.as_str() == job)
-            });
-            let why = if visible {
-                AckRejected::IterationNotFound
-            } else {
-                AckRejected::ExecutionNotFound
-            };
-            outs[*i] = Some(Ok(WriteOutcome::Ack(Err(why))));
+            outs[*i] = Some(Ok(WriteOutcome::Ack(Err(missing(a, owner)))));
         }
         let mut won = HashSet::new();
         {

@@ -19,7 +19,7 @@ use rjobs_core::webhooks::{iteration_event, EventType};
 use rjobs_core::{Id, Timestamp};
 use sqlx::{PgConnection, SqliteConnection};
 
-use super::batch_plan::{values, RoundWrite};
+use super::batch_plan::RoundWrite;
 use crate::StoreError;
 
 /// Columns of an outbox row that the inserts fill (the rest keep their defaults).
@@ -96,17 +96,11 @@ pub(crate) trait Outbox {
         ty: EventType,
         at: Option<Timestamp>,
     ) -> Result<(), StoreError>;
-    /// The events of a round's iteration writes that won (see the module docs).
-    async fn iteration_events(
-        &mut self,
-        writes: &[RoundWrite],
-        won: &HashSet<(Id, i64)>,
-    ) -> Result<(), StoreError>;
 }
 
-/// Implements [`Outbox`] for a backend's connection; `$insert` writes the iteration events.
+/// Implements [`Outbox`] for a backend's connection.
 macro_rules! outbox_impl {
-    ($conn:ty, $insert:ident) => {
+    ($conn:ty) => {
         impl Outbox for $conn {
             async fn execution_event(
                 &mut self,
@@ -122,42 +116,20 @@ macro_rules! outbox_impl {
                     .await?;
                 Ok(())
             }
-
-            async fn iteration_events(
-                &mut self,
-                writes: &[RoundWrite],
-                won: &HashSet<(Id, i64)>,
-            ) -> Result<(), StoreError> {
-                $insert(self, &events(writes, won)).await
-            }
         }
     };
 }
-outbox_impl!(SqliteConnection, insert_sqlite);
-outbox_impl!(PgConnection, insert_postgres);
+outbox_impl!(SqliteConnection);
+outbox_impl!(PgConnection);
 
-/// Iteration events per SQLite statement (4 parameters each).
-const EVENTS_PER_STATEMENT: usize = 256;
-
-async fn insert_sqlite(c: &mut SqliteConnection, evs: &[Ev<'_>]) -> Result<(), StoreError> {
-    for chunk in evs.chunks(EVENTS_PER_STATEMENT) {
-        let source = format!(
-            "(SELECT column1 AS execution_id, column2 AS seq, column3 AS event_type,
-                     column4 AS at FROM (VALUES {})) AS v",
-            values(false, chunk.len(), 4)
-        );
-        let sql = iteration_sql(&source);
-        let mut q = sqlx::query(&sql);
-        for e in chunk {
-            q = q
-                .bind(e.exec.as_str())
-                .bind(e.seq)
-                .bind(e.ty.as_str())
-                .bind(e.at);
-        }
-        q.execute(&mut *c).await?;
-    }
-    Ok(())
+/// The events of a round's iteration writes that won, on a PostgreSQL transaction (see the
+/// module docs; SQLite's are [`iteration_events_direct`]).
+pub(crate) async fn iteration_events_pg(
+    c: &mut PgConnection,
+    writes: &[RoundWrite],
+    won: &HashSet<(Id, i64)>,
+) -> Result<(), StoreError> {
+    insert_postgres(c, &events(writes, won)).await
 }
 
 async fn insert_postgres(c: &mut PgConnection, evs: &[Ev<'_>]) -> Result<(), StoreError> {

@@ -1,165 +1,40 @@
-//! The set-based statements of the group commit, each written the way its database runs it
-//! best: the compare-and-set of a round's iteration writes, the read of the rows a batch's
-//! acknowledgements decide on, and the insert of its flow-run log lines.
+//! The set-based statements of the group commit on PostgreSQL: the compare-and-set of a round's
+//! iteration writes, the read of the rows a batch's acknowledgements decide on, the status lock
+//! of the executions a batch changes, and the insert of its flow-run log lines.
 //!
-//! - **SQLite**: `… FROM (VALUES (?, …), …)` with positional `?` placeholders, padded to a
-//!   power-of-two row count with rows that match nothing, so each size is prepared once.
-//! - **PostgreSQL**: `… FROM UNNEST($1::text[], $2::bigint[], …)`: twelve array parameters
-//!   whatever the batch size, so one prepared statement serves every batch and the server plans
-//!   twelve parameters instead of thousands (a 128-row `VALUES` update spent 0.8 ms planning).
-//!
-//! Either way a batch's writes of one kind are one statement, whatever their number (up to the
-//! batch bound): each statement is a hand-off to SQLite's worker thread or a round trip to
-//! PostgreSQL, and those, not the rows, are what a batch's time goes to.
+//! Each is `… FROM UNNEST($1::text[], $2::bigint[], …)`: a fixed number of array parameters
+//! whatever the batch size, so one prepared statement serves every batch and the server plans a
+//! dozen parameters instead of thousands (a 128-row `VALUES` update spent 0.8 ms planning). A
+//! statement is a network round trip, and those, not the rows, are what a batch's time goes to.
+//! SQLite runs its batch with direct calls instead (`direct.rs`).
 
 use std::collections::{HashMap, HashSet};
 
 use rjobs_core::{Id, Timestamp};
-use sqlx::{PgConnection, SqliteConnection};
+use sqlx::PgConnection;
 
-use super::batch_plan::{
-    ack_read_sql, flow_runs_sql, padded, update_sql, AckTarget, RoundWrite, FLOW_RUN_COLS,
-};
+use super::batch_plan::{AckTarget, RoundWrite};
 use super::commit::ack_target;
 use super::row::{id, RowExt};
 use crate::{FlowRun, StoreError};
-
-/// Iteration writes per SQLite `UPDATE` (12 parameters each).
-const WRITES_PER_STATEMENT: usize = 512;
-/// Ack keys per SQLite read.
-const KEYS_PER_READ: usize = 512;
-/// Flow runs per SQLite `INSERT` (10 parameters each).
-const RUNS_PER_STATEMENT: usize = 256;
 
 fn ms(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::as_millis)
 }
 
-/// The backend-specific half of the group commit's statements.
+/// The group commit's statements on a PostgreSQL transaction.
 pub(crate) trait SetOps {
     /// Applies the writes that still match their guards; returns those that won.
     async fn cas_writes(&mut self, writes: &[RoundWrite])
         -> Result<HashSet<(Id, i64)>, StoreError>;
     /// The iterations (with their executions' fields) of `(execution, resource)` keys.
     async fn read_acks(&mut self, keys: &[(&Id, &Id)]) -> Result<Vec<AckTarget>, StoreError>;
-    /// The statuses of executions `ids` (sorted). On PostgreSQL their rows are locked, in id
-    /// order, until the commit: a concurrent status change waits for this batch or is seen by
-    /// it, and two batches lock the executions they share in the same order. SQLite has one
-    /// writer, so a read suffices.
+    /// The statuses of executions `ids` (sorted), their rows locked in id order until the
+    /// commit: a concurrent status change waits for this batch or is seen by it, and two
+    /// batches lock the executions they share in the same order.
     async fn exec_statuses(&mut self, ids: &[&Id]) -> Result<HashMap<Id, String>, StoreError>;
     /// Inserts flow-run log lines.
     async fn insert_runs(&mut self, runs: &[&FlowRun]) -> Result<(), StoreError>;
-}
-
-impl SetOps for SqliteConnection {
-    async fn cas_writes(
-        &mut self,
-        writes: &[RoundWrite],
-    ) -> Result<HashSet<(Id, i64)>, StoreError> {
-        let mut won = HashSet::new();
-        for chunk in writes.chunks(WRITES_PER_STATEMENT) {
-            let size = padded(chunk.len(), WRITES_PER_STATEMENT);
-            let sql = update_sql(size);
-            let mut q = sqlx::query(&sql);
-            for rw in chunk {
-                let r = &rw.w.record;
-                q = q
-                    .bind(rw.exec.as_str())
-                    .bind(rw.w.seq)
-                    .bind(r.state.as_str())
-                    .bind(i64::from(r.attempt))
-                    .bind(ms(r.started_at))
-                    .bind(ms(r.deadline))
-                    .bind(ms(r.retry_at))
-                    .bind(ms(r.completed_at))
-                    .bind(r.message.as_deref())
-                    .bind(r.accumulator.as_deref())
-                    .bind(rw.w.expected_state.as_str())
-                    .bind(i64::from(rw.w.expected_attempt));
-            }
-            // Padding rows name no execution, so they match nothing.
-            for _ in chunk.len()..size {
-                q = q
-                    .bind("")
-                    .bind(-1i64)
-                    .bind("pending")
-                    .bind(0i64)
-                    .bind(None::<i64>)
-                    .bind(None::<i64>)
-                    .bind(None::<i64>)
-                    .bind(None::<i64>)
-                    .bind(None::<&str>)
-                    .bind(None::<&str>)
-                    .bind("")
-                    .bind(-1i64);
-            }
-            for row in q.fetch_all(&mut *self).await? {
-                won.insert((id(&row, "execution_id")?, row.int("seq")?));
-            }
-        }
-        Ok(won)
-    }
-
-    async fn read_acks(&mut self, keys: &[(&Id, &Id)]) -> Result<Vec<AckTarget>, StoreError> {
-        let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(KEYS_PER_READ) {
-            let size = padded(chunk.len(), KEYS_PER_READ);
-            let sql = ack_read_sql(size);
-            let mut q = sqlx::query(&sql);
-            for (e, r) in chunk {
-                q = q.bind(e.as_str()).bind(r.as_str());
-            }
-            for _ in chunk.len()..size {
-                q = q.bind("").bind("");
-            }
-            for row in q.fetch_all(&mut *self).await? {
-                out.push(ack_target(&row)?);
-            }
-        }
-        Ok(out)
-    }
-
-    async fn exec_statuses(&mut self, ids: &[&Id]) -> Result<HashMap<Id, String>, StoreError> {
-        let mut out = HashMap::with_capacity(ids.len());
-        for e in ids {
-            let st: Option<String> =
-                sqlx::query_scalar("SELECT status FROM executions WHERE id = $1")
-                    .bind(e.as_str())
-                    .fetch_optional(&mut *self)
-                    .await?;
-            if let Some(st) = st {
-                out.insert((*e).clone(), st);
-            }
-        }
-        Ok(out)
-    }
-
-    async fn insert_runs(&mut self, runs: &[&FlowRun]) -> Result<(), StoreError> {
-        for chunk in runs.chunks(RUNS_PER_STATEMENT) {
-            let size = padded(chunk.len(), RUNS_PER_STATEMENT);
-            let sql = flow_runs_sql(size);
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(r.id.as_str())
-                    .bind(r.flow_id.as_str())
-                    .bind(r.application_id.as_str())
-                    .bind(r.time.as_millis())
-                    .bind(r.trigger_type.as_str())
-                    .bind(r.trigger_key.as_str())
-                    .bind(r.status.as_str())
-                    .bind(r.error.as_deref())
-                    .bind(r.debug.to_string())
-                    .bind(r.duration_ms);
-            }
-            // Padding rows are all NULL: the statement's `WHERE` drops them.
-            for _ in 0..(size - chunk.len()) * FLOW_RUN_COLS {
-                q = q.bind(None::<&str>);
-            }
-            q.execute(&mut *self).await?;
-        }
-        Ok(())
-    }
 }
 
 const PG_UPDATE: &str = "UPDATE iterations SET state = v.state, attempt = v.attempt,

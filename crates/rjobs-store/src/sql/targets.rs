@@ -154,7 +154,8 @@ impl TargetStore for SqlStore {
         let postgres = self.backend_kind() == crate::Backend::Postgres;
         for chunk in ids.chunks(512) {
             // A power-of-two list (the last id repeated), so the statement is prepared once per
-            // size; `?` on SQLite (see `batch_plan::values`).
+            // size; `?` on SQLite, whose driver looks every numbered parameter up by name (a cost
+            // that grows with the square of their count).
             let size = super::batch_plan::padded(chunk.len(), 512);
             let list: Vec<String> = (0..size)
                 .map(|i| {
