@@ -196,6 +196,11 @@ pub(crate) fn missing(a: &AckOp, owner: Option<(String, String)>) -> AckRejected
     }
 }
 
+/// A stored millisecond timestamp, or NULL.
+pub(crate) fn ms(t: Option<Timestamp>) -> Option<i64> {
+    t.map(Timestamp::as_millis)
+}
+
 /// The statement size a batch of `n` rows is padded to: a power of two up to `max`, so each
 /// kind of statement comes in a handful of sizes and stays in the prepared-statement cache.
 pub(crate) fn padded(n: usize, max: usize) -> usize {

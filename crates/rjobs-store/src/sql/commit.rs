@@ -60,7 +60,7 @@ pub(crate) fn ack_target(r: &impl RowExt) -> Result<AckTarget, StoreError> {
         job: id(r, "x_job")?,
         status: ExecutionStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("status {status:?}")))?,
-        // The ack reads alias the execution's settings columns (see `batch_plan::ack_read_sql`).
+        // The ack reads alias the execution's settings columns (see `set_ops.rs`'s `PG_ACK_READ` and `direct.rs`'s `ACK_READ_ONE`).
         settings: settings_from_row(
             r,
             &[

@@ -21,7 +21,8 @@ use rjobs_core::Id;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::batch_plan::{
-    claim_sql, missing, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL, FINISH_SEQ, PRUNE_RUNS_SQL,
+    claim_sql, missing, ms, plan_round, AckTarget, Outs, EXEC_CHANGE_SQL, FINISH_SEQ,
+    PRUNE_RUNS_SQL,
 };
 use super::commit::{ack_target, fence_outcomes, fences_of, pruned_flows, KEEP_RUNS};
 use super::iterations::iteration_from_row;
@@ -29,8 +30,8 @@ use super::outbox::iteration_events_direct;
 use crate::batch::{WriteOp, WriteOutcome};
 use crate::StoreError;
 
-/// One iteration's compare-and-set (the row form of `batch_plan::update_sql`).
-fn update_one() -> String {
+/// One iteration's compare-and-set (the row form of `set_ops.rs`'s `PG_UPDATE`), built once.
+static UPDATE_ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "UPDATE iterations SET state = ?3, attempt = ?4, started_at = ?5, deadline = ?6,
              retry_at = ?7, completed_at = ?8, message = ?9, accumulator = ?10,
@@ -38,9 +39,9 @@ fn update_one() -> String {
                  THEN ({FINISH_SEQ}) ELSE iterations.finish_seq END
          WHERE execution_id = ?1 AND seq = ?2 AND state = ?11 AND attempt = ?12"
     )
-}
+});
 
-/// One ack's iteration and execution (the row form of `batch_plan::ack_read_sql`).
+/// One ack's iteration and execution (the row form of `set_ops.rs`'s `PG_ACK_READ`).
 const ACK_READ_ONE: &str = "SELECT i.*, e.application_id AS x_app,
          e.resource_job_id AS x_job, e.status AS x_status, e.max_iteration_concurrency AS x_mic,
          e.iteration_delay AS x_delay, e.iteration_timeout AS x_timeout,
@@ -52,10 +53,6 @@ const ACK_READ_ONE: &str = "SELECT i.*, e.application_id AS x_app,
 const FLOW_RUN_ONE: &str = "INSERT INTO flow_runs (id, flow_id, application_id, time,
          trigger_type, trigger_key, status, error, debug, duration_ms)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-
-fn ms(t: Option<rjobs_core::Timestamp>) -> Option<i64> {
-    t.map(rjobs_core::Timestamp::as_millis)
-}
 
 /// Applies `ops` in one transaction on `conn` (see the module docs); the outcomes in order.
 pub(crate) fn commit(
@@ -132,7 +129,6 @@ pub(crate) fn commit(
         outs[i] = Some(Ok(WriteOutcome::Logged));
     }
     // Iteration writes, in rounds of at most one write per iteration.
-    let update = update_one();
     let mut todo: Vec<usize> = (0..ops.len())
         .filter(|i| outs[*i].is_none() && matches!(ops[*i], WriteOp::Ack(_) | WriteOp::Apply(_)))
         .collect();
@@ -165,7 +161,7 @@ pub(crate) fn commit(
         }
         let mut won = HashSet::new();
         {
-            let mut st = tx.prepare_cached(&update)?;
+            let mut st = tx.prepare_cached(&UPDATE_ONE)?;
             for rw in &round.writes {
                 let r = &rw.w.record;
                 let n = st.execute(params![

@@ -10,17 +10,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rjobs_core::{Id, Timestamp};
+use rjobs_core::Id;
 use sqlx::PgConnection;
 
-use super::batch_plan::{AckTarget, RoundWrite};
+use super::batch_plan::{ms, AckTarget, RoundWrite};
 use super::commit::ack_target;
 use super::row::{id, RowExt};
 use crate::{FlowRun, StoreError};
-
-fn ms(t: Option<Timestamp>) -> Option<i64> {
-    t.map(Timestamp::as_millis)
-}
 
 /// The group commit's statements on a PostgreSQL transaction.
 pub(crate) trait SetOps {
